@@ -1,0 +1,242 @@
+"""The signed manifest inside an envelope: canonical JSON (RFC 8785), parsed once, validated.
+
+Canonical JSON here is the RFC 8785 subset sijil needs: objects with ASCII keys,
+strings, integers, booleans and null. Floats are refused (coordinates travel as
+decimal strings), so no number formatting can differ between implementations.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sijil.errors import MalformedEnvelope, UnknownFormatVersion, UnsafeAttachmentName
+
+__all__ = [
+    "MAX_ATTACHMENTS",
+    "MAX_MANIFEST_BYTES",
+    "AttachmentEntry",
+    "Location",
+    "Manifest",
+    "canonical_json",
+    "check_attachment_name",
+]
+
+MANIFEST_VERSION = 1
+# A report body is text typed on a phone; 1 MiB is hundreds of pages. Anything
+# larger is an attack on the desk's memory, refused before it is parsed.
+MAX_MANIFEST_BYTES = 1 << 20
+# Enough for a day's photos in one report; a cap keeps per-envelope work bounded.
+MAX_ATTACHMENTS = 256
+# 64 GiB: far past any phone video, small enough to catch a corrupt size field.
+MAX_ATTACHMENT_BYTES = 64 << 30
+MAX_NAME_BYTES = 255
+LANGUAGES = ("ar", "en")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+_DECIMAL = re.compile(r"-?\d{1,3}(\.\d{1,7})?")
+
+
+def _reject_floats(value: Any) -> None:
+    if isinstance(value, float):
+        raise ValueError("floats are not allowed in canonical JSON here")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.isascii():
+                raise ValueError("object keys must be ASCII strings")
+            _reject_floats(item)
+    elif isinstance(value, list):
+        for item in value:
+            _reject_floats(item)
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 serialisation for the float-free, ASCII-keyed subset sijil uses."""
+    _reject_floats(value)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError here
+
+
+def check_attachment_name(name: str) -> str:
+    """Return ``name`` if it is safe as a single file name anywhere, else raise."""
+    if not isinstance(name, str) or not name:
+        raise UnsafeAttachmentName("an attachment has an empty name")
+    if name != unicodedata.normalize("NFC", name):
+        raise UnsafeAttachmentName("an attachment name is not in Unicode normal form C")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise UnsafeAttachmentName("an attachment name is longer than 255 bytes")
+    if "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
+        raise UnsafeAttachmentName(f"attachment name {name[:40]!r} contains a path or dot prefix")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") for ch in name):
+        # Cf covers right-to-left overrides that disguise "gpj.exe" as "exe.jpg".
+        raise UnsafeAttachmentName("an attachment name contains control or direction characters")
+    return name
+
+
+@dataclass(frozen=True, kw_only=True)
+class Location:
+    """Where a report is about, with how precise the correspondent chose to be."""
+
+    lat: str
+    lon: str
+    precision_m: int
+
+    def __post_init__(self) -> None:
+        if not (_DECIMAL.fullmatch(self.lat) and _DECIMAL.fullmatch(self.lon)):
+            raise MalformedEnvelope("location must be decimal degrees, e.g. 35.9531")
+        if not (-90 <= float(self.lat) <= 90 and -180 <= float(self.lon) <= 180):
+            raise MalformedEnvelope("location is outside the globe")
+        if not 1 <= self.precision_m <= 1_000_000:
+            raise MalformedEnvelope("location precision must be 1 m to 1000 km")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttachmentEntry:
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+
+    def __post_init__(self) -> None:
+        check_attachment_name(self.name)
+        if not _MEDIA_TYPE.fullmatch(self.media_type):
+            raise MalformedEnvelope("an attachment has an invalid media type")
+        if not 0 <= self.size <= MAX_ATTACHMENT_BYTES:
+            raise MalformedEnvelope("an attachment size is out of range")
+        if not _SHA256.fullmatch(self.sha256):
+            raise MalformedEnvelope("an attachment hash is not a SHA-256 hex digest")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    """What a correspondent signs: the report and a list of its files."""
+
+    nonce: str
+    created_at: str
+    title: str
+    body: str
+    lang: str
+    location: Location | None
+    attachments: tuple[AttachmentEntry, ...]
+    sign_key: str
+    reply_key: str
+    enrol_token: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.lang not in LANGUAGES:
+            raise MalformedEnvelope(f"report language must be one of {', '.join(LANGUAGES)}")
+        if not self.title.strip():
+            raise MalformedEnvelope("a report needs a title")
+        if len(self.attachments) > MAX_ATTACHMENTS:
+            raise MalformedEnvelope(f"a report may carry at most {MAX_ATTACHMENTS} attachments")
+        names = [a.name for a in self.attachments]
+        if len(set(names)) != len(names):
+            raise UnsafeAttachmentName("two attachments share a name")
+        try:
+            datetime.fromisoformat(self.created_at)
+        except ValueError as exc:
+            raise MalformedEnvelope("created_at is not an ISO 8601 time") from exc
+
+    @property
+    def created(self) -> datetime:
+        parsed = datetime.fromisoformat(self.created_at)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": MANIFEST_VERSION,
+            "type": "report",
+            "nonce": self.nonce,
+            "created_at": self.created_at,
+            "report": {
+                "title": self.title,
+                "body": self.body,
+                "lang": self.lang,
+                "location": None
+                if self.location is None
+                else {
+                    "lat": self.location.lat,
+                    "lon": self.location.lon,
+                    "precision_m": self.location.precision_m,
+                },
+                **({"extra": self.extra} if self.extra else {}),
+            },
+            "attachments": [
+                {"name": a.name, "media_type": a.media_type, "size": a.size, "sha256": a.sha256}
+                for a in self.attachments
+            ],
+            "sender": {
+                "sign_key": self.sign_key,
+                "reply_key": self.reply_key,
+                "enrol_token": self.enrol_token,
+            },
+        }
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        """Parse untrusted manifest bytes once, into a validated object."""
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise MalformedEnvelope("the manifest is not valid JSON") from exc
+        try:
+            if doc["v"] != MANIFEST_VERSION:
+                raise UnknownFormatVersion(f"manifest version {doc['v']!r:.10} is not supported")
+            if doc.get("type") != "report":
+                raise MalformedEnvelope("the manifest is not a report")
+            report, sender = doc["report"], doc["sender"]
+            loc = report.get("location")
+            manifest = cls(
+                nonce=_text(doc["nonce"]),
+                created_at=_text(doc["created_at"]),
+                title=_text(report["title"]),
+                body=_text(report["body"]),
+                lang=_text(report["lang"]),
+                location=None
+                if loc is None
+                else Location(
+                    lat=_text(loc["lat"]),
+                    lon=_text(loc["lon"]),
+                    precision_m=_int(loc["precision_m"]),
+                ),
+                attachments=tuple(
+                    AttachmentEntry(
+                        name=_text(a["name"]),
+                        media_type=_text(a["media_type"]),
+                        size=_int(a["size"]),
+                        sha256=_text(a["sha256"]),
+                    )
+                    for a in doc["attachments"]
+                ),
+                sign_key=_text(sender["sign_key"]),
+                reply_key=_text(sender["reply_key"]),
+                enrol_token=None
+                if sender.get("enrol_token") is None
+                else _text(sender["enrol_token"]),
+                extra={str(k): _text(v) for k, v in dict(report.get("extra") or {}).items()},
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise MalformedEnvelope("the manifest lacks a required field") from exc
+        if manifest.to_bytes() != data:
+            raise MalformedEnvelope("the manifest is not in canonical form")
+        return manifest
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise MalformedEnvelope("a manifest field that must be text is not")
+    return value
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise MalformedEnvelope("a manifest field that must be an integer is not")
+    return value

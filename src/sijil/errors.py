@@ -1,0 +1,151 @@
+"""The one exception tree of sijil.
+
+Every failure a user can cause or meet is one of these, and its message is one
+line a person understands. Messages never carry secrets (passphrases, private
+keys, plaintext) nor network addresses. Foreign errors are translated at the
+boundary with ``raise Ours(...) from exc``.
+
+    SijilError
+    ├── ConfigError                 bad setting, missing home, home already exists
+    ├── PassphraseError             no passphrase available, or the wrong one
+    ├── KeyFileError                a key or public-key file that cannot be read
+    ├── EnvelopeError               an envelope that cannot be opened or trusted
+    │   ├── NotForThisRecipient     sealed to another desk
+    │   ├── TamperedEnvelope        authentication failed (a flipped byte)
+    │   ├── TruncatedEnvelope       the envelope ends early
+    │   ├── UnknownFormatVersion    a format version this sijil does not know
+    │   ├── MalformedEnvelope       structure that does not parse
+    │   ├── ManifestTooLarge        a manifest over the named limit
+    │   ├── UnsafeAttachmentName    path separators, "..", control characters
+    │   ├── BadSignature            the manifest signature does not verify
+    │   └── AttachmentHashMismatch  an attachment differs from its manifest entry
+    ├── ShardError                  text shards that cannot rebuild an envelope
+    │   ├── MalformedShard          a shard whose header or body does not parse
+    │   ├── TooFewShards            fewer than k distinct shards
+    │   └── MixedShards             shards of different envelopes given together
+    ├── ScrubError                  a file whose metadata cannot be removed
+    │   ├── UnsupportedFormat       a format the scrubber does not handle
+    │   └── CorruptMedia            a file that does not parse as its format
+    ├── StoreError                  the database refused or failed
+    └── NotFound                    a named thing (report, codename) does not exist
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AttachmentHashMismatch",
+    "BadSignature",
+    "ConfigError",
+    "CorruptMedia",
+    "EnvelopeError",
+    "KeyFileError",
+    "MalformedEnvelope",
+    "MalformedShard",
+    "ManifestTooLarge",
+    "MixedShards",
+    "NotForThisRecipient",
+    "NotFound",
+    "PassphraseError",
+    "ScrubError",
+    "ShardError",
+    "SijilError",
+    "StoreError",
+    "TamperedEnvelope",
+    "TooFewShards",
+    "TruncatedEnvelope",
+    "UnknownFormatVersion",
+    "UnsafeAttachmentName",
+    "UnsupportedFormat",
+]
+
+
+class SijilError(Exception):
+    """Root of every error sijil raises on purpose."""
+
+
+class ConfigError(SijilError):
+    """A setting, home folder or argument is wrong."""
+
+
+class PassphraseError(SijilError):
+    """No passphrase could be had, or it does not unlock the key."""
+
+
+class KeyFileError(SijilError):
+    """A key file or public-key file is missing, damaged or of the wrong kind."""
+
+
+class EnvelopeError(SijilError):
+    """An envelope cannot be opened or cannot be trusted."""
+
+
+class NotForThisRecipient(EnvelopeError):
+    """The envelope was sealed to a different desk key."""
+
+
+class TamperedEnvelope(EnvelopeError):
+    """Authentication failed: the ciphertext was changed."""
+
+
+class TruncatedEnvelope(EnvelopeError):
+    """The envelope ends before its last chunk."""
+
+
+class UnknownFormatVersion(EnvelopeError):
+    """The envelope uses a format version this sijil does not know."""
+
+
+class MalformedEnvelope(EnvelopeError):
+    """The envelope's structure does not parse."""
+
+
+class ManifestTooLarge(EnvelopeError):
+    """The manifest is larger than MAX_MANIFEST_BYTES."""
+
+
+class UnsafeAttachmentName(EnvelopeError):
+    """An attachment name could escape a folder or hide its nature."""
+
+
+class BadSignature(EnvelopeError):
+    """The manifest signature does not verify under the sender's key."""
+
+
+class AttachmentHashMismatch(EnvelopeError):
+    """An attachment's bytes do not match its manifest entry."""
+
+
+class ShardError(SijilError):
+    """Text shards cannot rebuild an envelope."""
+
+
+class MalformedShard(ShardError):
+    """A shard's header or body does not parse or fails its checksum."""
+
+
+class TooFewShards(ShardError):
+    """Fewer than k distinct shards of an envelope are present."""
+
+
+class MixedShards(ShardError):
+    """Shards of more than one envelope were given to one rebuild."""
+
+
+class ScrubError(SijilError):
+    """Identifying metadata cannot be removed from a file."""
+
+
+class UnsupportedFormat(ScrubError):
+    """The scrubber does not handle this file format."""
+
+
+class CorruptMedia(ScrubError):
+    """The file does not parse as the format its bytes claim."""
+
+
+class StoreError(SijilError):
+    """The database refused or failed an operation."""
+
+
+class NotFound(SijilError):
+    """A named thing does not exist."""

@@ -1,0 +1,203 @@
+"""The Store: one engine and its sessions, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from alembic.util import CommandError
+from sqlalchemy import create_engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from sijil.errors import ConfigError, StoreError
+from sijil.store import migrate as _migrate
+from sijil.store.translate import store_error
+
+__all__ = ["BUSY_TIMEOUT_MS", "CONNECT_TIMEOUT_S", "Store"]
+
+#: How long a SQLite writer waits for another one before giving up.
+BUSY_TIMEOUT_MS = 5000
+#: How long to wait for a PostgreSQL server, unless the URL says otherwise;
+#: libpq would otherwise wait forever on an unreachable host.
+CONNECT_TIMEOUT_S = 10
+
+# Execution option read by the SQLite "begin" listener below.
+_SQLITE_BEGIN = "sijil_sqlite_begin"
+_SQLITE_BEGIN_SQL = {"DEFERRED": "BEGIN", "IMMEDIATE": "BEGIN IMMEDIATE"}
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling issues BEGIN lazily and not before
+    # every statement kind; turn it off and let the "begin" listener do it, as
+    # SQLAlchemy's SQLite notes advise. It also lets the PRAGMAs below run
+    # outside any transaction, where journal_mode and foreign_keys must be set.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL: readers do not block the writer, nor the writer readers.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # SQLite ignores REFERENCES unless told otherwise, per connection.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS:d}")
+        # synchronous stays FULL: a committed report must survive a power cut.
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
+    conn.exec_driver_sql(_SQLITE_BEGIN_SQL[mode])
+
+
+def _parse_url(url: str | URL) -> URL:
+    try:
+        parsed = make_url(url)
+    except (sa_exc.ArgumentError, ValueError) as exc:
+        # never quote the URL back: it may hold a password
+        raise ConfigError("the database URL cannot be parsed") from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        # plain postgresql:// would ask for psycopg2, which sijil does not ship
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _create_engine(url: URL) -> Engine:
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if backend == "postgresql":
+        kwargs["pool_pre_ping"] = True
+        if "connect_timeout" not in url.query:
+            kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    elif backend != "sqlite":
+        raise ConfigError(f"unsupported database {backend!r}; use sqlite or postgresql")
+    try:
+        engine = create_engine(url, **kwargs)
+    except (sa_exc.NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"no database driver for {url.drivername!r}") from exc
+    except sa_exc.ArgumentError as exc:
+        raise ConfigError("the database URL has options the driver does not accept") from exc
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+class Store:
+    """The desk's database.
+
+    ``Store.open(url)`` connects and migrates to the newest schema; ``session()``
+    gives an ORM session that commits on success and rolls back on error.
+    Every database failure surfaces as a one-line :class:`StoreError`.
+    """
+
+    engine: Engine
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # expire_on_commit=False: objects read in a session stay readable after
+        # it closed, which is how callers hand results to the CLI and web layer.
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._write_sessions = self._sessions
+        if engine.dialect.name == "sqlite":
+            immediate = engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+            self._write_sessions = sessionmaker(immediate, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str | URL, *, migrate: bool = True) -> Self:
+        """Connect to ``url`` and, unless ``migrate`` is False, migrate to head."""
+        store = cls(_create_engine(_parse_url(url)))
+        try:
+            if migrate:
+                store.migrate()
+            else:
+                store.ping()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @staticmethod
+    def sqlite_url(path: Path) -> str:
+        """The URL of a SQLite database file at ``path`` (made absolute)."""
+        return URL.create("sqlite+pysqlite", database=str(path.resolve())).render_as_string(
+            hide_password=False
+        )
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    def ping(self) -> None:
+        """Check that the database answers."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except sa_exc.SQLAlchemyError as exc:
+            raise store_error(exc, self.engine.url) from exc
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` in one transaction; a no-op when there."""
+        # IMMEDIATE on SQLite: two processes opening a fresh file at once must
+        # not both read "no schema" and then collide creating it.
+        engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+        try:
+            with engine.begin() as conn:
+                _migrate.upgrade(conn, revision)
+        except sa_exc.SQLAlchemyError as exc:
+            raise store_error(exc, self.engine.url) from exc
+        except CommandError as exc:
+            # e.g. a database migrated by a newer sijil than this one
+            raise StoreError(f"the database schema cannot be migrated: {exc}") from exc
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None before any migration)."""
+        try:
+            with self.engine.connect() as conn:
+                return _migrate.current_revision(conn)
+        except sa_exc.SQLAlchemyError as exc:
+            raise store_error(exc, self.engine.url) from exc
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """An ORM session in one transaction: committed if the block succeeds.
+
+        On any error the transaction is rolled back; database errors are raised
+        as StoreError, others unchanged. ``write=True`` takes SQLite's write lock
+        at the start, so a read-then-write block cannot fail half-way with
+        "database is locked" when another process writes; PostgreSQL ignores it.
+        """
+        session = (self._write_sessions if write else self._sessions)()
+        try:
+            yield session
+            session.commit()
+        except sa_exc.SQLAlchemyError as exc:
+            with suppress(sa_exc.SQLAlchemyError):
+                session.rollback()
+            raise store_error(exc, self.engine.url) from exc
+        except BaseException:
+            with suppress(sa_exc.SQLAlchemyError):
+                session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        """Close every pooled connection; the Store is unusable afterwards."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
