@@ -24,7 +24,7 @@ DEFAULT_LOG_N = 17
 # us allocate gigabytes; and less than 2**10, which no one should ever use.
 MAX_LOG_N = 20
 MIN_LOG_N = 10
-SCRYPT_MAXMEM = 1 << 31
+SCRYPT_MAXMEM = 1 << 30  # 1 GiB: room for MAX_LOG_N at r=8, under hashlib's 2 GiB cap
 
 
 @dataclass(frozen=True, kw_only=True)

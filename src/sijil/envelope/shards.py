@@ -148,7 +148,7 @@ def split(
             f"envelope is {len(envelope)} bytes; text shards carry at most "
             f"{MAX_ENVELOPE_BYTES}; use a USB export"
         )
-    if shard_bytes < 1 or not 0 <= redundancy <= MAX_SHARDS:
+    if shard_bytes < 1 or not (redundancy >= 0 and math.isfinite(redundancy)):
         raise ShardError("shard size must be at least 1 byte and redundancy 0 or more")
     if k is None:
         k = math.ceil(len(envelope) / shard_bytes)

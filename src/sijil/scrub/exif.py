@@ -28,6 +28,7 @@ _ORIENTATION = 0x0112
 _IFD_EXIF = 0x8769
 _IFD_GPS = 0x8825
 _IFD1 = -1  # Pillow's key for the thumbnail directory
+_USER_COMMENT = 0x9286
 
 # (directory, tag) -> (kind, label). Directory 0 is IFD0, the others are
 # the Exif sub-IFD and IFD1; one table keeps the list reviewable.
@@ -43,7 +44,7 @@ _TEXT_TAGS: dict[tuple[int, int], tuple[str, str]] = {
     (_IFD_EXIF, 0x9004): ("datetime", "digitised"),
     (_IFD_EXIF, 0x9010): ("datetime", "time zone"),
     (_IFD_EXIF, 0x9011): ("datetime", "time zone"),
-    (_IFD_EXIF, 0x9286): ("comment", "user comment"),
+    (_IFD_EXIF, _USER_COMMENT): ("comment", "user comment"),
     (_IFD_EXIF, 0xA420): ("serial", "image id"),
     (_IFD_EXIF, 0xA430): ("owner", "owner"),
     (_IFD_EXIF, 0xA431): ("serial", "camera serial"),
@@ -99,7 +100,10 @@ def _describe(ifds: Mapping[int, Mapping[int, Any]], tiff: bytes) -> list[Findin
         name = model if make and model.lower().startswith(make.lower()) else f"{make} {model}"
         found.append(Finding("camera", f"camera {name.strip()}"))
     for (where, tag), (kind, label) in _TEXT_TAGS.items():
-        value = printable(ifds[where].get(tag, ""))
+        raw = ifds[where].get(tag, "")
+        if tag == _USER_COMMENT and isinstance(raw, bytes):
+            raw = raw[8:]  # an 8-byte character-code header ("ASCII\0\0\0") leads
+        value = printable(raw)
         if value:
             found.append(Finding(kind, f"{label} {value}"))
     if ifds[_IFD_GPS]:

@@ -122,10 +122,7 @@ def printable(value: object) -> str:
     newlines that fake extra report lines) are shown as escapes, and long
     values are cut.
     """
-    if isinstance(value, bytes):
-        text = value.decode("utf-8", "replace")
-    else:
-        text = str(value)
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     text = text.strip("\x00 \t\r\n")
     out = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
     if len(out) > _MAX_TEXT:

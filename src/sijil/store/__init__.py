@@ -1,1 +1,43 @@
-"""sijil.store."""
+"""sijil.store: the desk's database (SQLAlchemy 2 ORM, Alembic migrations).
+
+SQLite is the embedded default; PostgreSQL is used through a
+``postgresql+psycopg://`` URL. ``Store.open(url)`` migrates to the newest schema.
+"""
+
+from sijil.store.database import BUSY_TIMEOUT_MS, CONNECT_TIMEOUT_S, Store
+from sijil.store.migrate import MIGRATIONS_DIR, alembic_config, head_revision
+from sijil.store.models import (
+    CHANNELS,
+    ENVELOPE_STATUSES,
+    NAMING_CONVENTION,
+    Attachment,
+    Base,
+    Correspondent,
+    Envelope,
+    QuarantineItem,
+    Report,
+    utcnow,
+)
+from sijil.store.translate import store_error
+from sijil.store.types import UTCDateTime
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "CHANNELS",
+    "CONNECT_TIMEOUT_S",
+    "ENVELOPE_STATUSES",
+    "MIGRATIONS_DIR",
+    "NAMING_CONVENTION",
+    "Attachment",
+    "Base",
+    "Correspondent",
+    "Envelope",
+    "QuarantineItem",
+    "Report",
+    "Store",
+    "UTCDateTime",
+    "alembic_config",
+    "head_revision",
+    "store_error",
+    "utcnow",
+]

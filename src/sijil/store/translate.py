@@ -81,10 +81,13 @@ def store_error(exc: BaseException, url: str | URL | None = None) -> StoreError:
     if isinstance(exc, sa_exc.DBAPIError):
         detail = _LIBPQ_PREFIX.sub("", _first_line(str(exc.orig)))
         secrets += [v for v in _param_values(exc.params) if len(v) >= _MIN_REDACT_LEN]
-        if isinstance(exc, sa_exc.IntegrityError):
+        if isinstance(exc, sa_exc.IntegrityError | sa_exc.DataError):
             lead = "the database refused the change"
-        elif exc.connection_invalidated or isinstance(exc, sa_exc.InterfaceError):
-            lead = "the database connection failed"
+        elif exc.statement is None:
+            # SQLAlchemy wraps failures to connect with no statement
+            lead = "cannot connect to the database"
+        elif exc.connection_invalidated:
+            lead = "the database connection was lost"
         else:
             lead = "the database failed"
     elif isinstance(exc, sa_exc.StatementError):

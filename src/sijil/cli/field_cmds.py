@@ -1,0 +1,126 @@
+"""``sijil field``: the correspondent's side."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from sijil.cli.passphrase import read_passphrase
+from sijil.crypto.kdf import DEFAULT_KDF
+from sijil.envelope import shards as shard_codec
+from sijil.envelope.manifest import Location
+from sijil.envelope.sealing import Draft
+from sijil.field.compose import compose, export_outbox
+from sijil.field.home import FieldHome, wipe
+from sijil.invite import Invite
+
+__all__ = ["field"]
+
+HOME = click.option(
+    "--home", required=True, envvar="SIJIL_FIELD_HOME", show_envvar=True,
+    type=click.Path(file_okay=False, path_type=Path), help="The correspondent's home folder.",
+)
+
+
+@click.group()
+def field() -> None:
+    """The correspondent's side: compose, seal, export, wipe."""
+
+
+@field.command()
+@HOME
+@click.option("--invite", "invite_path", required=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The invite file the desk gave you.")
+def init(home: Path, invite_path: Path) -> None:
+    """Create your keys from the desk's invite."""
+    invite = Invite.from_bytes(invite_path.read_bytes())
+    passphrase = read_passphrase("your new correspondent key", new=True)
+    identity = FieldHome(home).init(invite, passphrase, DEFAULT_KDF)
+    click.echo(f"Ready. You are {invite.codename!r} to the desk.")
+    click.echo(f"Your key fingerprint:  {identity.public.fingerprint}")
+    click.echo(f"Desk key fingerprint:  {invite.desk.fingerprint}")
+    click.echo("Compare both aloud with the desk. Then destroy the invite file.")
+
+
+@field.command()
+@HOME
+@click.option("--title", required=True, help="A short title.")
+@click.option("--text", "body", default="", help="What happened.")
+@click.option("--lang", type=click.Choice(["ar", "en"]), default="ar", help="Language of the text.")
+@click.option("--file", "files", multiple=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A photo or file to attach (repeat for more).")
+@click.option("--location", default=None, metavar="LAT,LON",
+              help="Where it happened, in decimal degrees (travels only inside the envelope).")
+@click.option("--precision", default=1000, type=click.IntRange(1, 1_000_000),
+              help="How precise --location is, in metres.")
+@click.option("--keep-metadata", is_flag=True,
+              help="Seal files that cannot be cleaned, unchanged. They may identify you.")
+def new(home: Path, title: str, body: str, lang: str, files: tuple[Path, ...],
+        location: str | None, precision: int, keep_metadata: bool) -> None:
+    """Compose a report, clean its files, sign and seal it into the outbox."""
+    where = None
+    if location:
+        lat, _, lon = location.partition(",")
+        where = Location(lat=lat.strip(), lon=lon.strip(), precision_m=precision)
+    session = FieldHome(home).unlock(read_passphrase("your correspondent key"))
+    draft = Draft(title=title, body=body, lang=lang, location=where)
+    result = compose(session, draft, list(files), keep_metadata=keep_metadata)
+    for item in result.files:
+        if item.kept_metadata:
+            click.echo(f"  {item.source_name} -> {item.name}: NOT CLEANED (--keep-metadata)")
+        else:
+            gone = "; ".join(item.removed) or "no identifying metadata found"
+            click.echo(f"  {item.source_name} -> {item.name}: removed {gone}")
+    click.echo(f"sealed {result.envelope_id} ({result.size} bytes)")
+
+
+@field.command()
+@HOME
+def outbox(home: Path) -> None:
+    """List the sealed reports waiting in the outbox."""
+    session = FieldHome(home).unlock(read_passphrase("your correspondent key"))
+    entries = session.load_index()
+    if not entries:
+        click.echo("The outbox is empty.")
+    for entry in entries:
+        channels = ",".join(sorted({e["channel"] for e in entry.get("exported", [])})) or "-"
+        click.echo(f"{entry['id'][:16]}  {entry['created_at']}  {entry['files']} file(s)  "
+                   f"exported:{channels}  {entry['title']}")
+
+
+@field.command()
+@HOME
+@click.option("--to", "dest", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write (e.g. a USB stick).")
+@click.option("--text", is_flag=True, help="Write text shards to paste into a messenger.")
+@click.option("--shard-size", default=shard_codec.DEFAULT_SHARD_BYTES, type=click.IntRange(64),
+              help="Bytes of envelope per text shard.")
+@click.option("--redundancy", default=0.5, type=click.FloatRange(0, 4),
+              help="Spare shards, as a fraction of the needed ones.")
+@click.option("--new-only", is_flag=True, help="Skip envelopes already exported this way.")
+def export(home: Path, dest: Path, text: bool, shard_size: int, redundancy: float,
+           new_only: bool) -> None:
+    """Copy outbox envelopes to a folder, as files or as text shards."""
+    session = FieldHome(home).unlock(read_passphrase("your correspondent key"))
+    results = export_outbox(session, dest, text=text, shard_bytes=shard_size,
+                            redundancy=redundancy, only_new=new_only)
+    for result in results:
+        what = f"{len(result.paths)} text shards" if text else "1 file"
+        click.echo(f"{result.envelope_id[:16]}: {what} in {dest}")
+    click.echo(f"exported {len(results)} envelope(s)")
+
+
+@field.command(name="wipe")
+@HOME
+@click.option("--now", is_flag=True, help="Do not ask for confirmation.")
+def wipe_cmd(home: Path, now: bool) -> None:
+    """Panic: destroy your keys and outbox at once."""
+    if not now:
+        click.confirm("Destroy your keys and every unsent report?", abort=True)
+    started = time.monotonic()
+    removed = wipe(FieldHome(home))
+    click.echo(f"wiped {removed} file(s) in {time.monotonic() - started:.2f}s")

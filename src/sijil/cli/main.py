@@ -1,0 +1,89 @@
+"""The ``sijil`` command: parse, call the library, catch the root error, exit.
+
+Every option that is not a secret can also be set from the environment:
+``--home`` is SIJIL_FIELD_HOME or SIJIL_DESK_HOME, ``--db`` is SIJIL_DB_URL, and
+any other option is SIJIL_<COMMAND>_<SUBCOMMAND>_<OPTION> (see ``--help``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+from sijil import __version__
+from sijil.cli.desk_cmds import desk
+from sijil.cli.field_cmds import field
+from sijil.errors import SijilError
+
+__all__ = ["cli", "main"]
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 70  # EX_SOFTWARE
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="sijil")
+def cli() -> None:
+    """sijil (سجل): sealed evidence from hidden correspondents to a verified record."""
+
+
+cli.add_command(field)
+cli.add_command(desk)
+
+
+@cli.command()
+@click.option("--home", type=click.Path(file_okay=False), default=None,
+              help="Folder for the demo (default: a new temporary folder).")
+def demo(home: str | None) -> None:
+    """Play a scripted night of reporting from field to desk, end to end."""
+    from pathlib import Path
+
+    from sijil.cli.demo import run_demo
+
+    run_demo(Path(home) if home else None, echo=click.echo)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; a SijilError becomes one line on stderr and a non-zero exit."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="sijil",
+                 standalone_mode=False, auto_envvar_prefix="SIJIL")
+    except SijilError as exc:
+        click.echo(f"sijil: error: {exc}", err=True)
+        return EXIT_ERROR
+    except click.exceptions.Abort:
+        click.echo("sijil: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        click.echo(f"sijil: error: {exc.format_message()}", err=True)
+        return exc.exit_code if exc.exit_code else EXIT_USAGE
+    except FileNotFoundError as exc:
+        click.echo(f"sijil: error: no such file or folder: {exc.filename or exc}", err=True)
+        return EXIT_ERROR
+    except PermissionError as exc:
+        click.echo(f"sijil: error: permission denied: {exc.filename or ''}", err=True)
+        return EXIT_ERROR
+    except OSError as exc:
+        click.echo(f"sijil: error: {exc.strerror or type(exc).__name__}", err=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        click.echo("sijil: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        # A bug, not bad input. Its message could quote a secret or a path, so
+        # only the type is shown unless the operator asks for the traceback.
+        if os.environ.get("SIJIL_DEBUG") == "1":
+            raise
+        click.echo(f"sijil: internal error ({type(exc).__name__}); "
+                   "set SIJIL_DEBUG=1 to see the traceback and please report it", err=True)
+        return EXIT_INTERNAL
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""Desk intake: take envelopes and text shards from files or folders, open, verify, register.
+
+Every input ends in exactly one of four states, reported one by one:
+imported, duplicate (already here, by envelope id), waiting (shards that cannot
+rebuild yet; kept for the next import) or quarantined (kept with its reason).
+Nothing given to intake is ever dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from sijil.crypto.identity import DeskIdentity
+from sijil.envelope import shards as shard_codec
+from sijil.envelope.age import INTRO
+from sijil.envelope.sealing import OpenedEnvelope, open_envelope
+from sijil.errors import EnvelopeError, ShardError, TooFewShards
+from sijil.fsutil import atomic_write, confine, fsync_dir
+from sijil.store import Envelope, QuarantineItem, Store
+
+from sijil.desk.home import DeskHome
+from sijil.desk.register import register_report
+
+__all__ = ["ImportOutcome", "import_paths"]
+
+# A text file of shards from a chat export is a few MB at most; larger "text"
+# is not a chat export and is quarantined rather than parsed into memory.
+MAX_TEXT_FILE_BYTES = 32 << 20
+# Walking a folder stops here so a mistaken "import /" cannot run for hours.
+MAX_INPUT_FILES = 100_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportOutcome:
+    source: str
+    status: str  # imported | duplicate | waiting | quarantined
+    detail: str
+    envelope_id: str | None = None
+    report_id: int | None = None
+    correspondent: str | None = None
+
+
+Progress = Callable[[ImportOutcome], None]
+
+
+def _walk(paths: Sequence[Path]) -> Iterator[Path]:
+    count = 0
+    for path in paths:
+        candidates: list[Path]
+        if path.is_dir():
+            candidates = sorted(
+                Path(dirpath) / name
+                for dirpath, _dirs, names in os.walk(path)
+                for name in names
+                if not name.startswith(".")
+            )
+        elif path.is_file():
+            candidates = [path]
+        else:
+            raise FileNotFoundError(path)
+        for candidate in candidates:
+            count += 1
+            if count > MAX_INPUT_FILES:
+                return
+            yield candidate
+
+
+@dataclass
+class _Intake:
+    home: DeskHome
+    identity: DeskIdentity
+    store: Store
+    channel: str
+    emit: Progress
+
+    def quarantine(
+        self,
+        data_path: Path,
+        *,
+        source: str,
+        reason: str,
+        error_type: str,
+        envelope_id: str | None,
+        channel: str | None = None,
+    ) -> None:
+        digest = _sha256_file(data_path)
+        folder = self.home.quarantine
+        folder.mkdir(parents=True, exist_ok=True)
+        stored = folder / f"{digest}.bin"
+        if not stored.exists():
+            _copy_atomic(data_path, stored)
+        atomic_write(folder / f"{digest}.reason.txt", f"{source}: {reason}\n".encode())
+        with self.store.session(write=True) as session:
+            if envelope_id and session.get(Envelope, envelope_id) is None:
+                session.add(
+                    Envelope(
+                        id=envelope_id,
+                        size=stored.stat().st_size,
+                        channel=channel or self.channel,
+                        status="quarantined",
+                        vault_path=None,
+                    )
+                )
+            session.add(
+                QuarantineItem(
+                    source_name=Path(source).name[:255],
+                    reason=reason[:500],
+                    error_type=error_type[:64],
+                    stored_path=str(stored.relative_to(self.home.root)),
+                    sha256=digest,
+                )
+            )
+        self.emit(
+            ImportOutcome(
+                source=source, status="quarantined", detail=reason, envelope_id=envelope_id
+            )
+        )
+
+    def take_envelope(self, path: Path, *, source: str, channel: str) -> None:
+        envelope_id = _sha256_file(path)
+        with self.store.session() as session:
+            known = session.get(Envelope, envelope_id)
+            if known is not None:
+                self.emit(
+                    ImportOutcome(
+                        source=source,
+                        status="duplicate",
+                        detail=f"already received ({known.status})",
+                        envelope_id=envelope_id,
+                    )
+                )
+                return
+        self.home.staging.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("rb") as handle:
+                opened = open_envelope(handle, identity=self.identity.age, staging=self.home.staging)
+        except EnvelopeError as exc:
+            self.quarantine(
+                path,
+                source=source,
+                reason=str(exc),
+                error_type=type(exc).__name__,
+                envelope_id=envelope_id,
+                channel=channel,
+            )
+            return
+        original = self.keep_original(path, envelope_id)
+        self.keep_files(opened)
+        report_id, codename = register_report(
+            self.store,
+            opened=opened,
+            envelope_id=envelope_id,
+            size=path.stat().st_size,
+            channel=channel,
+            vault_path=str(original.relative_to(self.home.root)),
+        )
+        files = len(opened.attachments)
+        self.emit(
+            ImportOutcome(
+                source=source,
+                status="imported",
+                detail=f"report {report_id}: {opened.manifest.title[:60]!r}, {files} file(s)",
+                envelope_id=envelope_id,
+                report_id=report_id,
+                correspondent=codename,
+            )
+        )
+
+    def keep_original(self, path: Path, envelope_id: str) -> Path:
+        target = confine(self.home.originals, f"{envelope_id[:2]}/{envelope_id}.age")
+        if not target.exists():
+            _copy_atomic(path, target)
+        return target
+
+    def keep_files(self, opened: OpenedEnvelope) -> None:
+        for item in opened.attachments:
+            sha = item.entry.sha256
+            target = confine(self.home.files, f"{sha[:2]}/{sha}")
+            if target.exists():
+                item.path.unlink()
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            item.path.replace(target)
+            fsync_dir(target.parent)
+
+    def take_text(self, path: Path, *, source: str) -> set[str]:
+        """Keep every shard found; return the envelope ids that gained shards."""
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        found, problems = shard_codec.parse_text(text)
+        if not found:
+            reason = problems[0] if problems else "no sijil shard in this text"
+            self.quarantine(
+                path, source=source, reason=reason, error_type="MalformedShard", envelope_id=None
+            )
+            return set()
+        if problems:
+            # keep the whole text too: a damaged shard is still evidence of an attempt
+            self.quarantine(
+                path,
+                source=source,
+                reason="; ".join(problems)[:500],
+                error_type="MalformedShard",
+                envelope_id=None,
+            )
+        touched: set[str] = set()
+        for shard in found:
+            folder = confine(self.home.pending_shards, shard.envelope_id)
+            target = folder / f"{shard.index:03d}-k{shard.k}-n{shard.n}-len{shard.length}.txt"
+            if not target.exists():
+                atomic_write(target, shard_codec.format_shard(shard).encode("ascii"))
+            touched.add(shard.envelope_id)
+        return touched
+
+    def rebuild(self, envelope_id: str) -> None:
+        folder = confine(self.home.pending_shards, envelope_id)
+        label = f"shards of {envelope_id[:12]}"
+        with self.store.session() as session:
+            if session.get(Envelope, envelope_id) is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+                self.emit(
+                    ImportOutcome(
+                        source=label,
+                        status="duplicate",
+                        detail="already received",
+                        envelope_id=envelope_id,
+                    )
+                )
+                return
+        pieces = []
+        for shard_file in sorted(folder.glob("*.txt")):
+            pieces.extend(shard_codec.parse_text(shard_file.read_text("ascii"))[0])
+        try:
+            data = shard_codec.rebuild(pieces)
+        except TooFewShards as exc:
+            self.emit(
+                ImportOutcome(
+                    source=label,
+                    status="waiting",
+                    detail=f"{exc}; kept, import more shards later",
+                    envelope_id=envelope_id,
+                )
+            )
+            return
+        except ShardError as exc:
+            bundle = self.home.staging / f"{envelope_id}.shards.txt"
+            atomic_write(bundle, b"".join(p.read_bytes() for p in sorted(folder.glob("*.txt"))))
+            self.quarantine(
+                bundle,
+                source=label,
+                reason=str(exc),
+                error_type=type(exc).__name__,
+                envelope_id=None,
+            )
+            bundle.unlink()
+            shutil.rmtree(folder)
+            return
+        rebuilt = self.home.staging / f"{envelope_id}.age"
+        atomic_write(rebuilt, data)
+        try:
+            self.take_envelope(rebuilt, source=label, channel="text")
+        finally:
+            rebuilt.unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _sha256_file(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _copy_atomic(src: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, src.open("rb") as handle:
+            shutil.copyfileobj(handle, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        Path(tmp).replace(target)
+        fsync_dir(target.parent)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def import_paths(
+    home: DeskHome,
+    identity: DeskIdentity,
+    store: Store,
+    paths: Sequence[Path],
+    *,
+    channel: str = "file",
+    progress: Progress | None = None,
+) -> list[ImportOutcome]:
+    """Import every envelope and shard text under ``paths``; return one outcome per item."""
+    outcomes: list[ImportOutcome] = []
+
+    def emit(outcome: ImportOutcome) -> None:
+        outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome)
+
+    intake = _Intake(home=home, identity=identity, store=store, channel=channel, emit=emit)
+    touched: set[str] = set()
+    for path in _walk([Path(p) for p in paths]):
+        source = str(path)
+        with path.open("rb") as handle:
+            head = handle.read(len(INTRO))
+        size = path.stat().st_size
+        if head == INTRO:
+            intake.take_envelope(path, source=source, channel=channel)
+        elif size <= MAX_TEXT_FILE_BYTES and b"SIJIL-SHARD/" in path.read_bytes():
+            touched |= intake.take_text(path, source=source)
+        else:
+            intake.quarantine(
+                path,
+                source=source,
+                reason="neither a sijil envelope nor text shards",
+                error_type="MalformedEnvelope",
+                envelope_id=None,
+            )
+    for envelope_id in sorted(touched):
+        intake.rebuild(envelope_id)
+    return outcomes

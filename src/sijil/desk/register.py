@@ -1,0 +1,96 @@
+"""Register an opened envelope: its report, its files, and who sent it."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sijil.crypto.identity import fingerprint, unb64
+from sijil.envelope.manifest import Manifest
+from sijil.envelope.sealing import OpenedEnvelope
+from sijil.store import Attachment, Correspondent, Envelope, Report, Store, utcnow
+
+__all__ = ["register_report", "resolve_sender"]
+
+
+def resolve_sender(session: Session, manifest: Manifest) -> Correspondent:
+    """Find who signed ``manifest``: a known key, an invite being used, or a new source.
+
+    An unknown pseudonym is kept as an unenrolled source, never rejected: a
+    correspondent who lost their phone and made a new key is still a source.
+    """
+    known = session.scalar(select(Correspondent).filter_by(sign_key=manifest.sign_key))
+    if known is not None:
+        return known
+    sign_raw = unb64(manifest.sign_key, size=32, what="sender key")
+    reply_raw = unb64(manifest.reply_key, size=32, what="reply key")
+    fp = fingerprint(sign_raw, reply_raw)
+    if manifest.enrol_token:
+        token_hash = hashlib.sha256(manifest.enrol_token.encode()).hexdigest()
+        invited = session.scalar(select(Correspondent).filter_by(invite_token_hash=token_hash))
+        if invited is not None and invited.sign_key is None:
+            invited.sign_key = manifest.sign_key
+            invited.reply_key = manifest.reply_key
+            invited.fingerprint = fp
+            invited.enrolled_at = utcnow()
+            return invited
+    # A used invite presented by another key lands here too: possibly a seized
+    # invite, so it must not inherit the trusted codename.
+    codename = "unenrolled-" + fp.replace(" ", "")[:10]
+    stranger = Correspondent(
+        codename=codename,
+        sign_key=manifest.sign_key,
+        reply_key=manifest.reply_key,
+        fingerprint=fp,
+        enrolled=False,
+    )
+    session.add(stranger)
+    return stranger
+
+
+def register_report(
+    store: Store,
+    *,
+    opened: OpenedEnvelope,
+    envelope_id: str,
+    size: int,
+    channel: str,
+    vault_path: str,
+) -> tuple[int, str]:
+    """Store the envelope, its report and attachments in one transaction."""
+    manifest = opened.manifest
+    with store.session(write=True) as session:
+        sender = resolve_sender(session, manifest)
+        envelope = Envelope(
+            id=envelope_id, size=size, channel=channel, status="opened", vault_path=vault_path
+        )
+        location = manifest.location
+        report = Report(
+            envelope=envelope,
+            correspondent=sender,
+            title=manifest.title[:500],
+            body=manifest.body,
+            lang=manifest.lang,
+            created_at=manifest.created,
+            latitude=None if location is None else float(Decimal(location.lat)),
+            longitude=None if location is None else float(Decimal(location.lon)),
+            location_precision_m=None if location is None else location.precision_m,
+            manifest=opened.manifest_bytes.decode("utf-8"),
+            signature=opened.signature.hex(),
+            attachments=[
+                Attachment(
+                    position=i,
+                    name=item.entry.name,
+                    media_type=item.entry.media_type,
+                    size=item.entry.size,
+                    sha256=item.entry.sha256,
+                )
+                for i, item in enumerate(opened.attachments)
+            ],
+        )
+        session.add_all([envelope, report])
+        session.flush()
+        return report.id, sender.codename

@@ -1,0 +1,95 @@
+"""Shared pytest fixtures.
+
+Database fixtures run each test on SQLite and on PostgreSQL. PostgreSQL is
+expected at 127.0.0.1:5432, database ``test``, trust auth (override with
+``SIJIL_TEST_POSTGRES_URL``); when it is missing those tests are skipped,
+unless ``SIJIL_REQUIRE_POSTGRES=1`` makes that a failure (as in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
+
+from sijil.store import Store
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+_postgres_problem: dict[str, str | None] = {}
+
+
+def _postgres_admin_url() -> URL:
+    return make_url(os.environ.get("SIJIL_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+
+
+def _postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used, or None; asked once per test session."""
+    if "reason" not in _postgres_problem:
+        url = _postgres_admin_url()
+        engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 3})
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            reason = None
+        except sa_exc.SQLAlchemyError as exc:
+            lines = str(getattr(exc, "orig", exc)).strip().splitlines()
+            reason = (lines[0] if lines else type(exc).__name__)[:200]
+        finally:
+            engine.dispose()
+        _postgres_problem["reason"] = reason
+    return _postgres_problem["reason"]
+
+
+def _postgres_schema_url() -> Iterator[str]:
+    admin_url = _postgres_admin_url()
+    reason = _postgres_unreachable()
+    if reason is not None:
+        where = f"{admin_url.host or 'localhost'}:{admin_url.port or 5432}"
+        message = f"PostgreSQL not reachable at {where}: {reason}"
+        if os.environ.get("SIJIL_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    # A fresh schema per test keeps tests independent without a database each;
+    # search_path in the URL's options sends every connection there, including
+    # those of a CLI started in a subprocess with the same URL.
+    schema = f"sijil_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        query = dict(admin_url.query)
+        query["options"] = f"-csearch_path={schema}"
+        yield admin_url.set(query=query).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            # a connection a test forgot to close must fail the drop, not hang it
+            conn.execute(text("SET lock_timeout = '10s'"))
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield Store.sqlite_url(tmp_path / "sijil.db")
+    else:
+        yield from _postgres_schema_url()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A migrated Store on ``store_url``, closed after the test."""
+    opened = Store.open(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
