@@ -53,7 +53,8 @@ def _corpus_jpegs() -> list[Path]:
 
 
 def _corpus_others() -> list[Path]:
-    return [p for p in (CORPUS / "mat2").iterdir() if p.suffix not in (".jpg",)]
+    tiffs = (CORPUS / "exif-samples" / "tiff").glob("*.tiff")
+    return [*(p for p in (CORPUS / "mat2").iterdir() if p.suffix != ".jpg"), *tiffs]
 
 
 def _rel(path: Path) -> str:
@@ -361,6 +362,7 @@ def test_decompression_bomb_dimensions_are_refused() -> None:
         (b"\xff\xd8\xff\xfe\x00\x02junk", "stray bytes"),
         (b"\xff\xd8\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00", "scan comes before its frame"),
         (b"\xff\xd8" + b"\xff\xfe\x00\x02" * (MAX_SEGMENTS + 1), "more than 4096 segments"),
+        (b"\xff\xd8" + b"\xff" * 100_000, "long run of 0xFF"),
     ],
 )
 def test_broken_structure_is_corrupt_media(data: bytes, message: str) -> None:
@@ -426,7 +428,7 @@ def _assert_contained(data: bytes) -> None:
 
 
 _FAST = settings(
-    max_examples=150,
+    max_examples=300,
     deadline=timedelta(seconds=2),
     suppress_health_check=[HealthCheck.too_slow],
 )

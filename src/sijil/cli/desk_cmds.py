@@ -19,13 +19,21 @@ from sijil.invite import CODENAME_PATTERN
 __all__ = ["desk"]
 
 HOME = click.option(
-    "--home", required=True, envvar="SIJIL_DESK_HOME", show_envvar=True,
-    type=click.Path(file_okay=False, path_type=Path), help="The desk's home folder.",
+    "--home",
+    required=True,
+    envvar="SIJIL_DESK_HOME",
+    show_envvar=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The desk's home folder.",
 )
 DB = click.option(
-    "--db", "db_url", default=None, envvar="SIJIL_DB_URL", show_envvar=True,
+    "--db",
+    "db_url",
+    default=None,
+    envvar="SIJIL_DB_URL",
+    show_envvar=True,
     help="Database URL (default: SQLite in the home). Keep passwords out of it: "
-         "use PostgreSQL peer/trust auth or a .pgpass file.",
+    "use PostgreSQL peer/trust auth or a .pgpass file.",
 )
 
 
@@ -50,13 +58,19 @@ def init(home: Path, db_url: str | None) -> None:
 @HOME
 @DB
 @click.option("--name", required=True, help="The correspondent's codename (never a real name).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the invite file.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the invite file.",
+)
 @click.option("--relay", default=None, help="Relay address to give the correspondent.")
 def invite(home: Path, db_url: str | None, name: str, out: Path, relay: str | None) -> None:
     """Enrol a correspondent: write an invite to carry to them."""
     if not CODENAME_PATTERN.fullmatch(name):
-        raise click.BadParameter("1-64 letters, digits, spaces, '.', '_' or '-'", param_hint="--name")
+        raise click.BadParameter(
+            "1-64 letters, digits, spaces, '.', '_' or '-'", param_hint="--name"
+        )
     desk_home = DeskHome(root=home, db_url=db_url)
     desk_home.require()
     with desk_home.open_store() as store:
@@ -75,17 +89,21 @@ def _print_outcome(outcome: ImportOutcome) -> None:
 @desk.command(name="import")
 @HOME
 @DB
-@click.option("--channel", type=click.Choice(["usb", "file"]), default="file",
-              help="How the files arrived (shards are always 'text').")
-@click.argument("paths", nargs=-1, required=True,
-                type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--channel",
+    type=click.Choice(["usb", "file"]),
+    default="file",
+    help="How the files arrived (shards are always 'text').",
+)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def import_cmd(home: Path, db_url: str | None, channel: str, paths: tuple[Path, ...]) -> None:
     """Import envelopes and text shards from files or folders."""
     desk_home = DeskHome(root=home, db_url=db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     with desk_home.open_store() as store:
-        outcomes = import_paths(desk_home, identity, store, list(paths), channel=channel,
-                                progress=_print_outcome)
+        outcomes = import_paths(
+            desk_home, identity, store, list(paths), channel=channel, progress=_print_outcome
+        )
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
@@ -110,8 +128,10 @@ def reports(home: Path, db_url: str | None, as_json: bool) -> None:
         click.echo("No reports yet.")
     for row in rows:
         mark = "" if row.enrolled else " (unenrolled)"
-        click.echo(f"#{row.id:<4} {row.received_at:%Y-%m-%d %H:%M}  {row.lang}  "
-                   f"{row.correspondent}{mark}  {len(row.attachments)} file(s)  {row.title}")
+        click.echo(
+            f"#{row.id:<4} {row.received_at:%Y-%m-%d %H:%M}  {row.lang}  "
+            f"{row.correspondent}{mark}  {len(row.attachments)} file(s)  {row.title}"
+        )
 
 
 @desk.group()
@@ -121,16 +141,25 @@ def key() -> None:
 
 @key.command(name="export-age")
 @HOME
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the age identity file.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the age identity file.",
+)
 def export_age(home: Path, out: Path) -> None:
     """Write the desk's age identity so the standard age tool can open envelopes."""
     desk_home = DeskHome(root=home)
     identity = desk_home.unlock(read_passphrase("the desk key"))
-    click.echo("WARNING: this file holds the desk's secret key unencrypted. Anyone who gets it "
-               "can open every envelope. Keep it offline and destroy it after use.", err=True)
-    text = (f"# sijil desk age identity, exported for audit\n"
-            f"# public key: {age_recipient_string(identity.age.public_key())}\n"
-            f"{age_identity_string(identity.age)}\n")
+    click.echo(
+        "WARNING: this file holds the desk's secret key unencrypted. Anyone who gets it "
+        "can open every envelope. Keep it offline and destroy it after use.",
+        err=True,
+    )
+    text = (
+        f"# sijil desk age identity, exported for audit\n"
+        f"# public key: {age_recipient_string(identity.age.public_key())}\n"
+        f"{age_identity_string(identity.age)}\n"
+    )
     atomic_write(out, text.encode("ascii"), mode=0o600)
     click.echo(f"age identity written to {out}")

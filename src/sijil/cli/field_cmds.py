@@ -19,8 +19,12 @@ from sijil.invite import Invite
 __all__ = ["field"]
 
 HOME = click.option(
-    "--home", required=True, envvar="SIJIL_FIELD_HOME", show_envvar=True,
-    type=click.Path(file_okay=False, path_type=Path), help="The correspondent's home folder.",
+    "--home",
+    required=True,
+    envvar="SIJIL_FIELD_HOME",
+    show_envvar=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The correspondent's home folder.",
 )
 
 
@@ -31,9 +35,13 @@ def field() -> None:
 
 @field.command()
 @HOME
-@click.option("--invite", "invite_path", required=True,
-              type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="The invite file the desk gave you.")
+@click.option(
+    "--invite",
+    "invite_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The invite file the desk gave you.",
+)
 def init(home: Path, invite_path: Path) -> None:
     """Create your keys from the desk's invite."""
     invite = Invite.from_bytes(invite_path.read_bytes())
@@ -50,17 +58,40 @@ def init(home: Path, invite_path: Path) -> None:
 @click.option("--title", required=True, help="A short title.")
 @click.option("--text", "body", default="", help="What happened.")
 @click.option("--lang", type=click.Choice(["ar", "en"]), default="ar", help="Language of the text.")
-@click.option("--file", "files", multiple=True,
-              type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="A photo or file to attach (repeat for more).")
-@click.option("--location", default=None, metavar="LAT,LON",
-              help="Where it happened, in decimal degrees (travels only inside the envelope).")
-@click.option("--precision", default=1000, type=click.IntRange(1, 1_000_000),
-              help="How precise --location is, in metres.")
-@click.option("--keep-metadata", is_flag=True,
-              help="Seal files that cannot be cleaned, unchanged. They may identify you.")
-def new(home: Path, title: str, body: str, lang: str, files: tuple[Path, ...],
-        location: str | None, precision: int, keep_metadata: bool) -> None:
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A photo or file to attach (repeat for more).",
+)
+@click.option(
+    "--location",
+    default=None,
+    metavar="LAT,LON",
+    help="Where it happened, in decimal degrees (travels only inside the envelope).",
+)
+@click.option(
+    "--precision",
+    default=1000,
+    type=click.IntRange(1, 1_000_000),
+    help="How precise --location is, in metres.",
+)
+@click.option(
+    "--keep-metadata",
+    is_flag=True,
+    help="Seal files that cannot be cleaned, unchanged. They may identify you.",
+)
+def new(
+    home: Path,
+    title: str,
+    body: str,
+    lang: str,
+    files: tuple[Path, ...],
+    location: str | None,
+    precision: int,
+    keep_metadata: bool,
+) -> None:
     """Compose a report, clean its files, sign and seal it into the outbox."""
     where = None
     if location:
@@ -88,26 +119,43 @@ def outbox(home: Path) -> None:
         click.echo("The outbox is empty.")
     for entry in entries:
         channels = ",".join(sorted({e["channel"] for e in entry.get("exported", [])})) or "-"
-        click.echo(f"{entry['id'][:16]}  {entry['created_at']}  {entry['files']} file(s)  "
-                   f"exported:{channels}  {entry['title']}")
+        click.echo(
+            f"{entry['id'][:16]}  {entry['created_at']}  {entry['files']} file(s)  "
+            f"exported:{channels}  {entry['title']}"
+        )
 
 
 @field.command()
 @HOME
-@click.option("--to", "dest", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Where to write (e.g. a USB stick).")
+@click.option(
+    "--to",
+    "dest",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write (e.g. a USB stick).",
+)
 @click.option("--text", is_flag=True, help="Write text shards to paste into a messenger.")
-@click.option("--shard-size", default=shard_codec.DEFAULT_SHARD_BYTES, type=click.IntRange(64),
-              help="Bytes of envelope per text shard.")
-@click.option("--redundancy", default=0.5, type=click.FloatRange(0, 4),
-              help="Spare shards, as a fraction of the needed ones.")
+@click.option(
+    "--shard-size",
+    default=shard_codec.DEFAULT_SHARD_BYTES,
+    type=click.IntRange(64),
+    help="Bytes of envelope per text shard.",
+)
+@click.option(
+    "--redundancy",
+    default=0.5,
+    type=click.FloatRange(0, 4),
+    help="Spare shards, as a fraction of the needed ones.",
+)
 @click.option("--new-only", is_flag=True, help="Skip envelopes already exported this way.")
-def export(home: Path, dest: Path, text: bool, shard_size: int, redundancy: float,
-           new_only: bool) -> None:
+def export(
+    home: Path, dest: Path, text: bool, shard_size: int, redundancy: float, new_only: bool
+) -> None:
     """Copy outbox envelopes to a folder, as files or as text shards."""
     session = FieldHome(home).unlock(read_passphrase("your correspondent key"))
-    results = export_outbox(session, dest, text=text, shard_bytes=shard_size,
-                            redundancy=redundancy, only_new=new_only)
+    results = export_outbox(
+        session, dest, text=text, shard_bytes=shard_size, redundancy=redundancy, only_new=new_only
+    )
     for result in results:
         what = f"{len(result.paths)} text shards" if text else "1 file"
         click.echo(f"{result.envelope_id[:16]}: {what} in {dest}")

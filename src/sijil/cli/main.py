@@ -37,8 +37,12 @@ cli.add_command(desk)
 
 
 @cli.command()
-@click.option("--home", type=click.Path(file_okay=False), default=None,
-              help="Folder for the demo (default: a new temporary folder).")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder for the demo (default: a new temporary folder).",
+)
 def demo(home: str | None) -> None:
     """Play a scripted night of reporting from field to desk, end to end."""
     from pathlib import Path
@@ -51,8 +55,12 @@ def demo(home: str | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; a SijilError becomes one line on stderr and a non-zero exit."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="sijil",
-                 standalone_mode=False, auto_envvar_prefix="SIJIL")
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="sijil",
+            standalone_mode=False,
+            auto_envvar_prefix="SIJIL",
+        )
     except SijilError as exc:
         click.echo(f"sijil: error: {exc}", err=True)
         return EXIT_ERROR
@@ -79,8 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # only the type is shown unless the operator asks for the traceback.
         if os.environ.get("SIJIL_DEBUG") == "1":
             raise
-        click.echo(f"sijil: internal error ({type(exc).__name__}); "
-                   "set SIJIL_DEBUG=1 to see the traceback and please report it", err=True)
+        click.echo(
+            f"sijil: internal error ({type(exc).__name__}); "
+            "set SIJIL_DEBUG=1 to see the traceback and please report it",
+            err=True,
+        )
         return EXIT_INTERNAL
     return 0
 

@@ -10,7 +10,7 @@ from sijil.errors import PassphraseError
 
 __all__ = ["PASSPHRASE_ENV", "read_passphrase"]
 
-PASSPHRASE_ENV = "SIJIL_PASSPHRASE"
+PASSPHRASE_ENV = "SIJIL_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 # Short passphrases fall to a dictionary even behind scrypt.
 MIN_NEW_PASSPHRASE = 8
 

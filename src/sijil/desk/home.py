@@ -7,10 +7,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sijil.crypto.identity import DeskIdentity, DeskPublic
-from sijil.crypto.kdf import KdfParams
 from sqlalchemy import select
 
+from sijil.crypto.identity import DeskIdentity, DeskPublic
+from sijil.crypto.kdf import KdfParams
 from sijil.errors import ConfigError
 from sijil.fsutil import atomic_write
 from sijil.invite import Invite

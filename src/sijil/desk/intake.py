@@ -16,18 +16,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from sijil.crypto.identity import DeskIdentity
+from sijil.desk.home import DeskHome
+from sijil.desk.register import register_report
 from sijil.envelope import shards as shard_codec
 from sijil.envelope.age import INTRO
 from sijil.envelope.sealing import OpenedEnvelope, open_envelope
 from sijil.errors import EnvelopeError, ShardError, TooFewShards
 from sijil.fsutil import atomic_write, confine, fsync_dir
 from sijil.store import Envelope, QuarantineItem, Store
-
-from sijil.desk.home import DeskHome
-from sijil.desk.register import register_report
 
 __all__ = ["ImportOutcome", "import_paths"]
 
@@ -141,7 +138,9 @@ class _Intake:
         self.home.staging.mkdir(parents=True, exist_ok=True)
         try:
             with path.open("rb") as handle:
-                opened = open_envelope(handle, identity=self.identity.age, staging=self.home.staging)
+                opened = open_envelope(
+                    handle, identity=self.identity.age, staging=self.home.staging
+                )
         except EnvelopeError as exc:
             self.quarantine(
                 path,

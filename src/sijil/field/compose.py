@@ -187,9 +187,10 @@ def export_outbox(
                 paths.append(path)
         else:
             target = dest / source.name
-            with source.open("rb") as src, tempfile.NamedTemporaryFile(
-                dir=dest, prefix=".tmp-", delete=False
-            ) as out:
+            with (
+                source.open("rb") as src,
+                tempfile.NamedTemporaryFile(dir=dest, prefix=".tmp-", delete=False) as out,
+            ):
                 shutil.copyfileobj(src, out, 1 << 20)
                 out.flush()
                 os.fsync(out.fileno())

@@ -7,6 +7,7 @@ passphrase- or key-encrypted files. Plaintext attachments are never written here
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -141,9 +142,7 @@ def wipe(home: FieldHome) -> int:
                 path.unlink()
                 removed += 1
         home.outbox.rmdir()
-    for leftover in (home.root,):
-        try:
-            leftover.rmdir()
-        except OSError:
-            pass  # the folder holds files that are not ours: leave them
+    # the home folder may hold files that are not ours: then it stays
+    with contextlib.suppress(OSError):
+        home.root.rmdir()
     return removed

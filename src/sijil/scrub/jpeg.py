@@ -54,6 +54,10 @@ MAX_SEGMENTS = 4096
 # it is treated as a crafted one.
 MAX_PIXELS = 250_000_000
 
+# Longest run of 0xFF fill bytes before a marker. They are read one by one,
+# so a file of nothing but 0xFF must not cost a byte-by-byte walk of 1 GiB.
+_MAX_FILL = 4096
+
 _SOI, _EOI, _SOS, _COM, _DNL = 0xD8, 0xD9, 0xDA, 0xFE, 0xDC
 _APP0, _APP1, _APP2, _APP13, _APP14, _APP15 = 0xE0, 0xE1, 0xE2, 0xED, 0xEE, 0xEF
 # Frame headers: baseline, extended, progressive, lossless, Huffman or
@@ -127,10 +131,12 @@ class _Cleaner:
         if self.src.read_byte("a marker") != 0xFF:
             where = self.src.consumed
             raise CorruptMedia(f"JPEG is damaged: stray bytes instead of a marker at byte {where}")
-        code = 0xFF
-        while code == 0xFF:  # any number of 0xFF fill bytes may precede a marker
+        # 0xFF fill bytes may precede a marker; encoders write a handful.
+        for _ in range(_MAX_FILL):
             code = self.src.read_byte("a marker")
-        return code
+            if code != 0xFF:
+                return code
+        raise CorruptMedia("JPEG is damaged: a long run of 0xFF bytes where a marker belongs")
 
     def frame(self, code: int, body: bytes) -> None:
         if self.frame_seen:

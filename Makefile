@@ -1,0 +1,42 @@
+# Two commands: `make demo` and `make test`. Each sets up what it needs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint typecheck unit tools bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@ $(RUN_STAMP)
+
+demo: $(RUN_STAMP)
+	$(VENV)/bin/sijil demo
+
+tools:
+	./scripts/install-tools.sh
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src
+	$(VENV)/bin/mypy
+
+unit: $(DEV_STAMP) tools
+	$(VENV)/bin/pytest
+
+test: lint unit
+
+bench: $(RUN_STAMP) tools
+	$(PY) bench/envelope.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

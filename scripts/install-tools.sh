@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian tools the tests use (age, exiftool, ffmpeg) when missing.
+# Needs root or sudo; does nothing when everything is already there.
+set -euo pipefail
+
+missing=()
+command -v age >/dev/null 2>&1 || missing+=(age)
+command -v exiftool >/dev/null 2>&1 || missing+=(libimage-exiftool-perl)
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing Debian packages: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
