@@ -93,3 +93,97 @@ def store(store_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+# --- identities, homes and the CLI -------------------------------------------------
+
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from sijil.crypto.kdf import KdfParams  # noqa: E402
+from sijil.desk.home import DeskHome  # noqa: E402
+from sijil.field.home import FieldHome, FieldSession  # noqa: E402
+
+PASSPHRASE = "test passphrase, not secret"
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+@pytest.fixture
+def fast_kdf() -> KdfParams:
+    """The cheapest scrypt the key files accept: tests need speed, not resistance."""
+    return KdfParams(log_n=10, r=8, p=1)
+
+
+@pytest.fixture
+def passphrase(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("SIJIL_PASSPHRASE", PASSPHRASE)
+    return PASSPHRASE
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"test corpus not found at {CORPUS}")
+    return CORPUS
+
+
+@dataclass
+class DeskFixture:
+    home: DeskHome
+
+    @property
+    def args(self) -> list[str]:
+        return ["--home", str(self.home.root)] + (
+            ["--db", self.home.db_url] if self.home.db_url else []
+        )
+
+
+@pytest.fixture
+def make_desk(
+    tmp_path: Path, fast_kdf: KdfParams, passphrase: str
+) -> Callable[..., DeskFixture]:
+    """Factory: a desk home with its keys and database, on the given store URL."""
+
+    def make(db_url: str | None = None, name: str = "desk") -> DeskFixture:
+        home = DeskHome(root=tmp_path / name, db_url=db_url)
+        home.init(passphrase, fast_kdf)
+        return DeskFixture(home=home)
+
+    return make
+
+
+@pytest.fixture
+def make_correspondent(
+    tmp_path: Path, fast_kdf: KdfParams, passphrase: str
+) -> Callable[..., FieldSession]:
+    """Factory: a correspondent enrolled by ``desk`` under ``codename``, unlocked."""
+
+    def make(desk: DeskFixture, codename: str) -> FieldSession:
+        with desk.home.open_store() as store:
+            invite = desk.home.invite(store, codename=codename)
+        home = FieldHome(tmp_path / "field" / codename)
+        home.init(invite, passphrase, fast_kdf)
+        return home.unlock(passphrase)
+
+    return make
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``sijil ARGS`` in-process and return exit code, stdout and stderr."""
+    from sijil.cli.main import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code=code, out=captured.out, err=captured.err)
+
+    return run
