@@ -1,0 +1,294 @@
+"""``sijil demo``: one scripted night in Raqqa, from hidden correspondents to the desk.
+
+Everything is real (keys, scrubbing, signing, sealing, shards, intake, quarantine);
+only the people, photos and chat are invented. The scenario is data at the top.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import shlex
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from PIL import ExifTags, Image, ImageDraw, ImageOps
+
+from sijil.crypto.kdf import DEFAULT_KDF
+from sijil.desk.home import DeskHome
+from sijil.desk.intake import ImportOutcome, import_paths
+from sijil.desk.reports import list_reports
+from sijil.envelope import shards as shard_codec
+from sijil.envelope.manifest import Location
+from sijil.envelope.sealing import Draft
+from sijil.errors import ConfigError
+from sijil.field.compose import compose, export_outbox
+from sijil.field.home import FieldHome
+from sijil.invite import Invite
+
+__all__ = ["PASSPHRASE", "run_demo"]
+
+PASSPHRASE = "demo-only-never-use-this"
+LOCAL = timezone(timedelta(hours=3), "Raqqa")
+BIG, SMALL = (640, 480), (160, 120)  # USB photos; messenger photos (few shards)
+
+
+@dataclass(frozen=True)
+class Camera:
+    make: str
+    model: str
+    serial: str
+    software: str
+
+
+@dataclass(frozen=True)
+class Scene:
+    who: str
+    lang: str
+    title: str
+    body: str
+    minute: int  # minutes after 01:00 local time
+    place: tuple[str, str, int] | None = None  # lat, lon, precision in metres
+    photos: int = 0
+    late: bool = False  # its shards get lost in the first chat export
+
+
+CAMERAS = {
+    "Raven": Camera("samsung", "SM-J200H", "R58H31A2KQX", "J200HXXU0AQK2"),
+    "Falcon": Camera("HUAWEI", "Y625-U32", "8KE7N16A29004511", "Y625-U32V100R001C567B013"),
+    "Olive": Camera("Nokia", "Nokia 3", "D1AGAD1762206981", "00WW_1_17C"),
+    "Sparrow": Camera("Apple", "iPhone 5s", "F17MQ4ZNFF9R", "10.3.3"),
+}
+USB_CARRIERS, MESSENGER = ("Raven", "Falcon"), "Olive"
+BAKERY, CLOCK = ("35.9519", "39.0143", 500), ("35.9531", "39.0061", 500)
+BLOCK, OLD_BRIDGE = ("35.9590", "39.0074", 1000), ("35.9388", "39.0128", 2000)
+
+SCENES: tuple[Scene, ...] = (
+    Scene("Raven", "ar", "غارة على طابور الفرن في حي الدرعية",
+          "نحو الساعة الواحدة والربع فجراً سقط صاروخ قرب طابور الخبز أمام الفرن الآلي. "
+          "رأيت جثث ثلاثة أشخاص على الأقل ونقل عدد من الجرحى إلى المشفى الوطني.",
+          15, BAKERY, 2),
+    Scene("Raven", "en", "Second strike near the Clock Roundabout",
+          "Around 01:40 a second strike hit the shops on the north side of the Clock "
+          "Roundabout. Fires in two buildings; no ambulances for twenty minutes.", 40, CLOCK, 1),
+    Scene("Raven", "ar", "قصف الجسر القديم على الفرات",
+          "استهدفت غارتان الجسر القديم. الجسر مقطوع للسيارات والمشاة يعبرون على الحافة.",
+          95, OLD_BRIDGE, 1),
+    Scene("Raven", "ar", "الحسبة تأمر بإغلاق مقاهي الإنترنت",
+          "علّقت الحسبة صباح اليوم ورقة على أبواب مقاهي الإنترنت في شارع النور: إغلاق "
+          "كامل حتى إشعار آخر، ومصادرة أجهزة الواي فاي الخاصة. سنرسل عبر الذاكرة فقط."
+          , 170),
+    Scene("Falcon", "en", "Bakery queue strike: what we could count",
+          "At the National Hospital at 03:00 I counted 7 dead and at least 19 wounded "
+          "from the bakery queue, among them four children. Names are being collected.", 120),
+    Scene("Falcon", "ar", "مبنى سكني مدمر في شارع تل أبيض",
+          "انهار مبنى من أربعة طوابق في شارع تل أبيض. السكان يقولون إن عائلتين كانتا في "
+          "الداخل. لا يوجد أي موقع عسكري في البناء أو حوله.", 60, BLOCK, 2),
+    Scene("Falcon", "en", "Claim check: 'only a weapons depot was hit'",
+          "A state outlet says last night's strike on Tal Abyad Street hit only a weapons "
+          "depot. Our photos from the same street at 02:10 show a residential block: "
+          "balconies, a water tank, laundry lines. See the report with two photos.",
+          140, BLOCK, 1),
+    Scene("Falcon", "ar", "انقطاع الماء والكهرباء عن الأحياء الشرقية",
+          "بعد قصف الليلة انقطعت الكهرباء والماء عن المشلب والرميلة. الناس يملؤون "
+          "الجالونات من الفرات.", 185),
+    Scene("Olive", "ar", "الدفاع المدني ينتشل عائلة من تحت الأنقاض",
+          "منذ الثانية فجراً يحاول المتطوعون إخراج عائلة من تحت أنقاض المبنى في شارع "
+          "تل أبيض. أخرجوا طفلة حية.", 80, BLOCK, 1),
+    Scene("Olive", "en", "Internet cafe closure notice on Al-Nur Street",
+          "Photo of the closure notice on the door of the last open internet cafe. "
+          "Fighters checked phones at the door this morning.", 175, None, 1),
+    Scene("Olive", "ar", "الجسر القديم: صورة من الضفة الجنوبية",
+          "صورة للجسر القديم من الضفة الجنوبية بعد الغارة. المقطع الأوسط سقط في الماء.",
+          110, OLD_BRIDGE, 1, late=True),
+    Scene("Olive", "en", "Bakery queue: a baker's account",
+          "The baker says the queue was about forty people, mostly women and boys, "
+          "because flour came in late yesterday.", 150, BAKERY, 1),
+)
+STRANGER = Scene("Sparrow", "ar", "صورة من دوار الساعة",
+                 "أنا من الرقة وأريد أن أرسل لكم. هذه صورة من دوار الساعة بعد الغارة.",
+                 200, CLOCK, 1)
+CHATTER = ("ok", "received?", "وصلت؟", "تمام", "الإنترنت ضعيف جداً الليلة",
+           "انتظر، الكهرباء انقطعت", "send the rest when you can", "بعتلك الباقي",
+           "got 3, waiting", "الله يحميك")  # fmt: skip
+
+
+def _dms(value: str) -> tuple[float, float, float]:
+    deg = float(value)
+    minutes = (deg - int(deg)) * 60
+    return float(int(deg)), float(int(minutes)), round((minutes - int(minutes)) * 60, 2)
+
+
+def _make_photo(path: Path, *, size: tuple[int, int], seed: int, camera: Camera,
+                taken: datetime, where: tuple[str, str]) -> None:  # fmt: skip
+    """A fake phone photo: sky, a block with windows, smoke, sensor noise, full EXIF."""
+    rng = random.Random(seed)  # noqa: S311 - pictures, not secrets
+    w, h = size
+    sky = ImageOps.colorize(Image.linear_gradient("L").resize(size), (40, 45, 60), (190, 160, 120))
+    img = Image.blend(sky, Image.effect_noise(size, 60).convert("RGB"), 0.2)
+    draw = ImageDraw.Draw(img)
+    left, top = rng.randint(w // 10, w // 3), rng.randint(h // 4, h // 2)
+    draw.rectangle((left, top, left + w // 2, h), fill=(120, 110, 100))
+    for x in range(left + w // 32, left + w // 2 - w // 20, w // 12):
+        for y in range(top + h // 24, h - h // 10, h // 8):
+            draw.rectangle((x, y, x + w // 24, y + h // 16), fill=(30, 30, 35))
+    cx = left + rng.randint(0, w // 2)
+    draw.ellipse((cx - w // 6, top - h // 3, cx + w // 6, top + h // 12), fill=(70, 70, 72))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = camera.make, camera.model
+    exif[ExifTags.Base.Software] = camera.software
+    sub = exif.get_ifd(ExifTags.IFD.Exif)
+    sub[ExifTags.Base.DateTimeOriginal] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    sub[ExifTags.Base.BodySerialNumber] = camera.serial
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef], gps[ExifTags.GPS.GPSLatitude] = "N", _dms(where[0])
+    gps[ExifTags.GPS.GPSLongitudeRef], gps[ExifTags.GPS.GPSLongitude] = "E", _dms(where[1])
+    img.save(path, "JPEG", quality=85, exif=exif)
+
+
+def _chat_export(shard_texts: list[str], start: datetime, rng: random.Random) -> str:
+    """Shards pasted one per message among chatter, as a WhatsApp export shows them."""
+    messages = [("Olive", text) for text in shard_texts]
+    messages += [(rng.choice(("Cedar", "Olive")), line) for line in CHATTER]
+    rng.shuffle(messages)
+    out, when = [], start
+    for who, text in messages:
+        when += timedelta(seconds=rng.randint(5, 90))
+        out.append(f"[{when:%d/%m/%Y, %H:%M:%S}] {who}: {text.rstrip()}\n")
+    return "\n".join(out)
+
+
+def _prepare(home: Path | None) -> Path:
+    if home is None:
+        return Path(tempfile.mkdtemp(prefix="sijil-demo-"))
+    if home.exists() and (not home.is_dir() or any(home.iterdir())):
+        raise ConfigError(f"{home} is not an empty folder; give a new or empty one for the demo")
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
+    """Play the scenario in ``home`` (a new temporary folder if None); return the home."""
+    home = _prepare(home)
+    rng = random.Random(2016)  # noqa: S311 - shuffles a fake chat
+    night = datetime.now(LOCAL).replace(hour=1, minute=0, second=0, microsecond=0)
+    night -= timedelta(days=1)
+    scratch = home / "scratch"  # plaintext photos live here, never in a field home
+    usb, phone = home / "usb-stick", scratch / "olive-shards"
+    scratch.mkdir()
+    echo("sijil demo: ليلة في الرقة, a night in Raqqa")
+    echo(f"Home: {home}   passphrase for every key: {PASSPHRASE!r} (for this demo only)")
+
+    echo("\n== 1. The desk (المكتب) ==")
+    desk = DeskHome(root=home / "desk")
+    desk_pub = desk.init(PASSPHRASE, DEFAULT_KDF)
+    identity = desk.unlock(PASSPHRASE)
+    echo(f"  desk keys and database in {desk.root}; fingerprint {desk_pub.fingerprint}")
+
+    echo("\n== 2. Correspondents (المراسلون): codenames only, never names ==")
+    sessions = {}
+    with desk.open_store() as store:
+        invites = {name: desk.invite(store, codename=name) for name in CAMERAS if name != "Sparrow"}
+    # Sparrow was never invited: a forged invite, real desk keys, a token the desk never made.
+    invites["Sparrow"] = Invite(codename="Sparrow", desk=desk_pub, token=secrets.token_hex(32))
+    for name, invite in invites.items():
+        field = FieldHome(home / "field" / name.lower())
+        mine = field.init(invite, PASSPHRASE, DEFAULT_KDF)
+        sessions[name] = field.unlock(PASSPHRASE)
+        echo(f"  {name:<8} own key {mine.public.fingerprint}   desk {invite.desk.fingerprint}")
+    echo("  (each pair is compared aloud at enrolment; Sparrow's invite was never issued)")
+
+    echo(f"\n== 3. The night of {night - timedelta(days=1):%d}-{night:%d %B}: reports sealed ==")
+    seq, late_id = 0, ""
+    for scene in (*SCENES, STRANGER):
+        taken = night + timedelta(minutes=scene.minute)
+        photos = []
+        for _ in range(scene.photos):
+            seq += 1
+            photo = scratch / f"IMG_{taken + timedelta(seconds=seq * 7):%Y%m%d_%H%M%S}.jpg"
+            near = scene.place or ("35.95307", "39.00606", 0)
+            size = SMALL if scene.who in (MESSENGER, "Sparrow") else BIG
+            _make_photo(photo, size=size, seed=seq, camera=CAMERAS[scene.who], taken=taken,
+                        where=(f"{float(near[0]) + seq * 1e-5:.5f}", near[1]))  # fmt: skip
+            photos.append(photo)
+        where = None
+        if scene.place:
+            where = Location(lat=scene.place[0], lon=scene.place[1], precision_m=scene.place[2])
+        draft = Draft(title=scene.title, body=scene.body, lang=scene.lang, location=where,
+                      created_at=taken)  # fmt: skip
+        made = compose(sessions[scene.who], draft, photos)
+        late_id = made.envelope_id if scene.late else late_id
+        place = f", ±{scene.place[2]} m" if scene.place else ""
+        echo(f"  {scene.who:<8}{scene.lang}  {scene.title}  ({made.size // 1024} KB{place})")
+        for item in made.files:
+            echo(f"      {item.source_name} -> {item.name}: removed {'; '.join(item.removed)}")
+
+    echo("\n== 4. Carrying them out (القنوات) ==")
+    carried = {}
+    for name in (*USB_CARRIERS, "Sparrow"):
+        carried[name] = [r.paths[0] for r in export_outbox(sessions[name], usb)]
+        echo(f"  {name:<8} {len(carried[name])} envelope(s) onto the USB stick {usb}")
+    damaged = usb / "IMG-copy-from-old-stick.age"  # a worn stick: a copy of Falcon's first
+    data = bytearray(carried["Falcon"][0].read_bytes())
+    data[len(data) // 2] ^= 0x01
+    damaged.write_bytes(bytes(data))
+    echo(f"  and a second copy of one envelope with one flipped byte: {damaged.name}")
+    first, second, lost_total = [], [], 0
+    for result in export_outbox(sessions[MESSENGER], phone, text=True):
+        pieces = [shard_codec.parse_shard(p.read_text("ascii")) for p in result.paths]
+        k, n = pieces[0].k, pieces[0].n
+        late = result.envelope_id == late_id
+        lose = n - k + 1 if late else rng.randint(1, n - k - 1)  # spares are n - k >= 2
+        lost = set(rng.sample(range(n), lose))
+        first += [shard_codec.format_shard(p) for i, p in enumerate(pieces) if i not in lost]
+        if late:  # Olive resends these later
+            second += [shard_codec.format_shard(p) for i, p in enumerate(pieces) if i in lost]
+        lost_total += lose
+        fate = "cannot rebuild yet" if lose > n - k else "still rebuilds"
+        echo(f"  Olive    {result.envelope_id[:12]}: {n} shards, any {k} rebuild it;"
+             f" {lose} lost in the chat -> {fate}")  # fmt: skip
+    first += rng.sample(first, 2)  # a couple pasted twice
+    chat1, chat2 = home / "chat-export-1.txt", home / "chat-export-2.txt"
+    chat1.write_text(_chat_export(first, night + timedelta(hours=3), rng), "utf-8")
+    chat2.write_text(_chat_export(second, night + timedelta(days=2), rng), "utf-8")
+    echo(f"  Olive's contact exports the chat: {chat1.name}, {len(first)} shard messages "
+         f"(2 duplicates) among chatter, {lost_total} shards lost")  # fmt: skip
+
+    echo("\n== 5. Desk intake (الاستلام) ==")
+    totals: dict[str, int] = {}
+
+    def show(outcome: ImportOutcome) -> None:
+        totals[outcome.status] = totals.get(outcome.status, 0) + 1
+        who = outcome.correspondent or "-"
+        echo(f"  {outcome.status:<11} {who:<22} {outcome.detail[:90]}")
+
+    with desk.open_store() as store:
+        import_paths(desk, identity, store, [usb, chat1], channel="usb", progress=show)
+        echo("  totals: " + ", ".join(f"{v} {k}" for k, v in sorted(totals.items())))
+        echo(f"  two days later a second chat export arrives ({chat2.name}):")
+        totals.clear()
+        import_paths(desk, identity, store, [chat2], channel="file", progress=show)
+        rows = list_reports(store)
+    for reason in sorted(desk.quarantine.glob("*.reason.txt")):
+        echo(f"  quarantine/{reason.name[:12]}...: {reason.read_text('utf-8').strip()[-90:]}")
+
+    echo(f"\n== 6. The record at the desk: {len(rows)} reports ==")
+    for row in sorted(rows, key=lambda r: r.id):
+        where = " @" if row.location else "  "
+        echo(f"  #{row.id:<3}{row.lang} {row.correspondent:<22}{len(row.attachments)}f{where} "
+             f"{row.title}")  # fmt: skip
+
+    q = shlex.quote
+    echo("\n== 7. Explore ==")
+    echo(f"  export SIJIL_PASSPHRASE={q(PASSPHRASE)}   # the demo passphrase, demo only")
+    echo(f"  sijil desk reports --home {q(str(desk.root))}")
+    echo(f"  ls {q(str(desk.quarantine))}")
+    echo(f"  sijil field outbox --home {q(str(home / 'field' / 'raven'))}")
+    key_file = q(str(home / "desk-age.txt"))
+    echo(f"  sijil desk key export-age --home {q(str(desk.root))} --out {key_file}")
+    echo("     (it warns: that file is the desk's secret key, unencrypted; delete it after)")
+    echo(f"  age -d -i {key_file} {q(str(carried['Raven'][0]))} | head -c 300")
+    return home

@@ -1,0 +1,218 @@
+"""Desk intake on SQLite and PostgreSQL: enrol, dedupe, shards, quarantine."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from conftest import DeskFixture
+from media import camera_jpeg
+from sijil.crypto.identity import CorrespondentIdentity, DeskIdentity
+from sijil.desk.intake import ImportOutcome, import_paths
+from sijil.desk.reports import list_reports
+from sijil.envelope import shards
+from sijil.envelope.sealing import Draft
+from sijil.field.compose import compose, export_outbox
+from sijil.field.home import FieldHome, FieldSession
+from sijil.invite import Invite
+from sijil.store import Correspondent, Envelope, QuarantineItem
+
+Correspondent_ = Callable[[DeskFixture, str], FieldSession]
+
+
+@pytest.fixture
+def desk(make_desk: Callable[..., DeskFixture], store_url: str) -> DeskFixture:
+    return make_desk(store_url)
+
+
+def _import(desk: DeskFixture, *paths: Path, channel: str = "file") -> list[ImportOutcome]:
+    identity = desk.home.unlock("test passphrase, not secret")
+    with desk.home.open_store() as store:
+        return import_paths(desk.home, identity, store, list(paths), channel=channel)
+
+
+def _seal(session: FieldSession, tmp_path: Path, title: str, *, photo: bool = True) -> str:
+    files = []
+    if photo:
+        path = tmp_path / f"{title}.jpg"
+        path.write_bytes(camera_jpeg(seed=hash(title) % 1000))
+        files.append(path)
+    return compose(session, Draft(title=title, body="نص التقرير", lang="ar"), files).envelope_id
+
+
+def test_an_envelope_by_usb_is_registered_to_the_invited_correspondent(
+    desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path
+) -> None:
+    # Given Raven, enrolled by invite, sealing a report with a photo
+    raven = make_correspondent(desk, "Raven")
+    envelope_id = _seal(raven, tmp_path, "bakery")
+    export_outbox(raven, tmp_path / "usb")
+    # When the desk imports the USB folder
+    outcomes = _import(desk, tmp_path / "usb", channel="usb")
+    # Then the report is linked to Raven and the photo is kept by its hash
+    assert [(o.status, o.correspondent) for o in outcomes] == [("imported", "Raven")]
+    with desk.home.open_store() as store:
+        (row,) = list_reports(store)
+        with store.session() as session:
+            envelope = session.get(Envelope, envelope_id)
+            assert envelope is not None and envelope.channel == "usb"
+            raven_row = session.scalar(select(Correspondent).filter_by(codename="Raven"))
+            assert raven_row is not None and raven_row.sign_key is not None
+    assert row.correspondent == "Raven" and row.enrolled
+    sha = row.attachments[0]["sha256"]
+    assert (desk.home.files / sha[:2] / sha).is_file()
+    assert (desk.home.originals / envelope_id[:2] / f"{envelope_id}.age").is_file()
+
+
+def test_the_same_envelope_twice_is_stored_once(
+    desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path
+) -> None:
+    raven = make_correspondent(desk, "Raven")
+    _seal(raven, tmp_path, "bridge")
+    export_outbox(raven, tmp_path / "usb")
+    export_outbox(raven, tmp_path / "chat", text=True)
+    first = _import(desk, tmp_path / "usb")
+    second = _import(desk, tmp_path / "usb", tmp_path / "chat")
+    assert [o.status for o in first] == ["imported"]
+    assert [o.status for o in second] == ["duplicate", "duplicate"]
+    with desk.home.open_store() as store:
+        assert len(list_reports(store)) == 1
+
+
+def test_an_unknown_key_becomes_an_unenrolled_source(
+    desk: DeskFixture, tmp_path: Path, fast_kdf: object
+) -> None:
+    # Given a device set up with the desk's public keys but a token the desk never issued
+    invite = Invite(codename="Ghost", desk=desk.home.public(), token="ab" * 32)
+    home = FieldHome(tmp_path / "ghost")
+    home.init(invite, "pw-pw-pw-pw", fast_kdf)  # type: ignore[arg-type]
+    ghost = home.unlock("pw-pw-pw-pw")
+    _seal(ghost, tmp_path, "claim", photo=False)
+    export_outbox(ghost, tmp_path / "usb")
+    # When imported, then it is kept under an unenrolled codename
+    (outcome,) = _import(desk, tmp_path / "usb")
+    assert outcome.status == "imported"
+    assert outcome.correspondent is not None and outcome.correspondent.startswith("unenrolled-")
+    with desk.home.open_store() as store:
+        (row,) = list_reports(store)
+    assert not row.enrolled
+
+
+def test_a_used_invite_presented_by_another_key_does_not_inherit_the_codename(
+    desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path, fast_kdf: object
+) -> None:
+    raven = make_correspondent(desk, "Raven")
+    _seal(raven, tmp_path, "first", photo=False)
+    export_outbox(raven, tmp_path / "a")
+    _import(desk, tmp_path / "a")
+    # Given a second device that copied Raven's invite (token included)
+    thief = FieldHome(tmp_path / "thief")
+    stolen = Invite(codename="Raven", desk=raven.desk, token=str(raven.enrol_token))
+    thief.init(stolen, "pw-pw-pw-pw", fast_kdf)  # type: ignore[arg-type]
+    session = thief.unlock("pw-pw-pw-pw")
+    _seal(session, tmp_path, "fake", photo=False)
+    export_outbox(session, tmp_path / "b")
+    (outcome,) = _import(desk, tmp_path / "b")
+    assert outcome.correspondent != "Raven"
+
+
+def test_shards_lost_shuffled_duplicated_and_buried_in_chat_still_rebuild(
+    desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path
+) -> None:
+    # Given a report exported as text shards, pasted through a messenger
+    olive = make_correspondent(desk, "Olive")
+    envelope_id = _seal(olive, tmp_path, "cafe")
+    (export,) = export_outbox(olive, tmp_path / "chat", text=True)
+    texts = [p.read_text() for p in export.paths]
+    first = shards.parse_text(texts[0])[0][0]
+    spare = first.n - first.k
+    rng = random.Random(5)
+    kept = rng.sample(texts, len(texts) - spare)  # lose every spare shard
+    kept += kept[:2]  # and deliver two twice
+    rng.shuffle(kept)
+    chat = []
+    for i, text in enumerate(kept):
+        chat.append(f"[22/11/2016, 03:{i % 60:02d}:15] Olive: {text}")
+        chat.append(rng.choice(["", "ok", "وصلت؟", "received?"]))
+    export_file = tmp_path / "WhatsApp Chat with Olive.txt"
+    export_file.write_text("\r\n".join(chat), encoding="utf-8")
+    # When the desk imports the chat export
+    outcomes = _import(desk, export_file)
+    # Then the envelope is rebuilt and registered
+    assert [(o.status, o.envelope_id) for o in outcomes] == [("imported", envelope_id)]
+
+
+def test_too_few_shards_wait_for_more_and_complete_later(
+    desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path
+) -> None:
+    olive = make_correspondent(desk, "Olive")
+    _seal(olive, tmp_path, "strike")
+    (export,) = export_outbox(olive, tmp_path / "chat", text=True)
+    k = shards.parse_text(export.paths[0].read_text())[0][0].k
+    early, late = tmp_path / "early.txt", tmp_path / "late.txt"
+    early.write_text("\n".join(p.read_text() for p in export.paths[: k - 1]))
+    late.write_text("\n".join(p.read_text() for p in export.paths[k - 1 : k]))
+    # When too few arrive, then the desk keeps them and waits
+    (waiting,) = _import(desk, early)
+    assert waiting.status == "waiting" and f"have {k - 1} of the {k}" in waiting.detail
+    # When the missing one arrives later, then the envelope completes
+    (done,) = _import(desk, late)
+    assert done.status == "imported"
+    assert not any(desk.home.pending_shards.iterdir())
+
+
+def test_a_tampered_envelope_is_quarantined_with_its_reason_never_deleted(
+    desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path
+) -> None:
+    raven = make_correspondent(desk, "Raven")
+    envelope_id = _seal(raven, tmp_path, "tampered")
+    (export,) = export_outbox(raven, tmp_path / "usb")
+    damaged = bytearray(export.paths[0].read_bytes())
+    damaged[-100] ^= 0x20
+    export.paths[0].write_bytes(bytes(damaged))
+    (outcome,) = _import(desk, tmp_path / "usb")
+    assert outcome.status == "quarantined" and "damaged" in outcome.detail
+    with desk.home.open_store() as store, store.session() as session:
+        (item,) = session.scalars(select(QuarantineItem)).all()
+        assert item.error_type == "TamperedEnvelope"
+        assert (desk.home.root / item.stored_path).read_bytes() == bytes(damaged)
+        envelope = session.get(Envelope, outcome.envelope_id)
+        assert envelope is not None and envelope.status == "quarantined"
+    assert outcome.envelope_id != envelope_id  # the id is of what arrived
+    assert not list(desk.home.staging.glob(".open-*"))
+
+
+def test_an_envelope_for_another_desk_and_junk_files_are_quarantined(
+    desk: DeskFixture, tmp_path: Path
+) -> None:
+    from envelope_helpers import seal_bytes
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    other = DeskIdentity.generate()
+    (inbox / "x.age").write_bytes(seal_bytes(CorrespondentIdentity.generate(), other.public))
+    (inbox / "notes.docx").write_bytes(b"PK\x03\x04 a document")
+    outcomes = _import(desk, inbox)
+    assert sorted(o.status for o in outcomes) == ["quarantined", "quarantined"]
+    reasons = " ".join(o.detail for o in outcomes)
+    assert "not sealed to this desk" in reasons and "neither a sijil envelope" in reasons
+    assert len(list(desk.home.quarantine.glob("*.reason.txt"))) == 2
+
+
+def test_shards_of_two_envelopes_in_one_chat_rebuild_both(
+    desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path
+) -> None:
+    olive = make_correspondent(desk, "Olive")
+    _seal(olive, tmp_path, "one", photo=False)
+    _seal(olive, tmp_path, "two", photo=False)
+    exports = export_outbox(olive, tmp_path / "chat", text=True)
+    mixed = [p.read_text() for e in exports for p in e.paths]
+    random.Random(1).shuffle(mixed)
+    chat = tmp_path / "chat.txt"
+    chat.write_text("\n\n".join(mixed))
+    outcomes = _import(desk, chat)
+    assert sorted(o.status for o in outcomes) == ["imported", "imported"]
