@@ -6,6 +6,8 @@ import hashlib
 import io
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from sijil.crypto.identity import CorrespondentIdentity, DeskPublic
 from sijil.envelope.age import AgeWriter
 from sijil.envelope.sealing import (
@@ -17,7 +19,6 @@ from sijil.envelope.sealing import (
     open_envelope,
     seal,
 )
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 
 def seal_bytes(

@@ -13,7 +13,11 @@ def camera_jpeg(width: int = 160, height: int = 120, *, seed: int = 1) -> bytes:
     rng = random.Random(seed)
     image = Image.new("RGB", (width, height))
     image.putdata(
-        [(rng.randrange(256), (x * 2) % 256, (y * 2) % 256) for y in range(height) for x in range(width)]
+        [
+            (rng.randrange(256), (x * 2) % 256, (y * 2) % 256)
+            for y in range(height)
+            for x in range(width)
+        ]
     )
     exif = Image.Exif()
     exif[0x010F] = "Canon"  # Make

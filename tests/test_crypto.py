@@ -31,7 +31,9 @@ def test_a_locked_desk_key_unlocks_only_with_its_passphrase(fast_kdf: KdfParams)
     # Then the file holds no private key material in the clear
     assert age_identity_string(desk.age).encode() not in locked
     # And the right passphrase gives the same keys back, a wrong one is refused
-    assert DeskIdentity.unlock(locked, "the right one").public.fingerprint == desk.public.fingerprint
+    assert (
+        DeskIdentity.unlock(locked, "the right one").public.fingerprint == desk.public.fingerprint
+    )
     with pytest.raises(PassphraseError):
         DeskIdentity.unlock(locked, "the wrong one")
 
@@ -43,7 +45,9 @@ def test_a_key_file_with_tampered_kdf_parameters_is_refused(fast_kdf: KdfParams)
         DeskIdentity.unlock(json.dumps(doc).encode(), "pw")
 
 
-def test_a_key_file_asking_for_absurd_memory_is_refused_before_deriving(fast_kdf: KdfParams) -> None:
+def test_a_key_file_asking_for_absurd_memory_is_refused_before_deriving(
+    fast_kdf: KdfParams,
+) -> None:
     doc = json.loads(DeskIdentity.generate().lock("pw", fast_kdf))
     doc["kdf"]["log_n"] = 40
     with pytest.raises(KeyFileError, match="safe range"):

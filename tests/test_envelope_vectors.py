@@ -10,11 +10,11 @@ import subprocess
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from sijil.crypto import bech32
-from sijil.envelope.sealing import SIGN_CONTEXT, open_envelope
 from sijil.crypto.identity import DeskIdentity
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sijil.envelope.sealing import SIGN_CONTEXT, open_envelope
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 VECTORS = json.loads((DOCS / "envelope-vectors.json").read_text(encoding="utf-8"))

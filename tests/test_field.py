@@ -10,16 +10,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from conftest import DeskFixture
 from media import camera_jpeg
+from sijil.crypto.identity import DeskIdentity
+from sijil.crypto.kdf import KdfParams
 from sijil.envelope import shards
 from sijil.envelope.sealing import Draft, open_envelope
 from sijil.errors import PassphraseError, UnsupportedFormat
 from sijil.field.compose import compose, export_outbox
 from sijil.field.home import FieldHome, FieldSession, wipe
-from sijil.crypto.identity import DeskIdentity
-from sijil.crypto.kdf import KdfParams
-
-from conftest import DeskFixture
 
 Correspondent = Callable[[DeskFixture, str], FieldSession]
 
@@ -101,7 +100,9 @@ def test_the_outbox_lists_reports_only_with_the_passphrase(
         FieldHome(raven.home.root).unlock("wrong passphrase")
 
 
-def test_export_writes_files_and_text_shards_that_rebuild(raven: FieldSession, tmp_path: Path) -> None:
+def test_export_writes_files_and_text_shards_that_rebuild(
+    raven: FieldSession, tmp_path: Path
+) -> None:
     photo = tmp_path / "p.jpg"
     photo.write_bytes(camera_jpeg())
     made = compose(raven, Draft(title="t", body="", lang="en"), [photo])
@@ -130,7 +131,9 @@ def test_wipe_destroys_keys_and_outbox_in_under_a_second(
     assert not raven.home.key_file.exists() and not raven.home.outbox.exists()
 
 
-def test_init_refuses_to_overwrite_an_existing_home(raven: FieldSession, fast_kdf: KdfParams) -> None:
+def test_init_refuses_to_overwrite_an_existing_home(
+    raven: FieldSession, fast_kdf: KdfParams
+) -> None:
     from sijil.errors import ConfigError
     from sijil.invite import Invite
 

@@ -62,7 +62,7 @@ GARBAGE = [
 
 def seeded(seed: int) -> random.Random:
     # Reproducible test data, not secrets.
-    return random.Random(seed)  # noqa: S311
+    return random.Random(seed)
 
 
 def envelope_of(size: int, seed: int = 1) -> bytes:

@@ -10,9 +10,10 @@ import random
 import secrets
 import shlex
 import tempfile
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from PIL import ExifTags, Image, ImageDraw, ImageOps
@@ -25,13 +26,13 @@ from sijil.envelope import shards as shard_codec
 from sijil.envelope.manifest import Location
 from sijil.envelope.sealing import Draft
 from sijil.errors import ConfigError
-from sijil.field.compose import compose, export_outbox
-from sijil.field.home import FieldHome
+from sijil.field.compose import Composed, compose, export_outbox
+from sijil.field.home import FieldHome, FieldSession
 from sijil.invite import Invite
 
 __all__ = ["PASSPHRASE", "run_demo"]
 
-PASSPHRASE = "demo-only-never-use-this"
+PASSPHRASE = "demo-only-never-use-this"  # noqa: S105 - printed, for the demo only
 LOCAL = timezone(timedelta(hours=3), "Raqqa")
 BIG, SMALL = (640, 480), (160, 120)  # USB photos; messenger photos (few shards)
 
@@ -56,6 +57,7 @@ class Scene:
     late: bool = False  # its shards get lost in the first chat export
 
 
+# fmt: off
 CAMERAS = {
     "Raven": Camera("samsung", "SM-J200H", "R58H31A2KQX", "J200HXXU0AQK2"),
     "Falcon": Camera("HUAWEI", "Y625-U32", "8KE7N16A29004511", "Y625-U32V100R001C567B013"),
@@ -70,7 +72,7 @@ SCENES: tuple[Scene, ...] = (
     Scene("Raven", "ar", "غارة على طابور الفرن في حي الدرعية",
           "نحو الساعة الواحدة والربع فجراً سقط صاروخ قرب طابور الخبز أمام الفرن الآلي. "
           "رأيت جثث ثلاثة أشخاص على الأقل ونقل عدد من الجرحى إلى المشفى الوطني.",
-          15, BAKERY, 2),
+          15, BAKERY, 1),
     Scene("Raven", "en", "Second strike near the Clock Roundabout",
           "Around 01:40 a second strike hit the shops on the north side of the Clock "
           "Roundabout. Fires in two buildings; no ambulances for twenty minutes.", 40, CLOCK, 1),
@@ -86,11 +88,11 @@ SCENES: tuple[Scene, ...] = (
           "from the bakery queue, among them four children. Names are being collected.", 120),
     Scene("Falcon", "ar", "مبنى سكني مدمر في شارع تل أبيض",
           "انهار مبنى من أربعة طوابق في شارع تل أبيض. السكان يقولون إن عائلتين كانتا في "
-          "الداخل. لا يوجد أي موقع عسكري في البناء أو حوله.", 60, BLOCK, 2),
+          "الداخل. لا يوجد أي موقع عسكري في البناء أو حوله.", 60, BLOCK, 1),
     Scene("Falcon", "en", "Claim check: 'only a weapons depot was hit'",
           "A state outlet says last night's strike on Tal Abyad Street hit only a weapons "
           "depot. Our photos from the same street at 02:10 show a residential block: "
-          "balconies, a water tank, laundry lines. See the report with two photos.",
+          "balconies, a water tank, laundry lines. Compare with the photo of the same block.",
           140, BLOCK, 1),
     Scene("Falcon", "ar", "انقطاع الماء والكهرباء عن الأحياء الشرقية",
           "بعد قصف الليلة انقطعت الكهرباء والماء عن المشلب والرميلة. الناس يملؤون "
@@ -113,7 +115,8 @@ STRANGER = Scene("Sparrow", "ar", "صورة من دوار الساعة",
                  200, CLOCK, 1)
 CHATTER = ("ok", "received?", "وصلت؟", "تمام", "الإنترنت ضعيف جداً الليلة",
            "انتظر، الكهرباء انقطعت", "send the rest when you can", "بعتلك الباقي",
-           "got 3, waiting", "الله يحميك")  # fmt: skip
+           "got 3, waiting", "الله يحميك")
+# fmt: on
 
 
 def _dms(value: str) -> tuple[float, float, float]:
@@ -122,8 +125,15 @@ def _dms(value: str) -> tuple[float, float, float]:
     return float(int(deg)), float(int(minutes)), round((minutes - int(minutes)) * 60, 2)
 
 
-def _make_photo(path: Path, *, size: tuple[int, int], seed: int, camera: Camera,
-                taken: datetime, where: tuple[str, str]) -> None:  # fmt: skip
+def _make_photo(
+    path: Path,
+    *,
+    size: tuple[int, int],
+    seed: int,
+    camera: Camera,
+    taken: datetime,
+    where: tuple[str, str],
+) -> None:
     """A fake phone photo: sky, a block with windows, smoke, sensor noise, full EXIF."""
     rng = random.Random(seed)  # noqa: S311 - pictures, not secrets
     w, h = size
@@ -161,6 +171,33 @@ def _chat_export(shard_texts: list[str], start: datetime, rng: random.Random) ->
     return "\n".join(out)
 
 
+def _seal(
+    scene: Scene, session: FieldSession, scratch: Path, night: datetime, number: int
+) -> Composed:
+    """Take the scene's photos (into ``scratch``), then compose and seal the report."""
+    taken = night + timedelta(minutes=scene.minute)
+    near = scene.place or ("35.95307", "39.00606", 0)  # Ar-Raqqa
+    photos = []
+    for shot in range(scene.photos):
+        photo = scratch / f"IMG_{taken + timedelta(seconds=7 * shot):%Y%m%d_%H%M%S}.jpg"
+        _make_photo(
+            photo,
+            size=SMALL if scene.who in (MESSENGER, STRANGER.who) else BIG,
+            seed=number * 10 + shot,
+            camera=CAMERAS[scene.who],
+            taken=taken,
+            where=(f"{float(near[0]) + shot * 1e-4:.5f}", near[1]),
+        )
+        photos.append(photo)
+    where = None
+    if scene.place:
+        where = Location(lat=scene.place[0], lon=scene.place[1], precision_m=scene.place[2])
+    draft = Draft(
+        title=scene.title, body=scene.body, lang=scene.lang, location=where, created_at=taken
+    )
+    return compose(session, draft, photos)
+
+
 def _prepare(home: Path | None) -> Path:
     if home is None:
         return Path(tempfile.mkdtemp(prefix="sijil-demo-"))
@@ -189,9 +226,11 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     echo(f"  desk keys and database in {desk.root}; fingerprint {desk_pub.fingerprint}")
 
     echo("\n== 2. Correspondents (المراسلون): codenames only, never names ==")
-    sessions = {}
+    sessions: dict[str, FieldSession] = {}
     with desk.open_store() as store:
-        invites = {name: desk.invite(store, codename=name) for name in CAMERAS if name != "Sparrow"}
+        invites = {
+            name: desk.invite(store, codename=name) for name in CAMERAS if name != STRANGER.who
+        }
     # Sparrow was never invited: a forged invite, real desk keys, a token the desk never made.
     invites["Sparrow"] = Invite(codename="Sparrow", desk=desk_pub, token=secrets.token_hex(32))
     for name, invite in invites.items():
@@ -201,41 +240,30 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         echo(f"  {name:<8} own key {mine.public.fingerprint}   desk {invite.desk.fingerprint}")
     echo("  (each pair is compared aloud at enrolment; Sparrow's invite was never issued)")
 
-    echo(f"\n== 3. The night of {night - timedelta(days=1):%d}-{night:%d %B}: reports sealed ==")
-    seq, late_id = 0, ""
-    for scene in (*SCENES, STRANGER):
-        taken = night + timedelta(minutes=scene.minute)
-        photos = []
-        for _ in range(scene.photos):
-            seq += 1
-            photo = scratch / f"IMG_{taken + timedelta(seconds=seq * 7):%Y%m%d_%H%M%S}.jpg"
-            near = scene.place or ("35.95307", "39.00606", 0)
-            size = SMALL if scene.who in (MESSENGER, "Sparrow") else BIG
-            _make_photo(photo, size=size, seed=seq, camera=CAMERAS[scene.who], taken=taken,
-                        where=(f"{float(near[0]) + seq * 1e-5:.5f}", near[1]))  # fmt: skip
-            photos.append(photo)
-        where = None
-        if scene.place:
-            where = Location(lat=scene.place[0], lon=scene.place[1], precision_m=scene.place[2])
-        draft = Draft(title=scene.title, body=scene.body, lang=scene.lang, location=where,
-                      created_at=taken)  # fmt: skip
-        made = compose(sessions[scene.who], draft, photos)
+    echo(f"\n== 3. Night of {night:%d %B}, 01:00-04:30 Raqqa time: {len(SCENES) + 1} reports ==")
+    echo(f"  (made-up photos with camera EXIF and GPS, in {scratch}: outside every field home)")
+    late_id = ""
+    for number, scene in enumerate((*SCENES, STRANGER), 1):
+        made = _seal(scene, sessions[scene.who], scratch, night, number)
         late_id = made.envelope_id if scene.late else late_id
         place = f", ±{scene.place[2]} m" if scene.place else ""
-        echo(f"  {scene.who:<8}{scene.lang}  {scene.title}  ({made.size // 1024} KB{place})")
+        echo(f"  {scene.who:<8}{scene.lang}  {scene.title}  ({made.size / 1024:.1f} KB{place})")
         for item in made.files:
-            echo(f"      {item.source_name} -> {item.name}: removed {'; '.join(item.removed)}")
+            removed = f"{item.source_name} -> {item.name}, removed: {'; '.join(item.removed)}"
+            echo(textwrap.fill(removed, 112, initial_indent=" " * 6, subsequent_indent=" " * 8))
 
     echo("\n== 4. Carrying them out (القنوات) ==")
-    carried = {}
-    for name in (*USB_CARRIERS, "Sparrow"):
-        carried[name] = [r.paths[0] for r in export_outbox(sessions[name], usb)]
-        echo(f"  {name:<8} {len(carried[name])} envelope(s) onto the USB stick {usb}")
+    carried = {
+        name: [r.paths[0] for r in export_outbox(sessions[name], usb)]
+        for name in (*USB_CARRIERS, STRANGER.who)
+    }
     damaged = usb / "IMG-copy-from-old-stick.age"  # a worn stick: a copy of Falcon's first
     data = bytearray(carried["Falcon"][0].read_bytes())
     data[len(data) // 2] ^= 0x01
     damaged.write_bytes(bytes(data))
-    echo(f"  and a second copy of one envelope with one flipped byte: {damaged.name}")
+    counts = ", ".join(f"{name} {len(paths)}" for name, paths in carried.items())
+    echo(f"  USB stick {usb}: envelopes from {counts},")
+    echo(f"    and {damaged.name}: a copy of one of them with one flipped byte")
     first, second, lost_total = [], [], 0
     for result in export_outbox(sessions[MESSENGER], phone, text=True):
         pieces = [shard_codec.parse_shard(p.read_text("ascii")) for p in result.paths]
@@ -248,21 +276,25 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
             second += [shard_codec.format_shard(p) for i, p in enumerate(pieces) if i in lost]
         lost_total += lose
         fate = "cannot rebuild yet" if lose > n - k else "still rebuilds"
-        echo(f"  Olive    {result.envelope_id[:12]}: {n} shards, any {k} rebuild it;"
-             f" {lose} lost in the chat -> {fate}")  # fmt: skip
+        echo(
+            f"  Olive    {result.envelope_id[:12]}: {n} shards, any {k} rebuild it;"
+            f" {lose} lost in the chat -> {fate}"
+        )
     first += rng.sample(first, 2)  # a couple pasted twice
     chat1, chat2 = home / "chat-export-1.txt", home / "chat-export-2.txt"
     chat1.write_text(_chat_export(first, night + timedelta(hours=3), rng), "utf-8")
     chat2.write_text(_chat_export(second, night + timedelta(days=2), rng), "utf-8")
-    echo(f"  Olive's contact exports the chat: {chat1.name}, {len(first)} shard messages "
-         f"(2 duplicates) among chatter, {lost_total} shards lost")  # fmt: skip
+    echo(
+        f"  Olive's contact exports the chat: {chat1.name}, {len(first)} shard messages "
+        f"(2 duplicates) among chatter, {lost_total} shards lost"
+    )
 
     echo("\n== 5. Desk intake (الاستلام) ==")
     totals: dict[str, int] = {}
 
     def show(outcome: ImportOutcome) -> None:
         totals[outcome.status] = totals.get(outcome.status, 0) + 1
-        who = outcome.correspondent or "-"
+        who = outcome.correspondent or Path(outcome.source).name
         echo(f"  {outcome.status:<11} {who:<22} {outcome.detail[:90]}")
 
     with desk.open_store() as store:
@@ -273,22 +305,26 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         import_paths(desk, identity, store, [chat2], channel="file", progress=show)
         rows = list_reports(store)
     for reason in sorted(desk.quarantine.glob("*.reason.txt")):
-        echo(f"  quarantine/{reason.name[:12]}...: {reason.read_text('utf-8').strip()[-90:]}")
+        text = reason.read_text("utf-8").strip().replace(f"{home}/", "")
+        echo(f"  on disk: quarantine/{reason.name[:12]}…reason.txt says: {text}")
 
     echo(f"\n== 6. The record at the desk: {len(rows)} reports ==")
     for row in sorted(rows, key=lambda r: r.id):
-        where = " @" if row.location else "  "
-        echo(f"  #{row.id:<3}{row.lang} {row.correspondent:<22}{len(row.attachments)}f{where} "
-             f"{row.title}")  # fmt: skip
+        at = " @" if row.location else "  "
+        echo(
+            f"  #{row.id:<3}{row.lang} {row.correspondent:<22}{len(row.attachments)}f{at} "
+            f"{row.title}"
+        )
 
     q = shlex.quote
     echo("\n== 7. Explore ==")
     echo(f"  export SIJIL_PASSPHRASE={q(PASSPHRASE)}   # the demo passphrase, demo only")
     echo(f"  sijil desk reports --home {q(str(desk.root))}")
-    echo(f"  ls {q(str(desk.quarantine))}")
+    echo(f"  ls {q(str(desk.quarantine))}; cat {q(str(desk.quarantine))}/*.reason.txt")
     echo(f"  sijil field outbox --home {q(str(home / 'field' / 'raven'))}")
     key_file = q(str(home / "desk-age.txt"))
     echo(f"  sijil desk key export-age --home {q(str(desk.root))} --out {key_file}")
     echo("     (it warns: that file is the desk's secret key, unencrypted; delete it after)")
-    echo(f"  age -d -i {key_file} {q(str(carried['Raven'][0]))} | head -c 300")
+    echo(f"  age -d -i {key_file} {q(str(carried['Raven'][0]))} | head -c 400")
+    echo("     (the standard age tool opens any envelope: SIJIL/1, the signed manifest, the files)")
     return home

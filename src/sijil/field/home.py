@@ -27,7 +27,7 @@ __all__ = ["FieldHome", "FieldSession"]
 
 KEY_FILE = "identity.key"
 OUTBOX = "outbox"
-INDEX_FILE = "index.age"
+INDEX_FILE = "index.sealed"  # age-encrypted too, named apart from the envelopes
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,116 @@
+"""The demo plays end to end and leaves a desk home that shows what it claims."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import ExifTags, Image
+from sqlalchemy import select
+
+from sijil.cli.demo import PASSPHRASE, run_demo
+from sijil.cli.main import main
+from sijil.desk.home import DeskHome
+from sijil.desk.reports import ReportRow, list_reports
+from sijil.store import Envelope, QuarantineItem
+
+
+@dataclass(frozen=True)
+class Played:
+    home: Path
+    desk: DeskHome
+    lines: list[str]
+    rows: list[ReportRow]
+
+
+@pytest.fixture(scope="module")
+def played(tmp_path_factory: pytest.TempPathFactory) -> Played:
+    home = tmp_path_factory.mktemp("run") / "demo"
+    lines: list[str] = []
+    assert run_demo(home, echo=lines.append) == home
+    desk = DeskHome(root=home / "desk")
+    with desk.open_store() as store:
+        rows = list_reports(store)
+    return Played(home=home, desk=desk, lines=lines, rows=rows)
+
+
+def test_a_dozen_reports_reach_the_desk(played: Played) -> None:
+    assert len(played.rows) >= 12
+    assert {row.lang for row in played.rows} == {"ar", "en"}
+    assert any(row.location for row in played.rows)
+    assert sum(len(row.attachments) for row in played.rows) >= 8
+
+
+def test_three_enrolled_codenames_and_one_unenrolled_source(played: Played) -> None:
+    enrolled = {row.correspondent for row in played.rows if row.enrolled}
+    strangers = {row.correspondent for row in played.rows if not row.enrolled}
+    assert enrolled == {"Raven", "Falcon", "Olive"}
+    assert len(strangers) == 1
+    assert next(iter(strangers)).startswith("unenrolled-")
+
+
+def test_the_damaged_envelope_is_quarantined_with_its_reason(played: Played) -> None:
+    reasons = list(played.desk.quarantine.glob("*.reason.txt"))
+    assert reasons
+    assert "IMG-copy-from-old-stick.age: " in reasons[0].read_text("utf-8")
+    assert reasons[0].with_name(reasons[0].name.replace(".reason.txt", ".bin")).is_file()
+    with played.desk.open_store() as store, store.session() as session:
+        items = session.scalars(select(QuarantineItem)).all()
+        assert items
+        assert all(item.reason for item in items)
+        assert "TamperedEnvelope" in {item.error_type for item in items}
+
+
+def test_the_waiting_envelope_completes_on_the_second_import(played: Played) -> None:
+    waiting = [line for line in played.lines if line.lstrip().startswith("waiting")]
+    assert len(waiting) == 1
+    match = re.search(r"shards of ([0-9a-f]{12})", waiting[0])
+    assert match is not None
+    with played.desk.open_store() as store, store.session() as session:
+        envelope = session.scalar(select(Envelope).where(Envelope.id.startswith(match[1])))
+        assert envelope is not None
+        assert (envelope.status, envelope.channel) == ("opened", "text")
+        assert envelope.report is not None
+    assert not any(played.desk.pending_shards.iterdir())
+
+
+def test_stored_photos_carry_no_camera_or_gps_metadata(played: Played) -> None:
+    stored = [p for p in played.desk.files.rglob("*") if p.is_file()]
+    assert len(stored) >= 8
+    for path in stored:
+        with Image.open(path) as image:
+            exif = image.getexif()
+            assert set(exif) <= {ExifTags.Base.Orientation}, path
+            assert not exif.get_ifd(ExifTags.IFD.GPSInfo)
+
+
+def test_plaintext_photos_never_enter_a_field_home(played: Played) -> None:
+    for path in (played.home / "field").rglob("*"):
+        if path.is_file():
+            assert not path.read_bytes().startswith(b"\xff\xd8"), path
+
+
+def test_the_output_ends_with_commands_to_explore(played: Played) -> None:
+    text = "\n".join(played.lines)
+    desk = str(played.desk.root)
+    assert f"sijil desk reports --home {desk}" in text
+    assert f"SIJIL_PASSPHRASE={PASSPHRASE}" in text
+    assert f"ls {played.desk.quarantine}" in text
+    assert f"sijil field outbox --home {played.home / 'field' / 'raven'}" in text
+    assert "sijil desk key export-age" in text
+    assert "age -d -i" in text
+    assert len(played.lines) <= 130
+
+
+def test_demo_refuses_a_folder_that_is_not_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["demo", "--home", str(tmp_path)]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("sijil: error:")
+    assert "not an empty folder" in err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
