@@ -98,6 +98,7 @@ def run(argv: list[str], work: Path) -> dict[str, float]:
     """
     rss_file = work / "rss.txt"
     timed = [TIME, "-f", "%M", "-o", str(rss_file), *argv] if TIME else argv
+    os.sync()  # start each op with no dirty pages left by the previous one (not timed)
     start = time.perf_counter()
     proc = subprocess.Popen(timed, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)

@@ -94,7 +94,12 @@ class _Intake:
         stored = folder / f"{digest}.bin"
         if not stored.exists():
             _copy_atomic(data_path, stored)
-        atomic_write(folder / f"{digest}.reason.txt", f"{source}: {reason}\n".encode())
+        # Only the file name: a full path can name the operator or the USB stick's label.
+        # Appended, so the same bytes arriving twice keep both reasons.
+        line = f"{Path(source).name}: {reason}\n".encode()
+        reason_file = folder / f"{digest}.reason.txt"
+        previous = reason_file.read_bytes() if reason_file.exists() else b""
+        atomic_write(reason_file, previous + line)
         with self.store.session(write=True) as session:
             if envelope_id and session.get(Envelope, envelope_id) is None:
                 session.add(
