@@ -26,7 +26,16 @@ boundary with ``raise Ours(...) from exc``.
     ├── ScrubError                  a file whose metadata cannot be removed
     │   ├── UnsupportedFormat       a format the scrubber does not handle
     │   └── CorruptMedia            a file that does not parse as its format
+    ├── MediaError                  a photo or video that cannot be fingerprinted
+    │   ├── UnsupportedMedia        not an image or video format sijil can hash
+    │   ├── DamagedMedia            truncated or corrupt image or video data
+    │   └── MediaTooLarge           over a named size, pixel or duration limit
     ├── StoreError                  the database refused or failed
+    ├── RelayError                  a relay request refused or failed (carries an HTTP status)
+    │   ├── RelayProtocolError      a malformed or out-of-order upload request (4xx)
+    │   ├── RelayAuthError          unsigned, replayed, expired or wrongly signed request
+    │   ├── RelayLimitExceeded      size, concurrency or rate limit; a full spool
+    │   └── RelayUnreachable        the relay could not be reached or the link was cut
     └── NotFound                    a named thing (report, codename) does not exist
 """
 
@@ -37,15 +46,23 @@ __all__ = [
     "BadSignature",
     "ConfigError",
     "CorruptMedia",
+    "DamagedMedia",
     "EnvelopeError",
     "KeyFileError",
     "MalformedEnvelope",
     "MalformedShard",
     "ManifestTooLarge",
+    "MediaError",
+    "MediaTooLarge",
     "MixedShards",
     "NotForThisRecipient",
     "NotFound",
     "PassphraseError",
+    "RelayAuthError",
+    "RelayError",
+    "RelayLimitExceeded",
+    "RelayProtocolError",
+    "RelayUnreachable",
     "ScrubError",
     "ShardError",
     "SijilError",
@@ -55,6 +72,7 @@ __all__ = [
     "TruncatedEnvelope",
     "UnknownFormatVersion",
     "UnsafeAttachmentName",
+    "UnsupportedMedia",
     "UnsupportedFormat",
 ]
 
@@ -143,9 +161,49 @@ class CorruptMedia(ScrubError):
     """The file does not parse as the format its bytes claim."""
 
 
+class MediaError(SijilError):
+    """A photo or video cannot be fingerprinted."""
+
+
+class UnsupportedMedia(MediaError):
+    """The file is not an image or video format sijil can fingerprint."""
+
+
+class DamagedMedia(MediaError):
+    """The image or video data is truncated or corrupt."""
+
+
+class MediaTooLarge(MediaError):
+    """The file exceeds a named pixel, size or duration limit."""
+
+
 class StoreError(SijilError):
     """The database refused or failed an operation."""
 
 
 class NotFound(SijilError):
     """A named thing does not exist."""
+
+
+class RelayError(SijilError):
+    """A relay refused or failed a request; ``status`` is the HTTP status it maps to."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RelayProtocolError(RelayError):
+    """A malformed tus request, a wrong offset, a bad checksum or a body that is no envelope."""
+
+
+class RelayAuthError(RelayError):
+    """A request that is unsigned, replayed, expired or signed by the wrong key."""
+
+
+class RelayLimitExceeded(RelayError):
+    """A size, concurrency or rate limit was reached, or the spool is full."""
+
+
+class RelayUnreachable(RelayError):
+    """The relay could not be reached, or the connection was cut."""

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from sijil.crypto.identity import CorrespondentIdentity, DeskPublic, b64, raw_public, unb64
 from sijil.envelope.age import AgeReader, AgeWriter, Readable, Writable
+from sijil.envelope.hashing import BackgroundSha256
 from sijil.envelope.manifest import MAX_MANIFEST_BYTES, AttachmentEntry, Location, Manifest
 from sijil.errors import (
     AttachmentHashMismatch,
@@ -99,9 +100,9 @@ class OpenedEnvelope:
 
 
 class _HashingWriter:
-    def __init__(self, out: Writable) -> None:
+    def __init__(self, out: Writable, hasher: BackgroundSha256) -> None:
         self._out = out
-        self.hash = hashlib.sha256()
+        self.hash = hasher
         self.size = 0
 
     def write(self, data: bytes, /) -> int:
@@ -154,19 +155,22 @@ def seal(
     if len(manifest_bytes) > MAX_MANIFEST_BYTES:
         raise ManifestTooLarge("the report text is too long to seal (limit 1 MiB)")
     signature = sender.sign.sign(SIGN_CONTEXT + manifest_bytes)
-    sink = _HashingWriter(out)
-    writer = AgeWriter(sink, desk.age)
-    writer.write(FORMAT_LINE + len(manifest_bytes).to_bytes(4, "big") + manifest_bytes + signature)
-    for source, entry in zip(attachments, entries, strict=True):
-        source.stream.seek(0)
-        copied = 0
-        while block := source.stream.read(IO_BLOCK):
-            copied += len(block)
-            writer.write(block)
-        if copied != entry.size:
-            raise ConfigError(f"attachment {entry.name!r} changed while it was being sealed")
-    writer.close()
-    return Sealed(envelope_id=sink.hash.hexdigest(), size=sink.size, manifest=manifest)
+    with BackgroundSha256() as hasher:
+        sink = _HashingWriter(out, hasher)
+        writer = AgeWriter(sink, desk.age)
+        header = FORMAT_LINE + len(manifest_bytes).to_bytes(4, "big") + manifest_bytes
+        writer.write(header + signature)
+        for source, entry in zip(attachments, entries, strict=True):
+            source.stream.seek(0)
+            copied = 0
+            while block := source.stream.read(IO_BLOCK):
+                copied += len(block)
+                writer.write(block)
+            if copied != entry.size:
+                raise ConfigError(f"attachment {entry.name!r} changed while it was being sealed")
+        writer.close()
+        envelope_id = hasher.hexdigest()
+    return Sealed(envelope_id=envelope_id, size=sink.size, manifest=manifest)
 
 
 def envelope_id_of(path: Path) -> str:
@@ -216,8 +220,7 @@ def open_envelope(src: Readable, *, identity: X25519PrivateKey, staging: Path) -
             fd, name = tempfile.mkstemp(prefix=".open-", dir=staging)
             path = Path(name)
             opened.append(OpenedAttachment(entry=entry, path=path))
-            h = hashlib.sha256()
-            with os.fdopen(fd, "wb") as handle:
+            with os.fdopen(fd, "wb") as handle, BackgroundSha256() as h:
                 remaining = entry.size
                 while remaining:
                     block = reader.read(min(IO_BLOCK, remaining))
@@ -228,11 +231,12 @@ def open_envelope(src: Readable, *, identity: X25519PrivateKey, staging: Path) -
                     remaining -= len(block)
                 handle.flush()
                 os.fsync(handle.fileno())
+                digest = h.hexdigest()
             if remaining:
                 raise MalformedEnvelope(
                     f"attachment {entry.name!r} is shorter than its manifest says"
                 )
-            if h.hexdigest() != entry.sha256:
+            if digest != entry.sha256:
                 raise AttachmentHashMismatch(
                     f"attachment {entry.name!r} does not match the hash in the signed manifest"
                 )

@@ -1,0 +1,213 @@
+"""RFC 9162 Merkle tree hashing, proofs and their verification (pure, no I/O).
+
+Leaf hash ``SHA-256(0x00 || entry)``, node hash ``SHA-256(0x01 || left || right)``
+(RFC 9162 section 2.1.1). A tree is addressed by *complete subtrees*: the node at
+``(level, index)`` covers leaves ``[index * 2**level, (index + 1) * 2**level)``.
+Only complete subtrees are ever stored, so a stored node never changes once
+written; the hash of any other range is folded from at most ``log2 n`` of them.
+Proof generation asks a :data:`NodeReader` for every node it needs in one call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+
+__all__ = [
+    "HASH_SIZE",
+    "NodeKey",
+    "NodeReader",
+    "consistency_nodes",
+    "consistency_proof",
+    "inclusion_nodes",
+    "inclusion_proof",
+    "leaf_hash",
+    "node_hash",
+    "node_id",
+    "range_nodes",
+    "root_from_peaks",
+    "root_nodes",
+    "verify_consistency",
+    "verify_inclusion",
+]
+
+HASH_SIZE = 32
+# Node ids pack (level, index) into one integer so a store can look many up by
+# one primary key; 2**56 leaves is beyond any desk's lifetime.
+_INDEX_BITS = 56
+
+NodeKey = tuple[int, int]
+NodeReader = Callable[[Sequence[NodeKey]], Sequence[bytes]]
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def node_id(level: int, index: int) -> int:
+    return (level << _INDEX_BITS) | index
+
+
+def _largest_power_of_two_below(n: int) -> int:
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def range_nodes(start: int, end: int) -> list[NodeKey]:
+    """The complete subtrees whose fold is MTH(D[start:end]), left to right.
+
+    Valid for the ranges RFC 9162's recursion produces: ``start`` is a multiple
+    of the largest power of two not above ``end - start``'s left part.
+    """
+    keys: list[NodeKey] = []
+    while start < end:
+        size = end - start
+        level = size.bit_length() - 1
+        # the subtree must also be aligned at ``start``
+        while start % (1 << level):
+            level -= 1
+        keys.append((level, start >> level))
+        start += 1 << level
+    return keys
+
+
+def root_from_peaks(peaks: Sequence[bytes]) -> bytes:
+    """Fold complete-subtree hashes (left to right, decreasing size) into MTH."""
+    if not peaks:
+        return hashlib.sha256(b"").digest()
+    acc = peaks[-1]
+    for peak in reversed(peaks[:-1]):
+        acc = node_hash(peak, acc)
+    return acc
+
+
+def root_nodes(size: int) -> list[NodeKey]:
+    return range_nodes(0, size)
+
+
+def _path(m: int, start: int, end: int) -> list[tuple[int, int]]:
+    """RFC 9162 PATH(m, D[start:end]) as (start, end) ranges, leaf side first."""
+    ranges: list[tuple[int, int]] = []
+    while end - start > 1:
+        k = _largest_power_of_two_below(end - start)
+        if m - start < k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start += k
+    ranges.reverse()
+    return ranges
+
+
+def _subproof(m: int, start: int, end: int, complete: bool) -> list[tuple[int, int]]:
+    """RFC 9162 SUBPROOF(m, D[start:end], b) as ranges, in proof order."""
+    ranges: list[tuple[int, int]] = []
+    while True:
+        n = end - start
+        if m == n:
+            if not complete:
+                ranges.append((start, end))
+            break
+        k = _largest_power_of_two_below(n)
+        if m <= k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start += k
+            m -= k
+            complete = False
+    ranges.reverse()
+    return ranges
+
+
+def _fold(ranges: Sequence[tuple[int, int]], reader: NodeReader) -> list[bytes]:
+    wanted = [range_nodes(a, b) for a, b in ranges]
+    flat = [key for keys in wanted for key in keys]
+    hashes = iter(reader(flat))
+    return [root_from_peaks([next(hashes) for _ in keys]) for keys in wanted]
+
+
+def inclusion_nodes(index: int, size: int) -> list[list[NodeKey]]:
+    return [range_nodes(a, b) for a, b in _path(index, 0, size)]
+
+
+def consistency_nodes(old: int, new: int) -> list[list[NodeKey]]:
+    return [range_nodes(a, b) for a, b in _subproof(old, 0, new, True)]
+
+
+def inclusion_proof(index: int, size: int, reader: NodeReader) -> list[bytes]:
+    if not 0 <= index < size:
+        raise ValueError("leaf index outside the tree")
+    return _fold(_path(index, 0, size), reader)
+
+
+def consistency_proof(old: int, new: int, reader: NodeReader) -> list[bytes]:
+    if not 0 < old <= new:
+        raise ValueError("consistency needs 0 < old size <= new size")
+    if old == new:
+        return []
+    return _fold(_subproof(old, 0, new, True), reader)
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Iterable[bytes], root: bytes
+) -> bool:
+    """RFC 9162 section 2.1.3.2, step by step."""
+    path = list(proof)
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(
+    old: int, new: int, old_root: bytes, new_root: bytes, proof: Iterable[bytes]
+) -> bool:
+    """RFC 9162 section 2.1.4.2, step by step."""
+    path = list(proof)
+    if old > new or old == 0:
+        return False
+    if old == new:
+        return not path and old_root == new_root
+    if old & (old - 1) == 0:  # a power of two: the old root is the first node
+        path = [old_root, *path]
+    if not path:
+        return False
+    fn, sn = old - 1, new - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == old_root and sr == new_root
