@@ -187,3 +187,40 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code=code, out=captured.out, err=captured.err)
 
     return run
+
+
+# --- relay ----------------------------------------------------------------------------
+
+import contextlib  # noqa: E402
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: E402
+
+
+@dataclass
+class RelayHandle:
+    url: str
+    spool: Path
+
+
+@pytest.fixture
+def make_relay(tmp_path: Path) -> Iterator[Callable[..., RelayHandle]]:
+    """Factory: a relay on a free 127.0.0.1 port in a thread, stopped after the test."""
+    from sijil.relay import RelayConfig
+    from sijil.relay.server import running_relay
+
+    with contextlib.ExitStack() as stack:
+
+        def make(
+            desk_key: Ed25519PublicKey,
+            *,
+            name: str = "relay",
+            clock: Callable[[], float] | None = None,
+            **settings: object,
+        ) -> RelayHandle:
+            spool = tmp_path / name
+            config = RelayConfig(spool=spool, desk_key=desk_key, **settings)  # type: ignore[arg-type]
+            extra = {} if clock is None else {"clock": clock}
+            url = stack.enter_context(running_relay(config, **extra))  # type: ignore[arg-type]
+            return RelayHandle(url=url, spool=spool)
+
+        yield make

@@ -153,12 +153,12 @@ def test_an_uncleanable_file_is_refused_in_one_line(
     world: tuple[DeskFixture, Path], tmp_path: Path, run_cli: Run
 ) -> None:
     _, field = world
-    png = tmp_path / "a.png"
-    Image.new("RGB", (4, 4)).save(png)
+    bmp = tmp_path / "a.bmp"
+    Image.new("RGB", (4, 4)).save(bmp)
     line = _one_line_error(
-        run_cli("field", "new", "--home", str(field), "--title", "t", "--file", str(png))
+        run_cli("field", "new", "--home", str(field), "--title", "t", "--file", str(bmp))
     )
-    assert "PNG" in line and "--keep-metadata" in line
+    assert "BMP" in line and "--keep-metadata" in line
     assert list((field / "outbox").glob("*.age")) == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,10 @@ def test_the_waiting_envelope_completes_on_the_second_import(played: Played) -> 
 
 
 def test_stored_photos_carry_no_camera_or_gps_metadata(played: Played) -> None:
-    stored = [p for p in played.desk.files.rglob("*") if p.is_file()]
+    # attachments live encrypted in the vault; read them back through it
+    vault = played.desk.open_vault(played.desk.unlock(PASSPHRASE))
+    shas = {a["sha256"] for row in played.rows for a in row.attachments}
+    stored = [io.BytesIO(vault.read_bytes(sha)) for sha in sorted(shas)]
     assert len(stored) >= 8
     for path in stored:
         with Image.open(path) as image:
@@ -102,6 +106,13 @@ def test_the_output_ends_with_commands_to_explore(played: Played) -> None:
     assert "sijil desk key export-age" in text
     assert "age -d -i" in text
     assert len(played.lines) <= 130
+
+
+def test_the_demo_ends_with_the_audit_passing_and_a_package_verified(played: Played) -> None:
+    last = played.lines[-3:]
+    assert "nothing lost, nothing altered" in last[0]
+    assert last[2].endswith("OK, the package verifies")
+    assert (played.home / "evidence-package.zip").is_file()
 
 
 def test_demo_refuses_a_folder_that_is_not_empty(

@@ -64,8 +64,9 @@ def test_an_envelope_by_usb_is_registered_to_the_invited_correspondent(
             assert raven_row is not None and raven_row.sign_key is not None
     assert row.correspondent == "Raven" and row.enrolled
     sha = row.attachments[0]["sha256"]
-    assert (desk.home.files / sha[:2] / sha).is_file()
-    assert (desk.home.originals / envelope_id[:2] / f"{envelope_id}.age").is_file()
+    vault = desk.home.open_vault(desk.home.unlock("test passphrase, not secret"))
+    assert vault.check(sha) is None and vault.check(envelope_id) is None
+    assert vault.read_bytes(envelope_id) == (tmp_path / "usb" / f"{envelope_id}.age").read_bytes()
 
 
 def test_the_same_envelope_twice_is_stored_once(

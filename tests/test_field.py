@@ -77,8 +77,8 @@ def test_no_plaintext_attachment_or_title_is_written_to_the_field_home(
 def test_a_file_that_cannot_be_cleaned_is_refused_unless_keep_metadata(
     raven: FieldSession, tmp_path: Path
 ) -> None:
-    # Given a PNG, which the interim scrubber cannot clean
-    png = tmp_path / "x.png"
+    # Given a BMP, which the scrubber cannot clean
+    png = tmp_path / "x.bmp"
     Image.new("RGB", (8, 8)).save(png)
     before = list(raven.home.outbox.iterdir())
     # When composed normally, then it is refused and nothing is sealed
@@ -87,7 +87,7 @@ def test_a_file_that_cannot_be_cleaned_is_refused_unless_keep_metadata(
     assert list(raven.home.outbox.iterdir()) == before
     # When the correspondent insists, then it is sealed unchanged and flagged
     result = compose(raven, Draft(title="t", body="", lang="en"), [png], keep_metadata=True)
-    assert result.files[0].kept_metadata and result.files[0].name.endswith(".png")
+    assert result.files[0].kept_metadata and result.files[0].name.endswith(".bin")
 
 
 def test_the_outbox_lists_reports_only_with_the_passphrase(

@@ -31,6 +31,13 @@ boundary with ``raise Ours(...) from exc``.
     │   ├── DamagedMedia            truncated or corrupt image or video data
     │   └── MediaTooLarge           over a named size, pixel or duration limit
     ├── StoreError                  the database refused or failed
+    │   └── AlreadyRegistered       another process registered the same envelope first
+    ├── VaultError                  a vault blob that is missing or cannot be read
+    │   └── BlobAltered             a blob fails decryption or its content hash
+    ├── LedgerError                 a ledger entry, proof or tree head that does not check
+    │   └── TimestampError          an RFC 3161 timestamp that cannot be had or verified
+    ├── PackageError                an evidence package that does not verify
+    ├── AuditFailed                 ``sijil verify`` found problems (listed before it)
     ├── RelayError                  a relay request refused or failed (carries an HTTP status)
     │   ├── RelayProtocolError      a malformed or out-of-order upload request (4xx)
     │   ├── RelayAuthError          unsigned, replayed, expired or wrongly signed request
@@ -42,13 +49,17 @@ boundary with ``raise Ours(...) from exc``.
 from __future__ import annotations
 
 __all__ = [
+    "AlreadyRegistered",
     "AttachmentHashMismatch",
+    "AuditFailed",
     "BadSignature",
+    "BlobAltered",
     "ConfigError",
     "CorruptMedia",
     "DamagedMedia",
     "EnvelopeError",
     "KeyFileError",
+    "LedgerError",
     "MalformedEnvelope",
     "MalformedShard",
     "ManifestTooLarge",
@@ -57,6 +68,7 @@ __all__ = [
     "MixedShards",
     "NotForThisRecipient",
     "NotFound",
+    "PackageError",
     "PassphraseError",
     "RelayAuthError",
     "RelayError",
@@ -68,12 +80,14 @@ __all__ = [
     "SijilError",
     "StoreError",
     "TamperedEnvelope",
+    "TimestampError",
     "TooFewShards",
     "TruncatedEnvelope",
     "UnknownFormatVersion",
     "UnsafeAttachmentName",
-    "UnsupportedMedia",
     "UnsupportedFormat",
+    "UnsupportedMedia",
+    "VaultError",
 ]
 
 
@@ -207,3 +221,31 @@ class RelayLimitExceeded(RelayError):
 
 class RelayUnreachable(RelayError):
     """The relay could not be reached, or the connection was cut."""
+
+
+class AlreadyRegistered(StoreError):
+    """Another process registered the same envelope first; this one is a duplicate."""
+
+
+class VaultError(SijilError):
+    """A vault blob is missing or cannot be read."""
+
+
+class BlobAltered(VaultError):
+    """A vault blob fails authenticated decryption or does not hash to its address."""
+
+
+class LedgerError(SijilError):
+    """A ledger entry, proof or tree head does not check."""
+
+
+class TimestampError(LedgerError):
+    """An RFC 3161 timestamp cannot be obtained or does not verify."""
+
+
+class PackageError(SijilError):
+    """An evidence package is malformed or does not verify."""
+
+
+class AuditFailed(SijilError):
+    """The desk audit found problems; each was reported before this is raised."""

@@ -55,6 +55,7 @@ class Scene:
     place: tuple[str, str, int] | None = None  # lat, lon, precision in metres
     photos: int = 0
     late: bool = False  # its shards get lost in the first chat export
+    recycles: int | None = None  # reuses the photo of SCENES[i]: an old photo, a new caption
 
 
 # fmt: off
@@ -112,7 +113,7 @@ SCENES: tuple[Scene, ...] = (
 )
 STRANGER = Scene("Sparrow", "ar", "صورة من دوار الساعة",
                  "أنا من الرقة وأريد أن أرسل لكم. هذه صورة من دوار الساعة بعد الغارة.",
-                 200, CLOCK, 1)
+                 200, CLOCK, 1, recycles=0)
 CHATTER = ("ok", "received?", "وصلت؟", "تمام", "الإنترنت ضعيف جداً الليلة",
            "انتظر، الكهرباء انقطعت", "send the rest when you can", "بعتلك الباقي",
            "got 3, waiting", "الله يحميك")
@@ -159,6 +160,14 @@ def _make_photo(
     img.save(path, "JPEG", quality=85, exif=exif)
 
 
+def _recycle_photo(earlier: Scene, scratch: Path, night: datetime, photo: Path) -> None:
+    """The earlier scene's photo as it circulates online: mirrored, shrunk, re-saved."""
+    taken = night + timedelta(minutes=earlier.minute)
+    with Image.open(scratch / f"IMG_{taken:%Y%m%d_%H%M%S}.jpg") as original:
+        copy = ImageOps.mirror(original.convert("RGB")).resize(SMALL, Image.Resampling.LANCZOS)
+    copy.save(photo, "JPEG", quality=70)
+
+
 def _chat_export(shard_texts: list[str], start: datetime, rng: random.Random) -> str:
     """Shards pasted one per message among chatter, as a WhatsApp export shows them."""
     messages = [("Olive", text) for text in shard_texts]
@@ -180,6 +189,10 @@ def _seal(
     photos = []
     for shot in range(scene.photos):
         photo = scratch / f"IMG_{taken + timedelta(seconds=7 * shot):%Y%m%d_%H%M%S}.jpg"
+        if scene.recycles is not None:
+            _recycle_photo(SCENES[scene.recycles], scratch, night, photo)
+            photos.append(photo)
+            continue
         _make_photo(
             photo,
             size=SMALL if scene.who in (MESSENGER, STRANGER.who) else BIG,
@@ -315,6 +328,18 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
             f"  #{row.id:<3}{row.lang} {row.correspondent:<22}{len(row.attachments)}f{at} "
             f"{row.title}"
         )
+    by_id = {row.id: row for row in rows}
+    for row in rows:  # the desk's near-duplicate check (sijil.media), by composition time
+        for m in row.matches:
+            other = by_id[m["other_report_id"]]
+            if m["direction"] == "seen before" and other.id != row.id:
+                old, new = sorted((row, other), key=lambda r: r.created_at)
+                when = [r.created_at.astimezone(LOCAL) for r in (new, old)]
+                echo(
+                    f"  ! recycled photo: #{new.id} ({new.correspondent}, {when[0]:%H:%M}) shows"
+                    f" the photo of #{old.id} ({old.correspondent}, {when[1]:%H:%M}): "
+                    f"{m['transform']}, PDQ distance {m['distance']}"
+                )
 
     q = shlex.quote
     echo("\n== 7. Explore ==")
@@ -327,4 +352,39 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     echo("     (it warns: that file is the desk's secret key, unencrypted; delete it after)")
     echo(f"  age -d -i {key_file} {q(str(carried['Raven'][0]))} | head -c 400")
     echo("     (the standard age tool opens any envelope: SIJIL/1, the signed manifest, the files)")
+    _custody(
+        home, desk, [r.id for r in sorted(rows, key=lambda r: r.id) if r.attachments][:2], echo
+    )
     return home
+
+
+def _custody(
+    home: Path, desk: DeskHome, report_ids: list[int], echo: Callable[[str], None]
+) -> None:
+    """Last step: the audit passes, and an exported package verifies on its own."""
+    from sijil.export.audit import audit_desk
+    from sijil.export.package import export_package
+    from sijil.export.verifier import verify_package
+    from sijil.ledger.service import sign_now
+
+    echo("\n== 8. Chain of custody (سلسلة الحيازة) ==")
+    identity = desk.unlock(PASSPHRASE)
+    package = home / "evidence-package.zip"
+    with desk.open_store() as store:
+        sign_now(desk, store, identity.sign)
+        audit = audit_desk(store, desk.open_vault(identity), identity.sign.public_key())
+        made = export_package(desk, identity, store, report_ids=report_ids, out=package)
+    verdict = "OK, nothing lost, nothing altered" if audit.ok else f"{len(audit.problems)} problems"
+    echo(
+        f"  sijil verify: {audit.entries} ledger entries, {audit.heads} signed tree heads, "
+        f"{audit.blobs} encrypted vault blobs: {verdict}"
+    )
+    echo(
+        f"  sijil export package: {package.name}, {made.reports} reports, {made.files} photos, "
+        f"{made.entries} ledger entries with inclusion proofs"
+    )
+    checked = verify_package(package, desk.public_file)
+    echo(
+        f"  sijil verify-package {package.name} --desk-key desk.pub: "
+        + ("OK, the package verifies" if not checked.problems else "; ".join(checked.problems))
+    )

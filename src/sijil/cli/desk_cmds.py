@@ -132,6 +132,14 @@ def reports(home: Path, db_url: str | None, as_json: bool) -> None:
             f"#{row.id:<4} {row.received_at:%Y-%m-%d %H:%M}  {row.lang}  "
             f"{row.correspondent}{mark}  {len(row.attachments)} file(s)  {row.title}"
         )
+        for m in row.matches:
+            how = f"distance {m['distance']}"
+            if m["transform"] not in (None, "original"):
+                how += f", {m['transform']}"
+            click.echo(
+                f"      ! {m['attachment']}: {m['direction']} in #{m['other_report_id']} "
+                f"({m['other_attachment']}), {m['kind']} {how}"
+            )
 
 
 @desk.group()

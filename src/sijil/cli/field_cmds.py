@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from sijil.cli.passphrase import read_passphrase
+from sijil.cli.scrub_cmds import show_findings
 from sijil.crypto.kdf import DEFAULT_KDF
 from sijil.envelope import shards as shard_codec
 from sijil.envelope.manifest import Location
@@ -82,6 +83,12 @@ def init(home: Path, invite_path: Path) -> None:
     is_flag=True,
     help="Seal files that cannot be cleaned, unchanged. They may identify you.",
 )
+@click.option(
+    "--verification",
+    is_flag=True,
+    help="Send each file's capture time and GPS position to the desk, inside the "
+    "sealed report only (the files are still cleaned).",
+)
 def new(
     home: Path,
     title: str,
@@ -91,15 +98,19 @@ def new(
     location: str | None,
     precision: int,
     keep_metadata: bool,
+    verification: bool,
 ) -> None:
     """Compose a report, clean its files, sign and seal it into the outbox."""
+    show_findings(files, verification=verification)
     where = None
     if location:
         lat, _, lon = location.partition(",")
         where = Location(lat=lat.strip(), lon=lon.strip(), precision_m=precision)
     session = FieldHome(home).unlock(read_passphrase("your correspondent key"))
     draft = Draft(title=title, body=body, lang=lang, location=where)
-    result = compose(session, draft, list(files), keep_metadata=keep_metadata)
+    result = compose(
+        session, draft, list(files), keep_metadata=keep_metadata, verification=verification
+    )
     for item in result.files:
         if item.kept_metadata:
             click.echo(f"  {item.source_name} -> {item.name}: NOT CLEANED (--keep-metadata)")

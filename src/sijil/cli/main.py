@@ -15,7 +15,13 @@ import click
 
 from sijil import __version__
 from sijil.cli.desk_cmds import desk
+from sijil.cli.export_cmds import export
 from sijil.cli.field_cmds import field
+from sijil.cli.media_cmds import media
+from sijil.cli.relay_client_cmds import inbox, pull, reply, send
+from sijil.cli.relay_cmds import relay
+from sijil.cli.scrub_cmds import scrub
+from sijil.cli.verify_cmds import ledger, verify, verify_package
 from sijil.errors import SijilError
 
 __all__ = ["cli", "main"]
@@ -34,6 +40,17 @@ def cli() -> None:
 
 cli.add_command(field)
 cli.add_command(desk)
+cli.add_command(verify)
+cli.add_command(verify_package)
+cli.add_command(ledger)
+cli.add_command(export)
+cli.add_command(relay)
+field.add_command(send)
+field.add_command(inbox)
+desk.add_command(pull)
+desk.add_command(reply)
+cli.add_command(media)
+cli.add_command(scrub)
 
 
 @cli.command()

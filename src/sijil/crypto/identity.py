@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -39,6 +40,8 @@ DESK_PUB_FORMAT = "sijil-desk-pub/1"
 # Six groups of five digits: Signal's "safety number" shape. Digits read aloud
 # the same in Arabic and English and survive a bad phone line.
 FINGERPRINT_GROUPS = 6
+# 256 bits: the vault's keys are derived from it with HKDF-SHA256.
+VAULT_SECRET_SIZE = 32
 
 
 def b64(data: bytes) -> str:
@@ -141,10 +144,16 @@ class DeskPublic:
             raise KeyFileError("not a sijil desk public-key file") from exc
 
 
+def _new_vault_secret() -> bytes:
+    return os.urandom(VAULT_SECRET_SIZE)
+
+
 @dataclass(frozen=True, kw_only=True)
 class DeskIdentity:
     age: X25519PrivateKey
     sign: Ed25519PrivateKey
+    # root secret of the evidence vault (encryption and keyed blob names derive from it)
+    vault: bytes = field(default_factory=_new_vault_secret, repr=False)
 
     @classmethod
     def generate(cls) -> DeskIdentity:
@@ -155,7 +164,11 @@ class DeskIdentity:
         return DeskPublic(age=self.age.public_key(), sign=self.sign.public_key())
 
     def lock(self, passphrase: str, kdf: KdfParams) -> bytes:
-        secret = {"age": b64(_private_raw(self.age)), "sign": b64(_private_raw(self.sign))}
+        secret = {
+            "age": b64(_private_raw(self.age)),
+            "sign": b64(_private_raw(self.sign)),
+            "vault": b64(self.vault),
+        }
         return lock_secret("desk", secret, passphrase, kdf)
 
     @classmethod
@@ -164,6 +177,7 @@ class DeskIdentity:
         return cls(
             age=X25519PrivateKey.from_private_bytes(unb64(secret.get("age"), size=32)),
             sign=Ed25519PrivateKey.from_private_bytes(unb64(secret.get("sign"), size=32)),
+            vault=unb64(secret.get("vault"), size=VAULT_SECRET_SIZE, what="vault key"),
         )
 
 

@@ -1,4 +1,4 @@
-"""The desk's home folder: keys, public file, database, originals, quarantine."""
+"""The desk's home folder: keys, public file, database, evidence vault, quarantine."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sijil.errors import ConfigError
 from sijil.fsutil import atomic_write
 from sijil.invite import Invite
 from sijil.store import Correspondent, Store
+from sijil.vault import Vault
 
 __all__ = ["DeskHome"]
 
@@ -35,12 +36,14 @@ class DeskHome:
         return self.root / "desk.pub"
 
     @property
-    def originals(self) -> Path:
-        return self.root / "vault" / "originals"
+    def vault(self) -> Path:
+        """The evidence vault: encrypted blobs under keyed names (sijil.vault)."""
+        return self.root / "vault"
 
     @property
-    def files(self) -> Path:
-        return self.root / "vault" / "files"
+    def tsa_config(self) -> Path:
+        """Optional RFC 3161 timestamp authority settings (sijil.ledger.timestamp)."""
+        return self.root / "tsa.json"
 
     @property
     def quarantine(self) -> Path:
@@ -70,7 +73,7 @@ class DeskHome:
         if self.key_file.exists():
             raise ConfigError(f"a desk home already exists at {self.root}")
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for folder in (self.originals, self.files, self.quarantine, self.pending_shards):
+        for folder in (self.vault, self.quarantine, self.pending_shards):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         identity = DeskIdentity.generate()
         self.open_store().close()
@@ -91,6 +94,10 @@ class DeskHome:
 
     def open_store(self) -> Store:
         return Store.open(self.database_url)
+
+    def open_vault(self, identity: DeskIdentity) -> Vault:
+        """The evidence vault, unlocked with the desk's vault secret."""
+        return Vault.folder(self.vault, identity.vault)
 
     def invite(self, store: Store, *, codename: str, relay: str | None = None) -> Invite:
         """Register a codename and return its invite; the token itself is not stored."""

@@ -22,9 +22,15 @@ from sijil.desk.register import register_report
 from sijil.envelope import shards as shard_codec
 from sijil.envelope.age import INTRO
 from sijil.envelope.sealing import OpenedEnvelope, open_envelope
-from sijil.errors import EnvelopeError, ShardError, TooFewShards
+from sijil.errors import AlreadyRegistered, EnvelopeError, ShardError, TooFewShards
 from sijil.fsutil import atomic_write, confine, fsync_dir
-from sijil.store import Envelope, QuarantineItem, Store
+from sijil.ledger import log as ledger_log
+from sijil.ledger.entries import NewEntry
+from sijil.ledger.heads import head_due, issue_head
+from sijil.ledger.records import envelope_facts, quarantine_facts
+from sijil.media.intake import fingerprint_report
+from sijil.store import Envelope, QuarantineItem, Store, utcnow
+from sijil.vault import BlobRef, Vault
 
 __all__ = ["ImportOutcome", "import_paths"]
 
@@ -77,6 +83,7 @@ class _Intake:
     store: Store
     channel: str
     emit: Progress
+    vault: Vault
 
     def quarantine(
         self,
@@ -101,25 +108,35 @@ class _Intake:
         previous = reason_file.read_bytes() if reason_file.exists() else b""
         atomic_write(reason_file, previous + line)
         with self.store.session(write=True) as session:
+            ledger_log.lock(session)
+            entries: list[NewEntry] = []
             if envelope_id and session.get(Envelope, envelope_id) is None:
-                session.add(
-                    Envelope(
-                        id=envelope_id,
-                        size=stored.stat().st_size,
-                        channel=channel or self.channel,
-                        status="quarantined",
-                        vault_path=None,
+                envelope = Envelope(
+                    id=envelope_id,
+                    size=stored.stat().st_size,
+                    channel=channel or self.channel,
+                    status="quarantined",
+                    vault_path=None,
+                )
+                session.add(envelope)
+                entries.append(
+                    NewEntry(
+                        kind="envelope.received", subject=envelope_id, data=envelope_facts(envelope)
                     )
                 )
-            session.add(
-                QuarantineItem(
-                    source_name=Path(source).name[:255],
-                    reason=reason[:500],
-                    error_type=error_type[:64],
-                    stored_path=str(stored.relative_to(self.home.root)),
-                    sha256=digest,
-                )
+            item = QuarantineItem(
+                source_name=Path(source).name[:255],
+                reason=reason[:500],
+                error_type=error_type[:64],
+                stored_path=str(stored.relative_to(self.home.root)),
+                sha256=digest,
             )
+            session.add(item)
+            session.flush()
+            entries.append(
+                NewEntry(kind="input.quarantined", subject=digest, data=quarantine_facts(item))
+            )
+            ledger_log.append(session, entries)
         self.emit(
             ImportOutcome(
                 source=source, status="quarantined", detail=reason, envelope_id=envelope_id
@@ -156,16 +173,35 @@ class _Intake:
                 channel=channel,
             )
             return
-        original = self.keep_original(path, envelope_id)
-        self.keep_files(opened)
-        report_id, codename = register_report(
-            self.store,
-            opened=opened,
-            envelope_id=envelope_id,
-            size=path.stat().st_size,
-            channel=channel,
-            vault_path=str(original.relative_to(self.home.root)),
-        )
+        try:
+            original = self.keep_original(path, envelope_id)
+            kept = self.keep_files(opened)
+            try:
+                report_id, codename = register_report(
+                    self.store,
+                    opened=opened,
+                    envelope_id=envelope_id,
+                    size=path.stat().st_size,
+                    channel=channel,
+                    vault_path=f"sha256/{envelope_id}",
+                    original=original,
+                    files=kept,
+                )
+            except AlreadyRegistered as exc:
+                self.emit(
+                    ImportOutcome(
+                        source=source, status="duplicate", detail=str(exc), envelope_id=envelope_id
+                    )
+                )
+                return
+            # derived facts from the plaintext before it goes; never raises
+            fingerprint_report(
+                self.store, self.home.root, report_id, [i.path for i in opened.attachments]
+            )
+        finally:
+            # the vault holds them now (encrypted); plaintext must not stay in staging
+            for item in opened.attachments:
+                item.path.unlink(missing_ok=True)
         files = len(opened.attachments)
         self.emit(
             ImportOutcome(
@@ -178,22 +214,16 @@ class _Intake:
             )
         )
 
-    def keep_original(self, path: Path, envelope_id: str) -> Path:
-        target = confine(self.home.originals, f"{envelope_id[:2]}/{envelope_id}.age")
-        if not target.exists():
-            _copy_atomic(path, target)
-        return target
+    def keep_original(self, path: Path, envelope_id: str) -> BlobRef:
+        """The sealed envelope, byte for byte, into the vault (immutable)."""
+        return self.vault.put_file(path, expected_sha256=envelope_id)
 
-    def keep_files(self, opened: OpenedEnvelope) -> None:
-        for item in opened.attachments:
-            sha = item.entry.sha256
-            target = confine(self.home.files, f"{sha[:2]}/{sha}")
-            if target.exists():
-                item.path.unlink()
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            item.path.replace(target)
-            fsync_dir(target.parent)
+    def keep_files(self, opened: OpenedEnvelope) -> list[BlobRef]:
+        """Each opened attachment into the vault, as its own blob."""
+        return [
+            self.vault.put_file(item.path, expected_sha256=item.entry.sha256)
+            for item in opened.attachments
+        ]
 
     def take_text(self, path: Path, *, source: str) -> set[str]:
         """Keep every shard found; return the envelope ids that gained shards."""
@@ -312,7 +342,14 @@ def import_paths(
         if progress is not None:
             progress(outcome)
 
-    intake = _Intake(home=home, identity=identity, store=store, channel=channel, emit=emit)
+    intake = _Intake(
+        home=home,
+        identity=identity,
+        store=store,
+        channel=channel,
+        emit=emit,
+        vault=home.open_vault(identity),
+    )
     touched: set[str] = set()
     for path in _walk([Path(p) for p in paths]):
         source = str(path)
@@ -333,4 +370,8 @@ def import_paths(
             )
     for envelope_id in sorted(touched):
         intake.rebuild(envelope_id)
+    # the schedule of signed tree heads: due when the newest is stale
+    with store.session(write=True) as session:
+        if head_due(session, now=utcnow()):
+            issue_head(session, identity.sign)
     return outcomes

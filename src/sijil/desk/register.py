@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -11,7 +12,12 @@ from sqlalchemy.orm import Session
 from sijil.crypto.identity import fingerprint, unb64
 from sijil.envelope.manifest import Manifest
 from sijil.envelope.sealing import OpenedEnvelope
+from sijil.errors import AlreadyRegistered
+from sijil.ledger import log as ledger_log
+from sijil.ledger.records import register_entries
 from sijil.store import Attachment, Correspondent, Envelope, Report, Store, utcnow
+from sijil.vault import BlobRef, record_blob
+from sijil.vault.faults import crash_point
 
 __all__ = ["register_report", "resolve_sender"]
 
@@ -59,10 +65,21 @@ def register_report(
     size: int,
     channel: str,
     vault_path: str,
+    original: BlobRef | None = None,
+    files: Sequence[BlobRef] = (),
 ) -> tuple[int, str]:
-    """Store the envelope, its report and attachments in one transaction."""
+    """Store the envelope, its report, attachments, vault records and ledger entries.
+
+    All in one transaction, so after a crash an envelope is registered fully or
+    not at all. Raises AlreadyRegistered if another process registered it first.
+    """
     manifest = opened.manifest
     with store.session(write=True) as session:
+        # the ledger lock first: it serialises registrations across processes,
+        # so the check below sees any registration that committed before ours
+        ledger_log.lock(session)
+        if session.get(Envelope, envelope_id) is not None:
+            raise AlreadyRegistered(f"envelope {envelope_id[:16]} was registered meanwhile")
         sender = resolve_sender(session, manifest)
         envelope = Envelope(
             id=envelope_id, size=size, channel=channel, status="opened", vault_path=vault_path
@@ -93,4 +110,10 @@ def register_report(
         )
         session.add_all([envelope, report])
         session.flush()
+        if original is not None:
+            record_blob(session, original, kind="original")
+        for ref in files:
+            record_blob(session, ref, kind="attachment", parent=envelope_id)
+        ledger_log.append(session, register_entries(envelope, report, manifest.sign_key))
+        crash_point("register.before_commit")
         return report.id, sender.codename

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from sijil.media.lookup import matches_by_report
 from sijil.store import Report, Store
 
 __all__ = ["ReportRow", "list_reports"]
@@ -26,6 +27,8 @@ class ReportRow:
     received_at: datetime
     location: dict[str, Any] | None
     attachments: tuple[dict[str, Any], ...]
+    # near-duplicate photos/videos in other reports (sijil.media)
+    matches: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +42,7 @@ class ReportRow:
             "received_at": self.received_at.isoformat(),
             "location": self.location,
             "attachments": list(self.attachments),
+            "matches": list(self.matches),
         }
 
 
@@ -49,6 +53,7 @@ def list_reports(store: Store) -> list[ReportRow]:
             .options(selectinload(Report.attachments), selectinload(Report.correspondent))
             .order_by(Report.received_at.desc(), Report.id.desc())
         ).all()
+        matches = matches_by_report(session, [r.id for r in reports])
         return [
             ReportRow(
                 id=r.id,
@@ -70,6 +75,7 @@ def list_reports(store: Store) -> list[ReportRow]:
                     {"name": a.name, "media_type": a.media_type, "size": a.size, "sha256": a.sha256}
                     for a in r.attachments
                 ),
+                matches=tuple(matches.get(r.id, ())),
             )
             for r in reports
         ]

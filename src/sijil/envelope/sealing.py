@@ -18,7 +18,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -66,6 +66,9 @@ class Draft:
     lang: str = "ar"
     location: Location | None = None
     created_at: datetime | None = None
+    # Signed, sealed key/value facts (manifest ``report.extra``), e.g. the
+    # capture time and place that verification mode reads from the files.
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,6 +153,7 @@ def seal(
         sign_key=b64(raw_public(sender.sign.public_key())),
         reply_key=b64(raw_public(sender.box.public_key())),
         enrol_token=enrol_token,
+        extra=dict(draft.extra),
     )
     manifest_bytes = manifest.to_bytes()
     if len(manifest_bytes) > MAX_MANIFEST_BYTES:

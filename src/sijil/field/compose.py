@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -47,6 +47,8 @@ class CleanedFile:
     name: str
     removed: tuple[str, ...]
     kept_metadata: bool
+    # Capture time/place read before scrubbing, for verification mode only.
+    facts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +70,7 @@ def _clean(path: Path, index: int, keep_metadata: bool) -> tuple[IO[bytes], Clea
             try:
                 report = scrubber.scrub(src, tmp)
                 removed = tuple(f.text for f in report.removed)
+                facts = _capture_facts(report.removed)
                 kept = False
             except ScrubError as exc:
                 if not keep_metadata:
@@ -79,7 +82,7 @@ def _clean(path: Path, index: int, keep_metadata: bool) -> tuple[IO[bytes], Clea
                 tmp.seek(0)
                 tmp.truncate()
                 shutil.copyfileobj(src, tmp, 1 << 20)
-                removed, kept = (), True
+                removed, kept, facts = (), True, ()
     except OSError as exc:
         tmp.close()
         raise ConfigError(f"cannot read {path.name}: {exc.strerror}") from exc
@@ -88,8 +91,24 @@ def _clean(path: Path, index: int, keep_metadata: bool) -> tuple[IO[bytes], Clea
         raise
     tmp.flush()
     name = f"attachment-{index}.{ext}"
-    info = CleanedFile(source_name=path.name, name=name, removed=removed, kept_metadata=kept)
+    info = CleanedFile(
+        source_name=path.name,
+        name=name,
+        removed=removed,
+        kept_metadata=kept,
+        facts=tuple((f"{name}.{key}", value) for key, value in facts),
+    )
     return tmp, info, media_type
+
+
+def _capture_facts(findings: Sequence[scrubber.Finding]) -> tuple[tuple[str, str], ...]:
+    """The first capture time and position the scrubber read, as manifest extras."""
+    facts: dict[str, str] = {}
+    for finding in findings:
+        key = {"datetime": "capture_time", "gps": "capture_location"}.get(finding.kind)
+        if key and finding.value and key not in facts:
+            facts[key] = finding.value
+    return tuple(facts.items())
 
 
 def compose(
@@ -98,13 +117,22 @@ def compose(
     files: Sequence[Path],
     *,
     keep_metadata: bool = False,
+    verification: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Composed:
-    """Scrub every file, sign and seal the report to the desk, and put it in the outbox."""
+    """Scrub every file, sign and seal the report to the desk, and put it in the outbox.
+
+    With ``verification`` the capture time and position read from each file's
+    metadata go into the signed manifest's ``report.extra`` (encrypted to the
+    desk), never into the cleaned file.
+    """
     cleaned: list[tuple[IO[bytes], CleanedFile, str]] = []
     try:
         for index, path in enumerate(files, 1):
             cleaned.append(_clean(Path(path), index, keep_metadata))
+        if verification:
+            facts = {k: v for _, info, _ in cleaned for k, v in info.facts}
+            draft = replace(draft, extra={**draft.extra, **facts})
         sources = [
             AttachmentSource(name=info.name, media_type=media, stream=handle)  # type: ignore[arg-type]
             for handle, info, media in cleaned

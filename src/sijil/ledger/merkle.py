@@ -32,8 +32,10 @@ __all__ = [
 ]
 
 HASH_SIZE = 32
-# Node ids pack (level, index) into one integer so a store can look many up by
-# one primary key; 2**56 leaves is beyond any desk's lifetime.
+# A node's id packs (level, index) into one integer, so a store looks many up
+# by one primary key, and each level's nodes are one contiguous id range (the
+# audit reads them level by level without sorting). 2**56 leaves is beyond any
+# desk's lifetime; 63 bits keep the id a signed 64-bit integer.
 _INDEX_BITS = 56
 
 NodeKey = tuple[int, int]
@@ -187,10 +189,10 @@ def verify_consistency(
         return False
     if old == new:
         return not path and old_root == new_root
-    if old & (old - 1) == 0:  # a power of two: the old root is the first node
-        path = [old_root, *path]
     if not path:
         return False
+    if old & (old - 1) == 0:  # a power of two: the old root is the first node
+        path = [old_root, *path]
     fn, sn = old - 1, new - 1
     while fn & 1:
         fn >>= 1

@@ -1,19 +1,20 @@
 """sijil.scrub: remove identifying metadata from media before it is sealed.
 
 A photo's GPS tag or camera serial can get a correspondent killed, so nothing
-leaves the device unscrubbed. This interim scrubber cleans JPEG losslessly
-(see ``sijil.scrub.jpeg``) and refuses every other format with
-UnsupportedFormat naming it; the full scrubber adds cleaners to ``REGISTRY``,
-keyed by the format that ``detect_format`` reads from the magic bytes (never
-from the file name).
+leaves the device unscrubbed. Every cleaner is lossless: pixels, audio
+samples and video packets are copied byte for byte, only the structures
+around them are rewritten (see docs/scrub.md for each format, and for what
+is identifying, what is kept and why). The cleaner is chosen by the format
+``detect_format`` reads from the magic bytes, never from the file name.
 
     report = scrub("photo.jpg", dst)   # dst: a temp file the caller owns
     findings = inspect("photo.jpg")    # what the file would give away
 
 On any error ``dst`` holds garbage: a partial, unusable file. The caller must
 discard it (the field side writes to an anonymous temp file outside the
-correspondent's home, which vanishes when closed). This module never creates
-files of its own.
+correspondent's home, which vanishes when closed). Only the video and Ogg
+cleaner (ffmpeg needs files) creates files of its own, in a private scratch
+folder it always removes (see ``sijil.scrub._workspace``).
 """
 
 from __future__ import annotations
@@ -22,23 +23,36 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import BinaryIO
 
 from sijil.errors import ScrubError, UnsupportedFormat
-from sijil.scrub._source import ByteSource, Sink
+from sijil.scrub._source import ByteSource, Output
+from sijil.scrub.av import MAX_AV_BYTES, scrub_mov, scrub_mp4, scrub_ogg
 from sijil.scrub.detect import FORMAT_NAMES, HEAD_BYTES, detect_format
 from sijil.scrub.findings import (
     IDENTIFYING_GROUPS,
     IDENTIFYING_TAGS,
+    KEPT_TAGS,
     Finding,
     ScrubReport,
     is_identifying,
+    leaks,
 )
+from sijil.scrub.flac import MAX_FLAC_BYTES, scrub_flac
+from sijil.scrub.gif import MAX_GIF_BYTES, scrub_gif
+from sijil.scrub.heif import MAX_HEIF_BYTES, scrub_heif
 from sijil.scrub.jpeg import MAX_JPEG_BYTES, scrub_jpeg
+from sijil.scrub.mp3 import MAX_MP3_BYTES, scrub_mp3
+from sijil.scrub.pdf import MAX_PDF_BYTES, scrub_pdf
+from sijil.scrub.png import MAX_PNG_BYTES, scrub_png
+from sijil.scrub.riff import MAX_WAV_BYTES, MAX_WEBP_BYTES, scrub_wav, scrub_webp
+from sijil.scrub.tiff import MAX_TIFF_BYTES, scrub_tiff
 
 __all__ = [
     "IDENTIFYING_GROUPS",
     "IDENTIFYING_TAGS",
+    "KEPT_TAGS",
     "REGISTRY",
     "Finding",
     "FormatCleaner",
@@ -46,6 +60,7 @@ __all__ = [
     "detect_format",
     "inspect",
     "is_identifying",
+    "leaks",
     "scrub",
 ]
 
@@ -56,13 +71,26 @@ Source = str | os.PathLike[str] | BinaryIO
 class FormatCleaner:
     """How one format is cleaned: the function, and the largest input it takes."""
 
-    clean: Callable[[ByteSource, Sink], ScrubReport]
+    clean: Callable[[ByteSource, Output], ScrubReport]
     max_bytes: int
 
 
 # The formats that can be cleaned, keyed by detect_format()'s name.
 REGISTRY: dict[str, FormatCleaner] = {
     "jpeg": FormatCleaner(scrub_jpeg, MAX_JPEG_BYTES),
+    "png": FormatCleaner(scrub_png, MAX_PNG_BYTES),
+    "gif": FormatCleaner(scrub_gif, MAX_GIF_BYTES),
+    "webp": FormatCleaner(scrub_webp, MAX_WEBP_BYTES),
+    "tiff": FormatCleaner(scrub_tiff, MAX_TIFF_BYTES),
+    "heic": FormatCleaner(scrub_heif, MAX_HEIF_BYTES),
+    "avif": FormatCleaner(scrub_heif, MAX_HEIF_BYTES),
+    "mp4": FormatCleaner(scrub_mp4, MAX_AV_BYTES),
+    "mov": FormatCleaner(scrub_mov, MAX_AV_BYTES),
+    "mp3": FormatCleaner(scrub_mp3, MAX_MP3_BYTES),
+    "ogg": FormatCleaner(scrub_ogg, MAX_AV_BYTES),
+    "flac": FormatCleaner(scrub_flac, MAX_FLAC_BYTES),
+    "wav": FormatCleaner(scrub_wav, MAX_WAV_BYTES),
+    "pdf": FormatCleaner(scrub_pdf, MAX_PDF_BYTES),
 }
 
 
@@ -74,7 +102,7 @@ def scrub(src: Source, dst: BinaryIO) -> ScrubReport:
     Raises UnsupportedFormat, CorruptMedia or ScrubError (I/O failure); then
     ``dst`` holds garbage and must be discarded.
     """
-    return _run(src, _Counting(dst))
+    return _run(src, Output(dst))
 
 
 def inspect(src: Source) -> list[Finding]:
@@ -83,10 +111,10 @@ def inspect(src: Source) -> list[Finding]:
     Runs the same parser as scrub() into nowhere, so what inspect() reports is
     exactly what scrub() removes; the same errors apply.
     """
-    return _run(src, _Counting(None)).removed
+    return _run(src, Output(None)).removed
 
 
-def _run(src: Source, sink: _Counting) -> ScrubReport:
+def _run(src: Source, sink: Output) -> ScrubReport:
     try:
         with _open(src) as stream:
             head = _read_head(stream)
@@ -94,9 +122,11 @@ def _run(src: Source, sink: _Counting) -> ScrubReport:
             cleaner = REGISTRY.get(fmt)
             if cleaner is None:
                 raise UnsupportedFormat(_refusal(fmt, head))
-            source = ByteSource(stream, cleaner.max_bytes, head)
+            path = Path(src) if isinstance(src, str | os.PathLike) else None
+            source = ByteSource(stream, cleaner.max_bytes, head, path)
             report = cleaner.clean(source, sink)
-            return replace(report, bytes_in=source.consumed, bytes_out=sink.count)
+            # The detected name, not the cleaner's: HEIC and AVIF share one.
+            return replace(report, format=fmt, bytes_in=source.consumed, bytes_out=sink.count)
     except OSError as exc:
         # Write errors were translated by the sink, so this is the input.
         # strerror only: the path may reveal the correspondent's home.
@@ -130,22 +160,3 @@ def _read_head(stream: BinaryIO) -> bytes:
             break
         head += chunk
     return head
-
-
-class _Counting:
-    """Counts what is written; forwards to ``dst`` unless it is None (inspect)."""
-
-    def __init__(self, dst: BinaryIO | None) -> None:
-        self._dst = dst
-        self.count = 0
-
-    def write(self, data: bytes, /) -> int:
-        if self._dst is not None:
-            try:
-                self._dst.write(data)
-            except OSError as exc:
-                raise ScrubError(
-                    f"cannot write the cleaned file: {exc.strerror or 'I/O error'}"
-                ) from exc
-        self.count += len(data)
-        return len(data)

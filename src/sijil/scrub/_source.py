@@ -9,11 +9,16 @@ to go past ``limit`` so an endless or enormous stream ends in bounded time.
 
 from __future__ import annotations
 
+import io
+import os
+import stat
+import zlib
+from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from sijil.errors import CorruptMedia
+from sijil.errors import CorruptMedia, ScrubError
 
-__all__ = ["CHUNK_BYTES", "ByteSource", "Sink"]
+__all__ = ["CHUNK_BYTES", "ByteSource", "Output", "Sink"]
 
 # Copy size for bulk data: large enough that per-call overhead is nothing on a
 # 50 MB video, small enough that an old phone never holds much in memory.
@@ -29,9 +34,14 @@ class Sink(Protocol):
 class ByteSource:
     """Reads ``stream`` through a buffer, never more than ``limit`` bytes."""
 
-    def __init__(self, stream: BinaryIO, limit: int, head: bytes = b"") -> None:
+    def __init__(
+        self, stream: BinaryIO, limit: int, head: bytes = b"", path: Path | None = None
+    ) -> None:
         # ``head`` holds bytes the caller already read to sniff the format;
-        # they are served first so unseekable streams work too.
+        # they are served first so unseekable streams work too. ``path`` names
+        # the regular file behind ``stream`` when there is one, so a cleaner
+        # that runs an external tool can hand it the file instead of a copy.
+        self.path = path
         self._stream = stream
         self._limit = limit
         self._buf = bytearray(head)
@@ -45,6 +55,31 @@ class ByteSource:
     def consumed(self) -> int:
         """Bytes handed out (or skipped) so far."""
         return self._pulled - (len(self._buf) - self._pos)
+
+    def hand_over(self) -> Path | None:
+        """Give the whole input to an external tool by path, if it is a regular file.
+
+        Returns None (and changes nothing) for a stream, or for a file that has
+        changed since it was opened. Otherwise the rest of the input counts as
+        consumed, and the path is returned; a file over the limit is refused.
+        """
+        if self.path is None or self._pos != 0 or self._eof:
+            return None
+        try:
+            info = os.fstat(self._stream.fileno())
+            same = self.path.stat()
+        except (OSError, ValueError, io.UnsupportedOperation):
+            return None
+        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (
+            same.st_dev,
+            same.st_ino,
+        ):
+            return None
+        if info.st_size > self._limit:
+            raise CorruptMedia(f"file is larger than the {self._limit}-byte limit")
+        self._buf.clear()
+        self._pulled, self._eof = info.st_size, True
+        return self.path.resolve()
 
     def _fill(self) -> bool:
         """Append one chunk to the buffer; False at end of input."""
@@ -84,6 +119,68 @@ class ByteSource:
         while len(self._buf) - self._pos < n and self._fill():
             pass
         return bytes(self._buf[self._pos : self._pos + n])
+
+    def copy_exact(self, n: int, dst: Sink, what: str, crc: int | None = None) -> int:
+        """Stream exactly ``n`` bytes to ``dst`` in chunks; return their running CRC-32.
+
+        ``crc`` starts a CRC-32 over the copied bytes (PNG checks its chunks
+        with it); None skips the computation.
+        """
+        value = 0 if crc is None else crc
+        while n > 0:
+            if self._pos >= len(self._buf) and not self._fill():
+                raise CorruptMedia(f"file ends inside {what}")
+            take = min(n, len(self._buf) - self._pos)
+            piece = bytes(self._buf[self._pos : self._pos + take])
+            dst.write(piece)
+            if crc is not None:
+                value = zlib.crc32(piece, value)
+            self._pos += take
+            n -= take
+        return value
+
+    def has(self, n: int) -> bool:
+        """True if ``n`` more bytes can be read, without consuming or copying them."""
+        while len(self._buf) - self._pos < n:
+            if not self._fill():
+                return False
+        return True
+
+    def skip(self, n: int) -> int:
+        """Consume up to ``n`` bytes without keeping them; fewer only at end of input."""
+        done = 0
+        while done < n:
+            if self._pos >= len(self._buf) and not self._fill():
+                break
+            take = min(n - done, len(self._buf) - self._pos)
+            self._pos += take
+            done += take
+        return done
+
+    def read_rest(self) -> bytes:
+        """Everything left, in memory (bounded by ``limit``)."""
+        while self._fill():
+            pass
+        data = bytes(self._buf[self._pos :])
+        self._pos = len(self._buf)
+        return data
+
+    def copy_rest(self, dst: Sink, keep_tail: int = 0) -> bytes:
+        """Copy everything left to ``dst`` except the last ``keep_tail`` bytes, returned.
+
+        Trailing tags (ID3v1 after FLAC audio) can only be recognised at the
+        end, so the last bytes are held back while the rest streams through.
+        """
+        while True:
+            more = self._fill()
+            spare = len(self._buf) - self._pos - keep_tail
+            if spare > 0:
+                dst.write(bytes(self._buf[self._pos : self._pos + spare]))
+                self._pos += spare
+            if not more:
+                tail = bytes(self._buf[self._pos :])
+                self._pos = len(self._buf)
+                return tail
 
     def drain(self) -> int:
         """Consume everything left, without keeping it; return how many bytes."""
@@ -125,3 +222,30 @@ class ByteSource:
                 dst.write(bytes(self._buf[start:i]))
                 self._pos = i + 2
                 return code
+
+
+class Output:
+    """Counts what is written; forwards to ``dst`` unless it is None (inspect).
+
+    ``discarding`` tells a cleaner that nobody wants its output, so the ones
+    that run external tools can skip the rewrite and only report.
+    """
+
+    def __init__(self, dst: BinaryIO | None) -> None:
+        self._dst = dst
+        self.count = 0
+
+    @property
+    def discarding(self) -> bool:
+        return self._dst is None
+
+    def write(self, data: bytes, /) -> int:
+        if self._dst is not None:
+            try:
+                self._dst.write(data)
+            except OSError as exc:
+                raise ScrubError(
+                    f"cannot write the cleaned file: {exc.strerror or 'I/O error'}"
+                ) from exc
+        self.count += len(data)
+        return len(data)

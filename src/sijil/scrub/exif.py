@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 import warnings
 from collections.abc import Mapping
@@ -29,6 +30,8 @@ _IFD_EXIF = 0x8769
 _IFD_GPS = 0x8825
 _IFD1 = -1  # Pillow's key for the thumbnail directory
 _USER_COMMENT = 0x9286
+_DATETIME_ORIGINAL = 0x9003
+_EXIF_TIME = re.compile(r"(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})")
 
 # (directory, tag) -> (kind, label). Directory 0 is IFD0, the others are
 # the Exif sub-IFD and IFD1; one table keeps the list reviewable.
@@ -105,7 +108,8 @@ def _describe(ifds: Mapping[int, Mapping[int, Any]], tiff: bytes) -> list[Findin
             raw = raw[8:]  # an 8-byte character-code header ("ASCII\0\0\0") leads
         value = printable(raw)
         if value:
-            found.append(Finding(kind, f"{label} {value}"))
+            iso = _iso_time(value) if (where, tag) == (_IFD_EXIF, _DATETIME_ORIGINAL) else None
+            found.append(Finding(kind, f"{label} {value}", iso))
     if ifds[_IFD_GPS]:
         found.append(_gps(ifds[_IFD_GPS]))
     note = sub.get(0x927C)
@@ -116,12 +120,27 @@ def _describe(ifds: Mapping[int, Mapping[int, Any]], tiff: bytes) -> list[Findin
     return found
 
 
+def _iso_time(value: str) -> str | None:
+    """EXIF "2008:10:22 16:28:39" as ISO 8601 local time, or None if malformed."""
+    m = _EXIF_TIME.fullmatch(value.strip())
+    if not m or m[1] == "0000":
+        return None
+    return f"{m[1]}-{m[2]}-{m[3]}T{m[4]}:{m[5]}:{m[6]}"
+
+
 def _gps(gps: Mapping[int, Any]) -> Finding:
     lat = _degrees(gps.get(2), gps.get(1), "NS")
     lon = _degrees(gps.get(4), gps.get(3), "EW")
     if lat and lon:
-        return Finding("gps", f"GPS {lat} {lon}")
+        return Finding("gps", f"GPS {lat} {lon}", f"{_signed(lat)},{_signed(lon)}")
     return Finding("gps", f"GPS tags ({len(gps)}), no readable position")
+
+
+def _signed(shown: str) -> str:
+    """ "36.1200 N" -> "36.12", "39.0200 W" -> "-39.02" (manifest decimal form)."""
+    number, hemi = shown.split()
+    text = number.rstrip("0").rstrip(".") or "0"
+    return f"-{text}" if hemi in "SW" and text != "0" else text
 
 
 def _degrees(value: Any, ref: Any, hemispheres: str) -> str | None:

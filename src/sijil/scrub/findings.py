@@ -14,43 +14,92 @@ from dataclasses import dataclass, field
 __all__ = [
     "IDENTIFYING_GROUPS",
     "IDENTIFYING_TAGS",
+    "KEPT_TAGS",
     "NON_CONTENT_GROUPS",
     "Finding",
     "ScrubReport",
     "is_identifying",
+    "leaks",
     "printable",
 ]
 
 # exiftool tag names (shell-style globs) that can locate, date or name the
-# person behind a picture, or the device they carry.
+# person behind a file, or the device they carry. docs/scrub.md lists every
+# entry (a test checks it), with what each means.
 IDENTIFYING_TAGS: tuple[str, ...] = (
-    "GPS*",  # position, altitude, speed, direction, GPS time
+    # where
+    "GPS*",  # EXIF/XMP position, altitude, speed, direction, GPS time
+    "*GPS*",  # QuickTime GPSCoordinates, XMP exif:GPSLatitude ...
+    "Location*",  # QuickTime location atoms and ISO 6709 keys
+    "*Location",  # XMP-iptcCore Location, LocationShown ...
+    "City",
+    "Country*",
+    "State",
+    "Sub-location",
+    "OffsetTime*",  # time zone = where
+    "TimeZone*",
+    # which device
     "Make",
     "Model",  # together with Make: narrows down to a device owner
     "*SerialNumber*",  # body, lens, internal serials: a device fingerprint
     "InternalSerial*",
     "CameraID",
     "ImageUniqueID",  # per-device counters link photos to one phone
+    "ContentIdentifier",  # Apple's Live Photo link between photo and video
     "Lens*",
+    "Software",  # firmware build can narrow the device
+    "Firmware*",
+    "HostComputer",
+    "Encoder",  # muxer or app that wrote the file (HandBrake, a phone app)
+    "EncodedBy",
+    "Producer",  # PDF: the program that wrote it
+    "Creator*",  # PDF Creator, XMP CreatorTool, dc:creator
+    "Application",
+    "PTEX*",  # pdfTeX banner: TeX distribution and its version
+    # who
     "Artist",
-    "Creator*",
+    "Author*",
     "By-line*",
     "Copyright*",
     "Owner*",
     "*OwnerName",
-    "HostComputer",
-    "Software",  # firmware build can narrow the device
+    "Rights",
+    # when
     "DateTime*",
-    "CreateDate",
-    "ModifyDate",
+    "*CreateDate",  # EXIF, XMP, PDF, QuickTime container, track and media dates
+    "*ModifyDate",
+    "MetadataDate",
+    "CreationDate",
+    "DateCreated",
+    "Date",
+    "Year",
+    "RecordingTime",
+    "*ReleaseTime",
     "SubSecTime*",
-    "OffsetTime*",  # time zone = where
+    # what was said about it
+    "Title",
+    "Subject",
+    "Keywords",
+    "Album",
+    "Genre",
+    "Track",
+    "TrackNumber",
+    "Product",
+    "Comment*",
+    "UserComment",
+    "UserDefinedText",
+    "ImageDescription",
+    "Description",
+    "XP*",  # Windows XPAuthor, XPComment, XPKeywords ...
+    # copies of the picture
     "ThumbnailImage",  # an old, uncropped version of the picture
     "PreviewImage",
-    "Comment",
-    "UserComment",
-    "ImageDescription",
-    "XP*",  # Windows XPAuthor, XPComment, XPKeywords ...
+    "Picture",  # cover art in FLAC and ID3
+    "CoverArt",
+    # document identity
+    "DocumentID",
+    "InstanceID",
+    "OriginalDocumentID",
 )
 
 # exiftool family-0 groups that are identifying as a whole: their contents vary
@@ -60,17 +109,31 @@ IDENTIFYING_GROUPS: tuple[str, ...] = (
     "XMP",
     "IPTC",
     "Photoshop",
-    "ICC_Profile",  # device/calibration profiles carry makers, dates
+    "ICC_Profile",  # device/calibration profiles carry makers, dates (see icc.py)
     "MPF",  # secondary images
     "FlashPix",
     "Ducky",
     "PrintIM",
     "Trailer",
+    "ID3",  # every ID3v1/ID3v2 frame
+    "APE",  # APEv2 tags on MP3
+    "Lyrics3",
+)
+
+# Tags that match the list above but are kept, and why (docs/scrub.md too).
+KEPT_TAGS: tuple[str, ...] = (
+    # The LAME/Xing header is the first frame of the MP3 stream itself: it holds
+    # the gapless-playback delays. It names the encoder library, never a device.
+    "MPEG:Encoder",
 )
 
 # Groups exiftool reports about the file on disk or about itself, not about
 # anything inside the file; ignored when checking a cleaned file.
-NON_CONTENT_GROUPS: tuple[str, ...] = ("ExifTool", "System")
+NON_CONTENT_GROUPS: tuple[str, ...] = ("ExifTool", "System", "Composite")
+
+# A date exiftool prints for a zeroed field ("0000:00:00 00:00:00", or 0 with -n).
+_ZERO = frozenset("0: ")
+_QT_EPOCH = frozenset({"1904:01:01 00:00:00", "1904:01:01 00:00:00+00:00"})
 
 
 def is_identifying(key: str) -> bool:
@@ -81,9 +144,25 @@ def is_identifying(key: str) -> bool:
     *groups, name = key.split(":")
     if any(g in NON_CONTENT_GROUPS for g in groups):
         return False
+    if groups and f"{groups[0]}:{name}" in KEPT_TAGS:
+        return False
     if groups and groups[0] in IDENTIFYING_GROUPS:
         return True
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in IDENTIFYING_TAGS)
+
+
+def leaks(key: str, value: object) -> bool:
+    """True if ``key`` is identifying and ``value`` says something.
+
+    Muxers must write the QuickTime date fields; zero (1904-01-01, shown by
+    exiftool as "0000:00:00 00:00:00") is the field saying nothing.
+    """
+    if not is_identifying(key):
+        return False
+    text = str(value).strip()
+    # 1904-01-01 00:00 UTC is QuickTime's epoch: what a zero field reads as
+    # when exiftool converts times to UTC (-api QuickTimeUTC).
+    return bool(text) and not set(text) <= _ZERO and text not in _QT_EPOCH
 
 
 @dataclass(frozen=True)
@@ -93,10 +172,14 @@ class Finding:
     ``kind`` is a short key ("gps", "camera", "serial", "datetime", "software",
     "thumbnail", "comment", "xmp", "iptc", "icc", "makernote", "owner", "exif",
     "trailer", "other"); ``text`` is for a person, e.g. "GPS 36.1200 N 39.0200 E".
+    ``value`` is set only for the two facts verification mode can send to the
+    desk: the capture position as "lat,lon" in signed decimal degrees (kind
+    "gps"), and the capture time as ISO 8601 (kind "datetime").
     """
 
     kind: str
     text: str
+    value: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ else is dropped:
 
 * APP1..APP15: EXIF (GPS, camera, serials, dates, maker notes, thumbnails),
   XMP, ICC profiles, Photoshop IRB/IPTC, MPF secondary-image indexes, vendor
-  blobs. The ICC profile goes too: custom or device profiles carry makers,
-  models and dates, and reviewing them is left to the full scrubber; colour is
-  then read as sRGB, which is what phone cameras produce anyway.
+  blobs. An ICC profile stays only when it is byte for byte a standard one
+  (see icc.py): custom or device profiles carry makers and dates, and
+  without one colour is read as sRGB, which is what phone cameras produce.
 * COM comments, JFIF extension (JFXX) thumbnails, and any bytes after EOI
   (where MPF and some phones put a second, full-size image).
 
@@ -35,6 +35,7 @@ from sijil.errors import CorruptMedia, UnsupportedFormat
 from sijil.scrub._source import ByteSource, Sink
 from sijil.scrub.exif import EXIF_PREFIX, minimal_exif, read_exif
 from sijil.scrub.findings import Finding, ScrubReport, printable
+from sijil.scrub.icc import standard_profile_name
 
 __all__ = ["MAX_JPEG_BYTES", "MAX_PIXELS", "MAX_SEGMENTS", "scrub_jpeg"]
 
@@ -81,6 +82,7 @@ class _Cleaner:
         self.frame_seen = False
         self.jfif_written = False
         self.orientation_done = False
+        self.icc_parts: dict[int, bytes] = {}  # sequence number -> whole segment body
 
     def segment(self, code: int, body: bytes) -> None:
         self.dst.write(b"\xff" + bytes([code]) + struct.pack(">H", len(body) + 2) + body)
@@ -175,8 +177,8 @@ class _Cleaner:
             self.exif(body)
         elif code == _APP1 and body.startswith(_XMP):
             self.removed.append(Finding("xmp", f"XMP metadata ({len(body)} bytes)"))
-        elif code == _APP2 and body.startswith(b"ICC_PROFILE\x00"):
-            self.removed.append(Finding("icc", "ICC colour profile"))
+        elif code == _APP2 and body.startswith(b"ICC_PROFILE\x00") and len(body) > 14:
+            self.icc(body)
         elif code == _APP2 and body.startswith(b"MPF\x00"):
             self.removed.append(Finding("thumbnail", "multi-picture index of extra images"))
         elif code == _APP13 and body.startswith(b"Photoshop 3.0\x00"):
@@ -190,6 +192,22 @@ class _Cleaner:
             self.removed.append(
                 Finding("other", f"APP{code - _APP0} segment {label} ({len(body)} bytes)")
             )
+
+    def icc(self, body: bytes) -> None:
+        """Gather a profile split over APP2 segments; write it back only if standard."""
+        self.icc_parts[body[12]] = body
+        total = body[13]
+        if len(self.icc_parts) < total:
+            return
+        parts = [self.icc_parts.get(n, b"") for n in range(1, total + 1)]
+        name = standard_profile_name(b"".join(p[14:] for p in parts))
+        if name and all(parts) and len(self.icc_parts) == total:
+            for part in parts:
+                self.segment(_APP2, part)
+            self.kept.append(f"standard colour profile {name}")
+        else:
+            self.removed.append(Finding("icc", "ICC colour profile"))
+        self.icc_parts = {0: b""}  # a second profile is never complete: it is dropped
 
     def jfif(self, body: bytes) -> None:
         xthumb, ythumb = body[12], body[13]
@@ -228,5 +246,7 @@ def scrub_jpeg(src: ByteSource, dst: Sink) -> ScrubReport:
     """
     cleaner = _Cleaner(src, dst)
     cleaner.run()
+    if cleaner.icc_parts and cleaner.icc_parts != {0: b""}:
+        cleaner.removed.append(Finding("icc", "ICC colour profile (incomplete)"))
     unique = list(dict.fromkeys(cleaner.removed))  # ICC chunks etc. repeat
     return ScrubReport(format="jpeg", removed=unique, kept=cleaner.kept)

@@ -18,24 +18,44 @@ from sijil.store.models import (
     Report,
     utcnow,
 )
+from sijil.store.models_ledger import (
+    BLOB_KINDS,
+    LedgerEntry,
+    LedgerHead,
+    LedgerNode,
+    LedgerState,
+    VaultBlob,
+)
+from sijil.store.models_media import MEDIA_KINDS, MediaMatch, MediaPrintRow
+from sijil.store.models_relay import RelayReply
 from sijil.store.translate import store_error
 from sijil.store.types import UTCDateTime
 
 __all__ = [
+    "BLOB_KINDS",
     "BUSY_TIMEOUT_MS",
     "CHANNELS",
     "CONNECT_TIMEOUT_S",
     "ENVELOPE_STATUSES",
+    "MEDIA_KINDS",
     "MIGRATIONS_DIR",
     "NAMING_CONVENTION",
     "Attachment",
     "Base",
     "Correspondent",
     "Envelope",
+    "LedgerEntry",
+    "LedgerHead",
+    "LedgerNode",
+    "LedgerState",
+    "MediaMatch",
+    "MediaPrintRow",
     "QuarantineItem",
+    "RelayReply",
     "Report",
     "Store",
     "UTCDateTime",
+    "VaultBlob",
     "alembic_config",
     "head_revision",
     "store_error",

@@ -1,0 +1,117 @@
+"""``sijil media``: fingerprint a file, and ask the desk where it has been seen before."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sijil.cli.desk_cmds import DB, HOME
+from sijil.desk.home import DeskHome
+from sijil.media.catalog import INDEX_FILE, Catalog
+from sijil.media.fingerprint import MediaPrint, fingerprint_file
+from sijil.media.lookup import look_up
+from sijil.media.pdq import DIHEDRAL, ImagePrint
+
+__all__ = ["media"]
+
+FILE = click.argument(
+    "file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
+)
+JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _describe(media: MediaPrint) -> dict[str, Any]:
+    if isinstance(media, ImagePrint):
+        return {
+            "kind": "image",
+            "pdq": media.hex,
+            "quality": media.quality,
+            "width": media.width,
+            "height": media.height,
+            "dihedral": {name: h.hex() for name, h in zip(DIHEDRAL, media.dihedral, strict=True)},
+        }
+    return {
+        "kind": "video",
+        "width": media.width,
+        "height": media.height,
+        "duration_s": media.duration_s,
+        "frames": [
+            {"second": i, "pdq": h.hex(), "quality": q} for i, (h, q) in enumerate(media.frames)
+        ],
+    }
+
+
+@click.group()
+def media() -> None:
+    """Photo and video fingerprints (PDQ, per-second PDQ for video) and near-duplicates."""
+
+
+@media.command(name="hash")
+@FILE
+@JSON
+def hash_cmd(file: Path, as_json: bool) -> None:
+    """Print the PDQ fingerprint(s) of an image or video."""
+    described = _describe(fingerprint_file(file))
+    if as_json:
+        click.echo(json.dumps(described, indent=1))
+    elif described["kind"] == "image":
+        click.echo(f"image {described['width']}x{described['height']}")
+        click.echo(f"pdq {described['pdq']} quality {described['quality']}")
+        for name, value in described["dihedral"].items():
+            click.echo(f"  {name:<9} {value}")
+    else:
+        click.echo(
+            f"video {described['width']}x{described['height']}, {described['duration_s']:.1f} s, "
+            f"{len(described['frames'])} frame hash(es), one a second"
+        )
+        for frame in described["frames"]:
+            click.echo(f"{frame['second']:>6}s {frame['pdq']} quality {frame['quality']}")
+
+
+@media.command()
+@HOME
+@DB
+@FILE
+@JSON
+def match(home: Path, db_url: str | None, file: Path, as_json: bool) -> None:
+    """Where has the desk seen this photo or video before? (any file found online)"""
+    desk_home = DeskHome(root=home, db_url=db_url)
+    desk_home.require()
+    with desk_home.open_store() as store:
+        media_print, seen = look_up(store, desk_home.root, file)
+    kind = "image" if isinstance(media_print, ImagePrint) else "video"
+    if as_json:
+        click.echo(json.dumps({"kind": kind, "matches": [s.to_dict() for s in seen]}, indent=1))
+        return
+    if not seen:
+        click.echo(f"Not seen before: no {kind} at the desk is near this one.")
+        return
+    for s in seen:
+        how = f"distance {s.distance}"
+        if s.kind == "exact":
+            how = "identical bytes"
+        elif s.transform and s.transform != "original":
+            how += f", {s.transform}"
+        if s.score is not None:
+            how += f", {s.score:.0%} / {s.other_score or 0:.0%} of frames shared"
+        click.echo(
+            f"Seen in report #{s.report_id} ({s.attachment}), received "
+            f"{s.received_at:%Y-%m-%d %H:%M}, composed {s.created_at:%Y-%m-%d}: {how}"
+        )
+
+
+@media.command()
+@HOME
+@DB
+def reindex(home: Path, db_url: str | None) -> None:
+    """Rebuild the saved near-duplicate index from the fingerprints in the database."""
+    desk_home = DeskHome(root=home, db_url=db_url)
+    desk_home.require()
+    with desk_home.open_store() as store:
+        catalog = Catalog(store=store, path=desk_home.root / INDEX_FILE)
+        catalog.catch_up()
+        catalog.save()
+    click.echo(f"Indexed {len(catalog.index)} hash(es); saved to {catalog.path}")

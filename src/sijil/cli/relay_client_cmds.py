@@ -1,0 +1,117 @@
+"""Relay commands of the two sides: ``field send``/``inbox``, ``desk pull``/``reply``.
+
+Added to the ``field`` and ``desk`` groups by ``cli/main.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sijil.cli.desk_cmds import DB
+from sijil.cli.desk_cmds import HOME as DESK_HOME
+from sijil.cli.field_cmds import HOME as FIELD_HOME
+from sijil.cli.passphrase import read_passphrase
+from sijil.desk.home import DeskHome
+from sijil.desk.intake import ImportOutcome
+from sijil.errors import RelayError
+from sijil.field.home import FieldHome
+
+__all__ = ["inbox", "pull", "reply", "send"]
+
+PROXY = click.option(
+    "--proxy",
+    default=None,
+    help="Proxy to reach the relay through, e.g. Tor: socks5h://127.0.0.1:9050.",
+)
+
+
+FIELD_RELAY = click.option(
+    "--relay", default=None, help="Relay address (default: the one in your invite)."
+)
+
+
+@click.command()
+@FIELD_HOME
+@FIELD_RELAY
+@PROXY
+def send(home: Path, relay: str | None, proxy: str | None) -> None:
+    """Upload the outbox through the relay, resuming where the link dropped."""
+    from sijil.field.send import send_outbox
+
+    session = FieldHome(home).unlock(read_passphrase("your correspondent key"))
+    results = send_outbox(session, relay=relay, proxy=proxy, progress=click.echo)
+    sent = sum(1 for r in results if r.status == "sent")
+    failed = len(results) - sent
+    click.echo(f"done: {sent} sent, {failed} not sent" if results else "nothing to send")
+    if failed:
+        raise RelayError(f"{failed} envelope(s) not sent; run 'sijil field send' again to resume")
+
+
+@click.command()
+@FIELD_HOME
+@FIELD_RELAY
+@PROXY
+def inbox(home: Path, relay: str | None, proxy: str | None) -> None:
+    """Fetch and read the desk's replies."""
+    from sijil.field.inbox import fetch_inbox
+
+    session = FieldHome(home).unlock(read_passphrase("your correspondent key"))
+    items = fetch_inbox(session, relay=relay, proxy=proxy)
+    if not items:
+        click.echo("No replies.")
+    for item in items:
+        mark = "new " if item.new else "    "
+        if item.problem:
+            click.echo(f"{mark}{item.received_at}  NOT FROM YOUR DESK: {item.problem}")
+        else:
+            click.echo(f"{mark}{item.created_at}  {item.text}")
+
+
+def _print_outcome(outcome: ImportOutcome) -> None:
+    who = f" from {outcome.correspondent}" if outcome.correspondent else ""
+    eid = f"{outcome.envelope_id[:16]} " if outcome.envelope_id else ""
+    click.echo(f"{outcome.status:<11} {eid}{outcome.detail}{who}")
+
+
+@click.command()
+@DESK_HOME
+@DB
+@click.option("--relay", required=True, help="The relay's address.")
+@PROXY
+def pull(home: Path, db_url: str | None, relay: str, proxy: str | None) -> None:
+    """Download new envelopes from the relay, import them, and let the relay delete them."""
+    from sijil.desk.pull import pull_envelopes
+
+    desk_home = DeskHome(root=home, db_url=db_url)
+    identity = desk_home.unlock(read_passphrase("the desk key"))
+    with desk_home.open_store() as store:
+        outcomes = pull_envelopes(
+            desk_home, identity, store, relay=relay, proxy=proxy, progress=_print_outcome
+        )
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    click.echo(f"done: {summary or 'nothing waiting at the relay'}")
+
+
+@click.command()
+@DESK_HOME
+@DB
+@click.option("--relay", required=True, help="The relay's address.")
+@click.option("--to", "codename", required=True, help="The correspondent's codename.")
+@click.option("--text", required=True, help="The reply (it is sealed to their key).")
+@PROXY
+def reply(
+    home: Path, db_url: str | None, relay: str, codename: str, text: str, proxy: str | None
+) -> None:
+    """Seal a reply to a correspondent and leave it in their relay mailbox."""
+    from sijil.desk.reply import send_reply
+
+    desk_home = DeskHome(root=home, db_url=db_url)
+    identity = desk_home.unlock(read_passphrase("the desk key"))
+    with desk_home.open_store() as store:
+        sent = send_reply(identity, store, relay=relay, codename=codename, text=text, proxy=proxy)
+    click.echo(f"reply for {sent.codename!r} left at the relay ({sent.size} bytes, sealed)")

@@ -1,0 +1,131 @@
+"""``sijil verify``, ``sijil verify-package`` and ``sijil ledger``: audit and custody."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sijil.cli.passphrase import read_passphrase
+from sijil.desk.home import DeskHome
+from sijil.errors import AuditFailed, PackageError
+
+__all__ = ["ledger", "verify", "verify_package"]
+
+HOME = click.option(
+    "--home",
+    required=True,
+    envvar="SIJIL_DESK_HOME",
+    show_envvar=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The desk's home folder.",
+)
+DB = click.option(
+    "--db",
+    "db_url",
+    default=None,
+    envvar="SIJIL_DB_URL",
+    show_envvar=True,
+    help="Database URL (default: SQLite in the home).",
+)
+
+
+@click.command()
+@HOME
+@DB
+def verify(home: Path, db_url: str | None) -> None:
+    """Audit the desk: vault blobs, evidence records, ledger and signed tree heads."""
+    from sijil.export.audit import audit_desk
+    from sijil.ledger.timestamp import TsaConfig
+
+    desk_home = DeskHome(root=home, db_url=db_url)
+    identity = desk_home.unlock(read_passphrase("the desk key"))
+    tsa = TsaConfig.load(desk_home.tsa_config)
+    with desk_home.open_store() as store:
+        result = audit_desk(
+            store,
+            desk_home.open_vault(identity),
+            identity.sign.public_key(),
+            tsa_ca=None if tsa is None else tsa.ca_pem,
+        )
+    for problem in result.problems:
+        click.echo(f"PROBLEM  {problem}")
+    for note in result.notes:
+        click.echo(f"note     {note}")
+    click.echo(
+        f"checked {result.entries} ledger entries, {result.heads} signed tree heads, "
+        f"{result.records} records, {result.blobs} vault blobs"
+    )
+    if result.problems:
+        raise AuditFailed(f"{len(result.problems)} problem(s) found; see above")
+    click.echo("OK: nothing lost, nothing altered")
+
+
+@click.command(name="verify-package")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--desk-key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The desk's public-key file (desk.pub), obtained independently of the package.",
+)
+def verify_package(package: Path, desk_key: Path) -> None:
+    """Check an evidence package with nothing but the desk's public key."""
+    from sijil.export import verifier
+
+    report = verifier.verify_package(package, desk_key)
+    for line in report.lines:
+        click.echo(line)
+    if report.problems:
+        for problem in report.problems:
+            click.echo(f"PROBLEM  {problem}")
+        raise PackageError(f"the package does not verify: {len(report.problems)} problem(s)")
+    click.echo("OK: the package verifies")
+
+
+@click.group()
+def ledger() -> None:
+    """The custody ledger: signed tree heads and timestamps."""
+
+
+@ledger.command()
+@HOME
+@DB
+@click.option("--if-due", is_flag=True, help="Only if the schedule says one is due (for a timer).")
+def head(home: Path, db_url: str | None, if_due: bool) -> None:
+    """Sign a tree head of the ledger now (and timestamp it if an authority is set)."""
+    from sijil.ledger.heads import head_due
+    from sijil.ledger.service import sign_now
+    from sijil.store import utcnow
+
+    desk_home = DeskHome(root=home, db_url=db_url)
+    identity = desk_home.unlock(read_passphrase("the desk key"))
+    with desk_home.open_store() as store:
+        if if_due:
+            with store.session() as session:
+                if not head_due(session, now=utcnow()):
+                    click.echo("no tree head due")
+                    return
+        row = sign_now(desk_home, store, identity.sign)
+    stamped = " (timestamped)" if row.timestamp_token else ""
+    click.echo(f"tree head #{row.id}: size {row.tree_size}, root {row.root_hash}{stamped}")
+
+
+@ledger.command(name="timestamps")
+@HOME
+@click.option("--url", required=True, help="RFC 3161 authority URL (http or https).")
+@click.option(
+    "--ca",
+    "ca_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The authority's root certificate (PEM), used to verify its timestamps offline.",
+)
+def timestamps(home: Path, url: str, ca_file: Path) -> None:
+    """Have every new tree head timestamped by an RFC 3161 authority."""
+    from sijil.ledger.timestamp import TsaConfig
+
+    desk_home = DeskHome(root=home)
+    desk_home.require()
+    TsaConfig(url=url, ca_pem=ca_file.read_bytes()).save(desk_home.tsa_config)
+    click.echo(f"tree heads will be timestamped by {url}")

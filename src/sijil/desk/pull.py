@@ -1,0 +1,81 @@
+"""Pull envelopes from a relay: list, download, import, acknowledge.
+
+Every request is signed with the desk's Ed25519 key (see ``sijil.relay.auth``).
+An envelope is acknowledged, and so deleted at the relay, only once intake has
+kept it: imported, already known, or quarantined with its reason. A download
+whose bytes do not hash to the envelope id is neither imported nor acknowledged;
+the next pull tries again.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+from sijil.crypto.identity import DeskIdentity
+from sijil.desk.home import DeskHome
+from sijil.desk.intake import ImportOutcome, Progress, import_paths
+from sijil.errors import RelayError
+from sijil.relay.auth import sign_request
+from sijil.relay.client import RelayClient
+from sijil.store import Store
+
+__all__ = ["pull_envelopes"]
+
+# One pull takes at most this many; the rest wait for the next pull.
+MAX_PER_PULL = 1000
+_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def pull_envelopes(
+    home: DeskHome,
+    identity: DeskIdentity,
+    store: Store,
+    *,
+    relay: str,
+    proxy: str | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.time,
+) -> list[ImportOutcome]:
+    """Import every envelope waiting at ``relay``; return one outcome per envelope."""
+    outcomes: list[ImportOutcome] = []
+    home.staging.mkdir(parents=True, exist_ok=True)
+    with RelayClient(relay, proxy=proxy) as client:
+
+        def signed(method: str, url: str) -> dict[str, str]:
+            path = client.path_of(client.url(url))
+            return sign_request(identity.sign, method=method, path=path, body=b"", now=clock())
+
+        listing = client.request(
+            "GET", "v1/desk/envelopes", headers=signed("GET", "v1/desk/envelopes"), ok=(200,)
+        )
+        try:
+            ids = [str(item["id"]) for item in listing.json()["envelopes"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RelayError("the relay's envelope list does not parse", status=502) from exc
+        for envelope_id in ids[:MAX_PER_PULL]:
+            if not _ID.fullmatch(envelope_id):
+                continue
+            url = f"v1/desk/envelopes/{envelope_id}"
+            target = home.staging / f"{envelope_id}.age"
+            try:
+                digest = client.download(url, target, headers=signed("GET", url))
+                if digest != envelope_id:
+                    outcome = ImportOutcome(
+                        source=target.name,
+                        status="waiting",
+                        detail="the download was damaged; it stays at the relay for next time",
+                        envelope_id=envelope_id,
+                    )
+                    outcomes.append(outcome)
+                    if progress is not None:
+                        progress(outcome)
+                    continue
+                outcomes += import_paths(
+                    home, identity, store, [target], channel="relay", progress=progress
+                )
+                client.request("DELETE", url, headers=signed("DELETE", url), ok=(204, 404))
+            finally:
+                target.unlink(missing_ok=True)
+    return outcomes

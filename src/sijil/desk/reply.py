@@ -1,0 +1,61 @@
+"""Answer a correspondent: seal a signed reply to their key and leave it at the relay."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from sqlalchemy import select
+
+from sijil.crypto.identity import DeskIdentity, unb64
+from sijil.errors import NotFound
+from sijil.relay.auth import mailbox_id, sign_request
+from sijil.relay.client import RelayClient
+from sijil.relay.replies import seal_reply
+from sijil.store import Correspondent, RelayReply, Store
+
+__all__ = ["SentReply", "send_reply"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SentReply:
+    codename: str
+    mailbox: str
+    sealed_sha256: str
+    size: int
+
+
+def send_reply(
+    identity: DeskIdentity,
+    store: Store,
+    *,
+    relay: str,
+    codename: str,
+    text: str,
+    proxy: str | None = None,
+    clock: Callable[[], float] = time.time,
+) -> SentReply:
+    """Seal ``text`` to the correspondent's reply key and post it to their mailbox."""
+    with store.session() as session:
+        who = session.scalar(select(Correspondent).filter_by(codename=codename))
+        if who is None:
+            raise NotFound(f"no correspondent called {codename!r}")
+        if not who.reply_key:
+            raise NotFound(f"{codename!r} has not sent a report yet, so has no reply key")
+        correspondent_id, reply_key = who.id, who.reply_key
+    to = X25519PublicKey.from_public_bytes(unb64(reply_key, size=32, what="reply key"))
+    sealed = seal_reply(text, desk_sign=identity.sign, to=to)
+    box = mailbox_id(to)
+    with RelayClient(relay, proxy=proxy) as client:
+        url = f"v1/desk/mailboxes/{box}"
+        path = client.path_of(client.url(url))
+        headers = sign_request(identity.sign, method="POST", path=path, body=sealed, now=clock())
+        headers["Content-Type"] = "application/octet-stream"
+        client.request("POST", url, headers=headers, content=sealed, ok=(201,))
+    digest = hashlib.sha256(sealed).hexdigest()
+    with store.session(write=True) as session:
+        session.add(RelayReply(correspondent_id=correspondent_id, text=text, sealed_sha256=digest))
+    return SentReply(codename=codename, mailbox=box, sealed_sha256=digest, size=len(sealed))

@@ -1,0 +1,1 @@
+"""sijil.export: evidence packages, the whole-desk audit, and the standalone verifier."""

@@ -1,0 +1,239 @@
+"""Evidence packages: a BagIt (RFC 8493) bag, zipped, that an investigator checks alone.
+
+Layout (``<bag>/`` is one top folder in the zip)::
+
+    bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt
+    README.txt  verify_package.py           the standalone verifier, for convenience
+    data/evidence.json                      reports, their fields and files, entry numbers
+    data/reports/report-<id>/<name>         working copies (attachments as received)
+    data/originals/<envelope id>.age        sealed originals, only with --originals
+    data/ledger/entries.jsonl               the exact bytes of every entry concerned
+    data/ledger/proofs.json                 an RFC 9162 inclusion proof for each
+    data/ledger/tree-head.json              the signed tree head they are proven in
+    data/ledger/tree-head.tsr, tsa-ca.pem   its RFC 3161 timestamp, when configured
+
+The export itself is a ledger entry ("exported", saying whether originals left),
+appended before the head is signed, so the package proves its own export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from sijil.crypto.identity import DeskIdentity
+from sijil.desk.home import DeskHome
+from sijil.errors import ConfigError, NotFound
+from sijil.export import verifier
+from sijil.fsutil import atomic_writer
+from sijil.ledger import log
+from sijil.ledger.entries import NewEntry, format_time
+from sijil.ledger.heads import SignedHead
+from sijil.ledger.service import sign_now
+from sijil.ledger.timestamp import TsaConfig
+from sijil.store import LedgerEntry, Report, Store
+
+__all__ = ["ExportResult", "export_package"]
+
+_README = """\
+sijil evidence package
+======================
+
+This bag holds evidence exported from a sijil desk with its chain of custody.
+You do not need to trust the desk or its software to check it:
+
+1. Get the desk's public key file (desk.pub) from the desk through a channel you
+   trust (not from this package) and compare its fingerprint with the one the
+   desk publishes.
+2. Run: python3 verify_package.py THIS.zip --desk-key desk.pub
+   (needs Python 3.11+ and the 'cryptography' package; openssl for timestamps).
+   Or re-implement the checks from the description below; they are short.
+
+What is checked: every file against manifest-sha256.txt (BagIt); the desk's
+Ed25519 signature on data/ledger/tree-head.json; each line of
+data/ledger/entries.jsonl is proven in that tree head (RFC 9162: leaf hash
+SHA-256(0x00 || line), node hash SHA-256(0x01 || left || right), proofs in
+data/ledger/proofs.json); every file's SHA-256 equals what the ledger recorded
+when it arrived; every field in data/evidence.json hashes (SHA-256 of its
+canonical JSON) to the digest in its "item.registered" entry. With a
+tree-head.tsr, an RFC 3161 authority attests when the head existed:
+openssl ts -verify -digest <sha256 of the tree_head text> -in tree-head.tsr -CAfile tsa-ca.pem
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportResult:
+    path: Path
+    reports: int
+    files: int
+    entries: int
+    tree_size: int
+
+
+def _exported_fields(report: Report) -> dict[str, Any]:
+    return {
+        "title": report.title,
+        "body": report.body,
+        "lang": report.lang,
+        "created_at": format_time(report.created_at),
+        "latitude": report.latitude,
+        "longitude": report.longitude,
+        "location_precision_m": report.location_precision_m,
+    }
+
+
+def _load_reports(store: Store, report_ids: list[int]) -> list[Report]:
+    with store.session() as session:
+        stmt = (
+            select(Report)
+            .where(Report.id.in_(report_ids))
+            .options(selectinload(Report.attachments))
+            .order_by(Report.id)
+        )
+        found = list(session.scalars(stmt))
+    missing = set(report_ids) - {r.id for r in found}
+    if missing:
+        raise NotFound(f"no report #{min(missing)} at this desk")
+    return found
+
+
+def _entries_for(store: Store, subjects: set[str], export_seq: int) -> dict[int, bytes]:
+    with store.session() as session:
+        rows = session.execute(
+            select(LedgerEntry.seq, LedgerEntry.body).where(
+                LedgerEntry.subject.in_(subjects) | (LedgerEntry.seq == export_seq)
+            )
+        )
+        return {int(seq): body.encode() for seq, body in rows}
+
+
+def export_package(
+    home: DeskHome,
+    identity: DeskIdentity,
+    store: Store,
+    *,
+    report_ids: list[int],
+    out: Path,
+    originals: bool = False,
+) -> ExportResult:
+    """Write the package to ``out`` (atomically); record the export in the ledger."""
+    if not report_ids:
+        raise ConfigError("name at least one report to export")
+    reports = _load_reports(store, report_ids)
+    vault = home.open_vault(identity)
+    envelopes = {r.envelope_id for r in reports}
+    with store.session(write=True) as session:
+        (export_seq,) = log.append(
+            session,
+            [
+                NewEntry(
+                    kind="exported",
+                    subject=hashlib.sha256(out.name.encode()).hexdigest(),
+                    data={"reports": sorted(report_ids), "originals": originals},
+                )
+            ],
+        )
+    head_row = sign_now(home, store, identity.sign)
+    signed = SignedHead.of_row(head_row)
+    entries = _entries_for(store, envelopes, export_seq)
+    with store.session() as session:
+        conn = session.connection()
+        proofs = [
+            log.inclusion_proof(conn, seq, head_row.tree_size).to_dict() for seq in sorted(entries)
+        ]
+    by_subject: dict[tuple[str, str], int] = {}
+    for seq, body in entries.items():
+        doc = json.loads(body)
+        by_subject.setdefault((doc["kind"], doc["subject"]), seq)
+    bag = f"sijil-evidence-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    payload: dict[str, bytes | tuple[str, str]] = {}  # path -> bytes, or ("vault", sha)
+    evidence: list[dict[str, Any]] = []
+    for report in reports:
+        folder = f"data/reports/report-{report.id}"
+        files = []
+        for item in report.attachments:
+            path = f"{folder}/{item.position + 1:02d}-{item.name}"
+            payload[path] = ("vault", item.sha256)
+            files.append({"position": item.position, "path": path, "media_type": item.media_type})
+        record: dict[str, Any] = {
+            "report": report.id,
+            "envelope": report.envelope_id,
+            "fields": _exported_fields(report),
+            "files": files,
+            "ledger": {
+                "received": by_subject.get(("envelope.received", report.envelope_id)),
+                "registered": by_subject.get(("item.registered", report.envelope_id)),
+            },
+        }
+        if originals:
+            record["original"] = f"data/originals/{report.envelope_id}.age"
+            payload[record["original"]] = ("vault", report.envelope_id)
+        evidence.append(record)
+    payload["data/evidence.json"] = json.dumps(
+        {"reports": evidence, "originals": originals}, ensure_ascii=False, indent=1
+    ).encode()
+    payload["data/ledger/entries.jsonl"] = b"".join(entries[s] + b"\n" for s in sorted(entries))
+    payload["data/ledger/proofs.json"] = json.dumps(proofs, indent=1).encode()
+    payload["data/ledger/tree-head.json"] = json.dumps(signed.to_dict(), indent=1).encode()
+    if head_row.timestamp_token:
+        payload["data/ledger/tree-head.tsr"] = head_row.timestamp_token
+        config = TsaConfig.load(home.tsa_config)
+        if config is not None:
+            payload["data/ledger/tsa-ca.pem"] = config.ca_pem
+    _write_bag(out, bag, payload, vault_reader=vault.chunks, reports=len(reports))
+    return ExportResult(
+        path=out,
+        reports=len(reports),
+        files=sum(len(r.attachments) for r in reports),
+        entries=len(entries),
+        tree_size=head_row.tree_size,
+    )
+
+
+def _write_bag(
+    out: Path,
+    bag: str,
+    payload: dict[str, bytes | tuple[str, str]],
+    *,
+    vault_reader: Any,
+    reports: int,
+) -> None:
+    manifest: list[str] = []
+    total = 0
+    with atomic_writer(out) as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, content in sorted(payload.items()):
+            hasher = hashlib.sha256()
+            with archive.open(f"{bag}/{path}", "w", force_zip64=True) as member:
+                chunks = vault_reader(content[1]) if isinstance(content, tuple) else [content]
+                for chunk in chunks:
+                    hasher.update(chunk)
+                    member.write(chunk)
+                    total += len(chunk)
+            manifest.append(f"{hasher.hexdigest()}  {path}\n")
+        verifier_source = Path(verifier.__file__).read_bytes()
+        tags = {
+            "bagit.txt": verifier.BAGIT_TXT,
+            "bag-info.txt": (
+                f"Source-Organization: sijil desk\n"
+                f"Bagging-Date: {datetime.now(UTC):%Y-%m-%d}\n"
+                f"Payload-Oxum: {total}.{len(payload)}\n"
+                f"External-Description: {reports} report(s) with chain of custody\n"
+            ).encode(),
+            "manifest-sha256.txt": "".join(manifest).encode(),
+            "README.txt": _README.encode(),
+            "verify_package.py": verifier_source,
+        }
+        for name, data in tags.items():
+            archive.writestr(f"{bag}/{name}", data)
+        tagmanifest = "".join(
+            f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(tags.items())
+        )
+        archive.writestr(f"{bag}/tagmanifest-sha256.txt", tagmanifest)

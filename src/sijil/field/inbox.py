@@ -1,0 +1,129 @@
+"""Fetch the desk's replies from the relay mailbox named by our reply key, and keep them.
+
+Each request proves we hold the reply key (a fresh relay challenge answered with
+an X25519 Diffie-Hellman MAC, see ``sijil.relay.auth``). Replies are opened and
+checked against the desk's signing key, then kept in ``outbox/inbox.sealed``
+(age, to our own key, like the outbox index, so a wipe removes them too) before
+the relay is told to delete them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sijil.envelope.age import AgeReader, AgeWriter
+from sijil.errors import ConfigError, EnvelopeError, KeyFileError, RelayError
+from sijil.field.home import FieldSession
+from sijil.fsutil import atomic_write
+from sijil.relay.auth import answer_challenge, mailbox_id
+from sijil.relay.client import RelayClient
+from sijil.relay.replies import open_reply
+
+__all__ = ["INBOX_FILE", "InboxItem", "fetch_inbox", "load_inbox"]
+
+INBOX_FILE = "inbox.sealed"
+# One fetch takes at most this many replies; the rest wait for the next one.
+MAX_FETCH = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class InboxItem:
+    id: str
+    text: str
+    created_at: str
+    received_at: str
+    problem: str = ""  # set when a reply could not be opened or was not from the desk
+    new: bool = False
+
+
+def load_inbox(session: FieldSession) -> list[dict[str, Any]]:
+    path = session.home.outbox / INBOX_FILE
+    if not path.exists():
+        return []
+    with path.open("rb") as handle:
+        doc = json.loads(AgeReader(handle, session.identity.box).read())
+    if not isinstance(doc, list):
+        raise KeyFileError("the inbox file is damaged")
+    return [dict(item) for item in doc]
+
+
+def _save_inbox(session: FieldSession, items: list[dict[str, Any]]) -> None:
+    buf = io.BytesIO()
+    writer = AgeWriter(buf, session.identity.box.public_key())
+    writer.write(json.dumps(items, ensure_ascii=False).encode())
+    writer.close()
+    atomic_write(session.home.outbox / INBOX_FILE, buf.getvalue())
+
+
+def _proven(client: RelayClient, session: FieldSession, method: str, path: str) -> dict[str, str]:
+    response = client.request("GET", "v1/mailbox/challenge", ok=(200,))
+    try:
+        doc = response.json()
+        relay_key, challenge = str(doc["relay_key"]), str(doc["challenge"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RelayError("the relay's challenge does not parse", status=502) from exc
+    return answer_challenge(
+        session.identity.box, relay_key=relay_key, challenge=challenge, method=method, path=path
+    )
+
+
+def fetch_inbox(
+    session: FieldSession, *, relay: str | None = None, proxy: str | None = None
+) -> list[InboxItem]:
+    """Fetch, open, keep and acknowledge new replies; return every kept reply."""
+    relay = relay or session.settings.get("relay") or None
+    if not relay:
+        raise ConfigError("no relay address: give --relay (the invite named none)")
+    box = mailbox_id(session.identity.box.public_key())
+    kept = load_inbox(session)
+    known = {str(item["id"]) for item in kept}
+    fresh: set[str] = set()
+    with RelayClient(relay, proxy=proxy) as client:
+        url = client.url(f"v1/mailbox/{box}")
+        path = client.path_of(url)
+        response = client.request(
+            "GET", url, headers=_proven(client, session, "GET", path), ok=(200,)
+        )
+        try:
+            listed = [(str(r["id"]), str(r["data"])) for r in response.json()["replies"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RelayError("the relay's mailbox answer does not parse", status=502) from exc
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        for reply_id, data in listed[:MAX_FETCH]:
+            if reply_id in known:
+                continue
+            item: dict[str, Any] = {"id": reply_id, "received_at": now}
+            try:
+                reply = open_reply(
+                    base64.b64decode(data, validate=True),
+                    identity=session.identity.box,
+                    desk=session.desk.sign,
+                )
+                item.update(text=reply.text, created_at=reply.created_at)
+            except (EnvelopeError, binascii.Error, ValueError) as exc:
+                # kept with the reason, not dropped: a forged reply is worth knowing of
+                item.update(text="", created_at="", problem=str(exc)[:200])
+            kept.append(item)
+            known.add(reply_id)
+            fresh.add(reply_id)
+        _save_inbox(session, kept)
+        for reply_id in sorted(fresh):
+            headers = _proven(client, session, "DELETE", f"{path}/{reply_id}")
+            client.request("DELETE", f"{url}/{reply_id}", headers=headers, ok=(204, 404))
+    return [
+        InboxItem(
+            id=str(item["id"]),
+            text=str(item.get("text", "")),
+            created_at=str(item.get("created_at", "")),
+            received_at=str(item.get("received_at", "")),
+            problem=str(item.get("problem", "")),
+            new=str(item["id"]) in fresh,
+        )
+        for item in kept
+    ]

@@ -1,0 +1,189 @@
+"""Send the outbox through a relay with tus, resuming wherever the link dropped.
+
+Each outbox entry keeps, in the encrypted index, ``relay.url`` (the upload's
+address at the relay) and ``relay.offset`` (the last offset the relay reported).
+After a cut, a crash of this process or a restart of the device, the next run
+asks the relay for the true offset (HEAD) and sends only the rest. An envelope
+is marked sent only when the relay answers that the upload is whole; the
+upload's metadata carries the envelope id, which the relay checks against the
+SHA-256 of everything it received.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sijil.errors import ConfigError, RelayError, RelayUnreachable
+from sijil.field.home import FieldSession
+from sijil.relay.client import RelayClient
+
+__all__ = ["SendResult", "send_outbox"]
+
+TUS = {"Tus-Resumable": "1.0.0"}
+UPLOADS = "files"
+# Enough for a night of a link that drops every few minutes; then the run ends
+# and the next one resumes from the relay's offset anyway.
+MAX_ATTEMPTS = 200
+# Back off quickly at first (a cut link often comes straight back), then slowly.
+BACKOFF_FIRST_S = 0.2
+BACKOFF_MAX_S = 30.0
+READ_BLOCK = 64 << 10
+# Statuses after which trying again soon may work.
+RETRY_STATUSES = (408, 423, 429, 503)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendResult:
+    envelope_id: str
+    status: str  # sent | failed
+    detail: str
+    resumed_from: int = 0
+
+
+Progress = Callable[[str], None]
+
+
+def _blocks(path: Path, offset: int) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        while block := handle.read(READ_BLOCK):
+            yield block
+
+
+class _Sender:
+    def __init__(
+        self,
+        *,
+        session: FieldSession,
+        client: RelayClient,
+        index: list[dict[str, Any]],
+        sleep: Callable[[float], None],
+        say: Progress,
+    ) -> None:
+        self.session = session
+        self.client = client
+        self.index = index
+        self.sleep = sleep
+        self.say = say
+
+    def save(self) -> None:
+        self.session.save_index(self.index)
+
+    def create(self, envelope_id: str, size: int) -> str:
+        encoded = base64.b64encode(envelope_id.encode()).decode()
+        headers = {**TUS, "Upload-Length": str(size), "Upload-Metadata": f"envelope {encoded}"}
+        response = self.client.request("POST", UPLOADS, headers=headers, content=b"", ok=(201,))
+        location = response.headers.get("location")
+        if not location:
+            raise RelayError("the relay made an upload but gave no address for it", status=502)
+        return self.client.url(location)
+
+    def offset(self, url: str) -> int | None:
+        """The relay's offset for an upload, or None if it no longer knows it."""
+        try:
+            response = self.client.request("HEAD", url, headers=TUS, ok=(200,))
+        except RelayError as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+        value = response.headers.get("upload-offset", "")
+        if not value.isdigit():
+            raise RelayError("the relay gave no upload offset", status=502)
+        return int(value)
+
+    def send_one(self, entry: dict[str, Any]) -> SendResult:
+        envelope_id = str(entry["id"])
+        path = self.session.envelope_path(envelope_id)
+        if not path.is_file():
+            return SendResult(envelope_id=envelope_id, status="failed", detail="envelope missing")
+        size = path.stat().st_size
+        state: dict[str, Any] = entry.setdefault("relay", {})
+        resumed_from = 0
+        backoff = BACKOFF_FIRST_S
+        for _attempt in range(MAX_ATTEMPTS):
+            try:
+                if not state.get("url"):
+                    state.update(url=self.create(envelope_id, size), offset=0)
+                    self.save()
+                    offset: int | None = 0
+                else:
+                    offset = self.offset(str(state["url"]))
+                    if offset is None:  # expired or lost at the relay: start again
+                        state.clear()
+                        self.save()
+                        continue
+                    resumed_from = resumed_from or offset
+                if offset != state.get("offset"):
+                    state["offset"] = offset
+                    self.save()
+                if offset is not None and offset < size:
+                    headers = {
+                        **TUS,
+                        "Content-Type": "application/offset+octet-stream",
+                        "Content-Length": str(size - offset),
+                        "Upload-Offset": str(offset),
+                    }
+                    response = self.client.request(
+                        "PATCH", str(state["url"]), headers=headers, content=_blocks(path, offset)
+                    )
+                    offset = int(response.headers.get("upload-offset", "-1"))
+                if offset == size:
+                    return self.mark_sent(entry, resumed_from)
+            except RelayUnreachable:
+                self.say(f"  {envelope_id[:12]}: link cut; resuming in {backoff:.1f}s")
+            except RelayError as exc:
+                if exc.status == 460:  # the relay's copy is not what we sealed
+                    state.clear()
+                    self.save()
+                    continue
+                if exc.status not in RETRY_STATUSES:
+                    return SendResult(envelope_id=envelope_id, status="failed", detail=str(exc))
+            self.sleep(backoff)
+            backoff = min(BACKOFF_MAX_S, backoff * 2)
+        return SendResult(
+            envelope_id=envelope_id,
+            status="failed",
+            detail=f"gave up after {MAX_ATTEMPTS} attempts; run again to resume",
+        )
+
+    def mark_sent(self, entry: dict[str, Any], resumed_from: int) -> SendResult:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        entry["relay"] = {"sent_at": now}
+        entry.setdefault("exported", []).append({"channel": "relay", "at": now})
+        self.save()
+        detail = f"resumed at byte {resumed_from}" if resumed_from else "sent whole"
+        return SendResult(
+            envelope_id=str(entry["id"]), status="sent", detail=detail, resumed_from=resumed_from
+        )
+
+
+def send_outbox(
+    session: FieldSession,
+    *,
+    relay: str | None = None,
+    proxy: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Progress | None = None,
+) -> list[SendResult]:
+    """Upload every envelope not yet sent through the relay; return one result each."""
+    relay = relay or session.settings.get("relay") or None
+    if not relay:
+        raise ConfigError("no relay address: give --relay (the invite named none)")
+    say = progress or (lambda _line: None)
+    index = session.load_index()
+    results: list[SendResult] = []
+    with RelayClient(relay, proxy=proxy) as client:
+        sender = _Sender(session=session, client=client, index=index, sleep=sleep, say=say)
+        for entry in index:
+            if entry.get("relay", {}).get("sent_at"):
+                continue
+            result = sender.send_one(entry)
+            results.append(result)
+            say(f"{result.status:<7}{result.envelope_id[:16]}  {result.detail}")
+    return results

@@ -1,0 +1,293 @@
+"""The desk's near-duplicate catalog: fingerprints in the store, an index in memory and on disk.
+
+The store is the truth: every fingerprint is a ``media_prints`` row. The
+in-memory :class:`HammingIndex` holds each image's PDQ hash and each video's
+distinct frame hashes, tagged with the row they came from. It is saved to
+``<home>/media/index.npz`` now and then, and on start-up the saved file is
+loaded and only rows added since (``id`` above the file's watermark) are read
+from the store: nothing is ever re-hashed, and a stale or foreign file is
+simply rebuilt from the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import func, select
+
+from sijil.fsutil import atomic_writer
+from sijil.media.index import DEFAULT_RADIUS, HammingIndex
+from sijil.media.pdq import TRANSFORMS, ImagePrint
+from sijil.media.video import MIN_FRAME_QUALITY, VideoPrint, match_videos, unpack_frames
+from sijil.store import MediaPrintRow, Store
+
+__all__ = [
+    "INDEX_FILE",
+    "MIN_IMAGE_QUALITY",
+    "SAVE_AFTER",
+    "VIDEO_MATCH_SHARE",
+    "Catalog",
+    "Found",
+]
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE: Final = Path("media") / "index.npz"
+#: PDQ's reference threshold: below it an image is too flat to match reliably.
+MIN_IMAGE_QUALITY: Final = 50
+#: A video matches another when this share of either one's distinct frames
+#: has a twin in the other (a clip cut from a longer video still matches).
+VIDEO_MATCH_SHARE: Final = 0.8
+# Saving the file costs a full write (~100 MB at 1M hashes), so it waits
+# until this many hashes arrived since the last save; the rest is caught up
+# from the store on start, which is cheap since nothing is re-hashed.
+SAVE_AFTER: Final = 1000
+# frame numbers tag index rows: 0.. a video's distinct frames, -1 an image,
+# -2 the picture inside an image's flat margins
+_IMAGE_FRAME: Final = -1
+_INNER_FRAME: Final = -2
+_FORMAT: Final = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Found:
+    """One earlier fingerprint that the queried one resembles."""
+
+    print_id: int
+    kind: str
+    distance: int
+    transform: str | None = None
+    score: float | None = None
+    other_score: float | None = None
+
+
+class Catalog:
+    """Index of every usable fingerprint in one store, kept current and persisted."""
+
+    def __init__(self, *, store: Store, path: Path | None, radius: int = DEFAULT_RADIUS) -> None:
+        self.store = store
+        self.path = path
+        self.radius = radius
+        self.index = HammingIndex(radius=radius)
+        self._owners: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._frames: NDArray[np.int32] = np.zeros(0, dtype=np.int32)
+        self._spans: dict[int, tuple[int, int]] = {}
+        self._pending: list[bytes] = []
+        self._pending_owners: list[int] = []
+        self._pending_frames: list[int] = []
+        self.watermark = 0  # highest media_prints.id taken in
+        self._taken = 0  # media_prints rows with hashes, id <= watermark
+        self._unsaved = 0
+
+    @classmethod
+    def open(cls, store: Store, home: Path | None, *, radius: int = DEFAULT_RADIUS) -> Catalog:
+        catalog = cls(store=store, path=None if home is None else home / INDEX_FILE, radius=radius)
+        catalog._load_file()
+        catalog.catch_up()
+        return catalog
+
+    # --- keeping current ------------------------------------------------------------
+
+    def _append(self, print_id: int, hashes: list[bytes], frame_numbers: list[int]) -> None:
+        if not hashes:
+            return
+        if frame_numbers[0] >= 0:
+            start = len(self.index) + len(self._pending)
+            self._spans[print_id] = (start, start + len(hashes))
+        self._pending.extend(hashes)
+        self._pending_owners.extend([print_id] * len(hashes))
+        self._pending_frames.extend(frame_numbers)
+
+    def _flush(self) -> None:
+        """Move pending hashes into the index in one batch (one array copy, not one per row)."""
+        if not self._pending:
+            return
+        block = np.frombuffer(b"".join(self._pending), dtype=np.uint8).reshape(-1, 32)
+        self.index.add(block)
+        self._owners = np.concatenate([self._owners, np.array(self._pending_owners, np.int64)])
+        self._frames = np.concatenate([self._frames, np.array(self._pending_frames, np.int32)])
+        self._unsaved += len(self._pending)
+        self._pending, self._pending_owners, self._pending_frames = [], [], []
+
+    def take(self, row: MediaPrintRow) -> None:
+        """Add one stored fingerprint (in id order) to the index."""
+        if row.kind == "image" and row.pdq and (row.quality or 0) >= MIN_IMAGE_QUALITY:
+            self._append(row.id, [bytes.fromhex(row.pdq)], [_IMAGE_FRAME])
+            if row.pdq_inner:
+                self._append(row.id, [bytes.fromhex(row.pdq_inner)], [_INNER_FRAME])
+        elif row.kind == "video" and row.frames:
+            distinct = _distinct(unpack_frames(row.frames))
+            self._append(row.id, distinct, list(range(len(distinct))))
+        if row.kind in ("image", "video"):
+            self._taken += 1
+        self.watermark = max(self.watermark, row.id)
+
+    def catch_up(self) -> int:
+        """Take in rows added to the store since the watermark; return how many."""
+        added = 0
+        with self.store.session() as session:
+            rows = session.scalars(
+                select(MediaPrintRow)
+                .where(MediaPrintRow.id > self.watermark)
+                .order_by(MediaPrintRow.id)
+                .execution_options(yield_per=5000)
+            )
+            for row in rows:
+                self.take(row)
+                added += 1
+        self._flush()
+        return added
+
+    # --- the file -------------------------------------------------------------------
+
+    def _load_file(self) -> None:
+        if self.path is None or not self.path.is_file():
+            return
+        try:
+            with np.load(self.path, allow_pickle=False) as saved:
+                meta = saved["meta"]
+                if int(meta[0]) != _FORMAT:
+                    raise ValueError("index file of another format")
+                watermark, taken = int(meta[1]), int(meta[2])
+                hashes, owners, frames = saved["hashes"], saved["owners"], saved["frames"]
+                offsets, postings = saved["offsets"], saved["postings"]
+            if not (len(hashes) == len(owners) == len(frames)):
+                raise ValueError("index file arrays disagree")
+            with self.store.session() as session:
+                stored = session.scalar(
+                    select(func.count(MediaPrintRow.id)).where(
+                        MediaPrintRow.id <= watermark,
+                        MediaPrintRow.kind.in_(("image", "video")),
+                    )
+                )
+            if stored != taken:
+                raise ValueError("index file belongs to another state of the store")
+            self.index.restore(hashes, offsets, postings)
+        except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as exc:
+            # the store holds every fingerprint, so a bad file only costs a rebuild
+            log.warning("media index file not used, rebuilding from the store: %s", exc)
+            self.index = HammingIndex(radius=self.radius)
+            return
+        self._owners = owners.astype(np.int64)
+        self._frames = frames.astype(np.int32)
+        self.watermark, self._taken = watermark, taken
+        self._spans = _spans_of(self._owners, self._frames)
+
+    def save(self) -> None:
+        """Write the index atomically beside the store (a no-op without a home)."""
+        if self.path is None:
+            return
+        self._flush()
+        offsets, postings = self.index.tables()
+        meta = np.array([_FORMAT, self.watermark, self._taken], dtype=np.int64)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with atomic_writer(self.path) as out:
+            np.savez(
+                out,
+                meta=meta,
+                hashes=self.index.hashes,
+                owners=self._owners,
+                frames=self._frames,
+                offsets=offsets,
+                postings=postings,
+            )
+        self._unsaved = 0
+
+    def save_if_due(self) -> None:
+        if self._unsaved >= SAVE_AFTER or (
+            self.path is not None and not self.path.exists() and len(self.index)
+        ):
+            self.save()
+
+    # --- matching -------------------------------------------------------------------
+
+    def match_image(self, image: ImagePrint, *, exclude: int | None = None) -> list[Found]:
+        """Earlier images within the radius of any rotation or mirror of ``image``."""
+        if image.quality < MIN_IMAGE_QUALITY:
+            return []
+        self._flush()
+        best: dict[int, tuple[int, str]] = {}
+        queries = [(n, v, False) for n, v in zip(TRANSFORMS, image.dihedral, strict=True)]
+        if image.inner is not None:
+            framed = image.inner.dihedral
+            queries += [(n, v, True) for n, v in zip(TRANSFORMS, framed, strict=True)]
+        for name, variant, inner in queries:
+            hits = self.index.query(variant)
+            for row, distance in zip(hits.rows.tolist(), hits.distances.tolist(), strict=True):
+                frame = int(self._frames[row])
+                if frame >= 0:
+                    continue
+                owner = int(self._owners[row])
+                if owner != exclude and (owner not in best or distance < best[owner][0]):
+                    via_inner = inner or frame == _INNER_FRAME
+                    best[owner] = (distance, f"{name}, framed" if via_inner else name)
+        return sorted(
+            (
+                Found(print_id=o, kind="image", distance=d, transform=t)
+                for o, (d, t) in best.items()
+            ),
+            key=lambda f: (f.distance, f.print_id),
+        )
+
+    def match_video(self, video: VideoPrint, *, exclude: int | None = None) -> list[Found]:
+        """Earlier videos sharing enough near-identical frames with ``video``, either way."""
+        self._flush()
+        distinct = _distinct(video.frames)
+        closest: dict[int, int] = {}
+        for digest in distinct:
+            hits = self.index.query(digest)
+            for row, distance in zip(hits.rows.tolist(), hits.distances.tolist(), strict=True):
+                owner = int(self._owners[row])
+                if self._frames[row] < 0 or owner == exclude:
+                    continue
+                closest[owner] = min(distance, closest.get(owner, distance))
+        found = []
+        hashes = self.index.hashes
+        for owner, distance in closest.items():
+            start, end = self._spans[owner]
+            theirs = [hashes[i].tobytes() for i in range(start, end)]
+            mine, other = match_videos(distinct, theirs, radius=self.radius)
+            if max(mine, other) >= VIDEO_MATCH_SHARE:
+                found.append(
+                    Found(
+                        print_id=owner,
+                        kind="video",
+                        distance=distance,
+                        score=round(mine, 4),
+                        other_score=round(other, 4),
+                    )
+                )
+        return sorted(found, key=lambda f: (-(f.score or 0), f.distance, f.print_id))
+
+    def match(self, media: ImagePrint | VideoPrint, *, exclude: int | None = None) -> list[Found]:
+        if isinstance(media, ImagePrint):
+            return self.match_image(media, exclude=exclude)
+        return self.match_video(media, exclude=exclude)
+
+
+def _distinct(frames: tuple[tuple[bytes, int], ...]) -> list[bytes]:
+    seen: dict[bytes, None] = {}
+    for digest, quality in frames:
+        if quality >= MIN_FRAME_QUALITY:
+            seen.setdefault(digest, None)
+    return list(seen)
+
+
+def _spans_of(owners: NDArray[np.int64], frames: NDArray[np.int32]) -> dict[int, tuple[int, int]]:
+    video_rows = np.nonzero(frames >= 0)[0]
+    spans: dict[int, tuple[int, int]] = {}
+    if len(video_rows) == 0:
+        return spans
+    ids = owners[video_rows]
+    # a video's frames were added in one go, so its rows are contiguous
+    starts = np.concatenate(([0], np.nonzero(np.diff(ids))[0] + 1))
+    ends = np.concatenate((starts[1:], [len(ids)]))
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        spans[int(ids[s])] = (int(video_rows[s]), int(video_rows[e - 1]) + 1)
+    return spans

@@ -1,0 +1,226 @@
+"""Fingerprint a report's photos and videos as it arrives, and record what they resemble.
+
+Desk intake calls :func:`fingerprint_report` once the report is registered,
+while the verified plaintext attachments are still in staging (the vault
+holds only encrypted copies). It hashes each file, matches it against
+everything the desk already holds, stores the fingerprint and the matches,
+and appends each match to the custody ledger as a derived fact, in the same
+transaction. It never raises: a photo that cannot be hashed is recorded as
+such and the import carries on, since losing or blocking evidence over a
+derived fact would be the worse failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from sijil.errors import MediaError, UnsupportedMedia
+from sijil.ledger import log as ledger_log
+from sijil.ledger.entries import NewEntry
+from sijil.media.catalog import Catalog, Found
+from sijil.media.fingerprint import fingerprint_file
+from sijil.media.pdq import ImagePrint
+from sijil.media.video import VideoPrint, pack_frames
+from sijil.store import Attachment, MediaMatch, MediaPrintRow, Store
+
+__all__ = [
+    "LEDGER_KIND",
+    "Fingerprinted",
+    "catalog_for",
+    "fingerprint_files",
+    "fingerprint_report",
+    "record_prints",
+    "store_print",
+]
+
+#: The ledger has no kind of its own for a match yet; a match is a fact
+#: derived from two blobs, so it is logged as one, with ``derived`` naming it.
+LEDGER_KIND = "derivative.made"
+
+log = logging.getLogger(__name__)
+
+# one catalog per open store and home, so an import of many envelopes loads the index once
+_CATALOGS: weakref.WeakKeyDictionary[Store, dict[Path | None, Catalog]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _debug() -> bool:
+    # a traceback only when asked for: it could quote paths, and the import goes on
+    return log.isEnabledFor(logging.DEBUG)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fingerprinted:
+    """What fingerprinting made of the attachment at ``position``."""
+
+    position: int
+    media: ImagePrint | VideoPrint | None
+    error: str | None = None
+
+    @property
+    def kind(self) -> str:
+        if isinstance(self.media, ImagePrint):
+            return "image"
+        if isinstance(self.media, VideoPrint):
+            return "video"
+        return "other" if self.error is None else "error"
+
+
+def fingerprint_one(position: int, path: Path) -> Fingerprinted:
+    try:
+        return Fingerprinted(position=position, media=fingerprint_file(path))
+    except MediaError as exc:
+        if isinstance(exc, UnsupportedMedia):
+            return Fingerprinted(position=position, media=None)
+        return Fingerprinted(position=position, media=None, error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a hashing bug must not cost an import
+        log.warning("fingerprinting failed: %s", type(exc).__name__, exc_info=_debug())
+        return Fingerprinted(
+            position=position, media=None, error=f"fingerprinting failed ({type(exc).__name__})"
+        )
+
+
+def fingerprint_files(paths: Sequence[Path]) -> list[Fingerprinted]:
+    """Fingerprint each attachment (in manifest order); never raises."""
+    return [fingerprint_one(i, Path(p)) for i, p in enumerate(paths)]
+
+
+def catalog_for(store: Store, home: Path | None) -> Catalog:
+    """The process's catalog of ``store``, caught up with rows other processes added."""
+    per_home = _CATALOGS.setdefault(store, {})
+    catalog = per_home.get(home)
+    if catalog is None:
+        catalog = per_home[home] = Catalog.open(store, home)
+    else:
+        catalog.catch_up()
+    return catalog
+
+
+def store_print(store: Store, attachment_id: int, item: Fingerprinted) -> MediaPrintRow:
+    """Write one fingerprint row and return it (detached, with its id)."""
+    media = item.media
+    row = MediaPrintRow(attachment_id=attachment_id, kind=item.kind, error=item.error)
+    if isinstance(media, ImagePrint):
+        row.pdq, row.quality = media.hex, media.quality
+        row.pdq_inner = None if media.inner is None else media.inner.hex
+        row.width, row.height = media.width, media.height
+    elif isinstance(media, VideoPrint):
+        row.frames = pack_frames(media.frames)
+        row.width, row.height, row.duration_s = media.width, media.height, media.duration_s
+    with store.session(write=True) as session:
+        session.add(row)
+        session.flush()
+        session.expunge(row)
+    return row
+
+
+def _ledger_entry(match: MediaMatch, mine: Attachment, other: Attachment) -> NewEntry:
+    data: dict[str, object] = {
+        "derived": "media.match",
+        "attachment": mine.sha256,
+        "report": mine.report_id,
+        "other_attachment": other.sha256,
+        "other_report": other.report_id,
+        "kind": match.kind,
+        "distance": match.distance,
+    }
+    if match.transform is not None:
+        data["transform"] = match.transform
+    if match.score is not None:
+        # floats are not canonical JSON across implementations; per-mille integers are
+        data["score_permille"] = round(match.score * 1000)
+        data["other_score_permille"] = round((match.other_score or 0) * 1000)
+    return NewEntry(kind=LEDGER_KIND, subject=mine.sha256, data=data)
+
+
+def _record_matches(store: Store, attachment_id: int, found: list[Found]) -> list[MediaMatch]:
+    if not found:
+        return []
+    with store.session(write=True) as session:
+        owners = dict(
+            session.execute(
+                select(MediaPrintRow.id, MediaPrintRow.attachment_id).where(
+                    MediaPrintRow.id.in_([f.print_id for f in found])
+                )
+            ).all()
+        )
+        matches = [
+            MediaMatch(
+                attachment_id=attachment_id,
+                other_id=owners[f.print_id],
+                kind=f.kind,
+                distance=f.distance,
+                transform=f.transform,
+                score=f.score,
+                other_score=f.other_score,
+            )
+            for f in found
+            if f.print_id in owners and owners[f.print_id] != attachment_id
+        ]
+        if not matches:
+            return []
+        session.add_all(matches)
+        session.flush()
+        attachments = {
+            a.id: a
+            for a in session.scalars(
+                select(Attachment).where(
+                    Attachment.id.in_({attachment_id} | {m.other_id for m in matches})
+                )
+            )
+        }
+        mine = attachments[attachment_id]
+        ledger_log.append(
+            session, [_ledger_entry(m, mine, attachments[m.other_id]) for m in matches]
+        )
+        for match in matches:
+            session.expunge(match)
+    return matches
+
+
+def record_prints(
+    store: Store, home: Path | None, report_id: int, prints: Sequence[Fingerprinted]
+) -> list[MediaMatch]:
+    """Match, store and record ``prints`` of report ``report_id`` (may raise)."""
+    with store.session() as session:
+        positions = dict(
+            session.execute(
+                select(Attachment.position, Attachment.id).where(Attachment.report_id == report_id)
+            ).all()
+        )
+    catalog = catalog_for(store, home)
+    recorded: list[MediaMatch] = []
+    for item in prints:
+        attachment_id = positions.get(item.position)
+        if attachment_id is None:
+            continue
+        # matched before it is added, so only earlier items are found
+        found = [] if item.media is None else catalog.match(item.media)
+        row = store_print(store, attachment_id, item)
+        catalog.take(row)
+        recorded += _record_matches(store, attachment_id, found)
+    catalog.save_if_due()
+    return recorded
+
+
+def fingerprint_report(
+    store: Store, home: Path | None, report_id: int, files: Sequence[Path]
+) -> list[MediaMatch]:
+    """Fingerprint report ``report_id``'s plaintext ``files`` (manifest order); never raises."""
+    try:
+        return record_prints(store, home, report_id, fingerprint_files(files))
+    except Exception as exc:  # noqa: BLE001 - the report is safe; a derived fact can wait
+        log.warning(
+            "media fingerprints of report %s not recorded: %s",
+            report_id,
+            type(exc).__name__,
+            exc_info=_debug(),
+        )
+        return []

@@ -1,0 +1,226 @@
+"""PDQ fingerprints of still images, decoded small and fast.
+
+PDQ (Meta's perceptual hash, 256 bits with a 0-100 quality score) reduces any
+picture to a 64x64 luminance grid, so decoding a 12-megapixel photo at full
+size only to throw the pixels away is wasted time. JPEGs are decoded at 1/2,
+1/4 or 1/8 scale in the DCT domain (Pillow's ``draft``), then every image is
+resampled to exactly 64x64 with Lanczos before PDQ runs; PDQ's own box
+filter is then a no-op. This deviates from hashing the full image with the
+reference code by a few bits, and buys stability: the reference box filter
+is not symmetric, so a rotated or mirrored copy hashed at full size lands
+10-30 bits away from the matching dihedral hash, against 0-6 bits here (see
+docs/media.md). The eight dihedral hashes are computed in the same pass, so
+a rotated or mirrored copy is matched by querying all eight.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, Final
+
+import numpy as np
+import pdqhash
+import pillow_heif
+from numpy.typing import NDArray
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from sijil.errors import DamagedMedia, MediaTooLarge, UnsupportedMedia
+
+__all__ = [
+    "DECODE_TARGET",
+    "DIHEDRAL",
+    "HASH_BYTES",
+    "HASH_SIDE",
+    "MAX_IMAGE_PIXELS",
+    "TRANSFORMS",
+    "ImagePrint",
+    "hash_image",
+    "hash_pixels",
+    "hex_hash",
+]
+
+HASH_BYTES: Final = 32
+# PDQ's DCT works on a 64x64 grid; resampling to it directly is both the
+# cheapest input and the most orientation-stable one (measured, docs/media.md).
+HASH_SIDE: Final = 64
+# JPEG DCT scaling stops at the largest reduction that keeps both sides at
+# least this large: a 4000x3000 photo is decoded at 1/8 (500x375).
+DECODE_TARGET: Final = 256
+# A decompression bomb (a tiny file claiming gigapixels) is refused before
+# any pixel is decoded; 200 MP is beyond any phone or DSLR photo today.
+MAX_IMAGE_PIXELS: Final = 200_000_000
+# Margin detection runs on a small grey copy. A line is margin when nearly
+# all its pixels are close to its median: UI text in a bar stays under the
+# share, a photo's rows (even sky, with noise and gradients) rarely do.
+MARGIN_PROBE_SIDE: Final = 128
+MARGIN_TOLERANCE: Final = 10.0
+MARGIN_SHARE: Final = 0.9
+# an inner hash only when margins take at least 4% of the picture and the
+# rest is a real picture (a quarter of it, 16+ probe pixels a side)
+MIN_MARGIN_SHARE: Final = 0.04
+MIN_INNER_SHARE: Final = 0.25
+MIN_INNER_SIDE: Final = 16
+#: Order of the dihedral hashes, as the PDQ reference computes them.
+DIHEDRAL: Final = (
+    "original",
+    "rotate90",
+    "rotate180",
+    "rotate270",
+    "flipx",
+    "flipy",
+    "flip+1",
+    "flip-1",
+)
+
+#: How a new image relates to the earlier one when dihedral variant k of the
+#: new image is what matched (variant 1, PDQ's "rotate90", matches when the
+#: new image is the old one turned 90 degrees clockwise, and so on).
+TRANSFORMS: Final = (
+    "original",
+    "rotate-cw90",
+    "rotate180",
+    "rotate-ccw90",
+    "upside-down",
+    "mirror",
+    "transpose",
+    "transverse",
+)
+
+pillow_heif.register_heif_opener()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImagePrint:
+    """PDQ of one image: the hash as stored, its 8 dihedral variants, its quality."""
+
+    pdq: bytes
+    quality: int
+    width: int
+    height: int
+    dihedral: tuple[bytes, ...]
+    # the same for the picture inside flat margins (a screenshot, a framed or
+    # letterboxed copy), when such margins take a noticeable share of the image
+    inner: ImagePrint | None = None
+
+    @property
+    def hex(self) -> str:
+        return self.pdq.hex()
+
+
+def hex_hash(value: bytes) -> str:
+    return value.hex()
+
+
+def _bits_to_bytes(bits: NDArray[np.int64]) -> bytes:
+    return np.packbits(bits.astype(np.uint8)).tobytes()
+
+
+def hash_pixels(rgb: NDArray[np.uint8], *, width: int, height: int) -> ImagePrint:
+    """PDQ and dihedral hashes of an RGB array (resampled to HASH_SIDE if it is not)."""
+    if rgb.shape[:2] != (HASH_SIDE, HASH_SIDE):
+        rgb = np.asarray(_to_grid(Image.fromarray(rgb, "RGB")), dtype=np.uint8)
+    hashes, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
+    variants = tuple(_bits_to_bytes(h) for h in hashes)
+    return ImagePrint(
+        pdq=variants[0], quality=int(quality), width=width, height=height, dihedral=variants
+    )
+
+
+def _to_grid(image: Image.Image) -> Image.Image:
+    # reducing_gap first shrinks by a whole factor (cheap), Lanczos does the rest
+    return image.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _is_margin(lines: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """Lines (rows) that are background: nearly all pixels near the line's median."""
+    if lines.size == 0:
+        return np.ones(len(lines), dtype=bool)
+    median = np.median(lines, axis=1, keepdims=True)
+    return np.asarray((np.abs(lines - median) <= MARGIN_TOLERANCE).mean(axis=1) >= MARGIN_SHARE)
+
+
+def _runs(flags: NDArray[np.bool_]) -> tuple[int, int]:
+    """Lengths of the leading and trailing runs of True (all of it counts once)."""
+    if len(flags) == 0 or flags.all():
+        return len(flags), 0
+    return int(np.argmin(flags)), int(np.argmin(flags[::-1]))
+
+
+def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
+    """The box inside flat margins (UI bars, canvas, letterbox), or None if there are none."""
+    small = image.convert("L")
+    small.thumbnail((MARGIN_PROBE_SIDE, MARGIN_PROBE_SIDE), Image.Resampling.BOX)
+    gray = np.asarray(small, dtype=np.float32)
+    h, w = gray.shape
+    top, bottom, left, right = 0, h, 0, w
+    for _ in range(2):  # columns are judged on the rows left, then rows again
+        lead, trail = _runs(_is_margin(gray[top:bottom, left:right]))
+        top, bottom = top + lead, bottom - trail
+        lead, trail = _runs(_is_margin(gray[top:bottom, left:right].T))
+        left, right = left + lead, right - trail
+    inner = (bottom - top) * (right - left)
+    if inner > (1 - MIN_MARGIN_SHARE) * h * w or inner < MIN_INNER_SHARE * h * w:
+        return None
+    if min(bottom - top, right - left) < MIN_INNER_SIDE:
+        return None
+    sx, sy = image.width / w, image.height / h
+    return (round(left * sx), round(top * sy), round(right * sx), round(bottom * sy))
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # transparent pixels carry arbitrary colour; put them on white like a viewer does
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        canvas.alpha_composite(rgba)
+        return canvas.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def decode_small(source: Path | IO[bytes]) -> tuple[Image.Image, int, int]:
+    """The first frame of an image, upright, RGB and reduced where cheap, and its full size."""
+    try:
+        with warnings.catch_warnings():
+            # damaged EXIF only costs the orientation; the pixels are what is hashed
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(source)
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise MediaTooLarge(
+                    f"image of {width}x{height} pixels is over the {MAX_IMAGE_PIXELS:,} pixel limit"
+                )
+            if image.format == "JPEG":
+                image.draft("RGB", (DECODE_TARGET, DECODE_TARGET))
+            image.seek(0)
+            image.load()
+            upright = _flatten(ImageOps.exif_transpose(image))
+    except UnidentifiedImageError as exc:
+        raise UnsupportedMedia("not an image format sijil can read") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaTooLarge("image claims more pixels than the decoder allows") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError) as exc:
+        raise DamagedMedia(f"damaged image data ({type(exc).__name__})") from exc
+    return upright, width, height
+
+
+def hash_image(source: Path | IO[bytes]) -> ImagePrint:
+    """PDQ of an image file (JPEG, PNG, WebP, GIF first frame, TIFF, HEIC, AVIF)."""
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            return hash_image(handle)
+    image, width, height = decode_small(source)
+    if image.width < 1 or image.height < 1:
+        raise DamagedMedia("image has no pixels")
+    whole = hash_pixels(_grid_array(image), width=width, height=height)
+    box = content_box(image)
+    if box is None:
+        return whole
+    inner = hash_pixels(_grid_array(image.crop(box)), width=box[2] - box[0], height=box[3] - box[1])
+    return replace(whole, inner=inner)
+
+
+def _grid_array(image: Image.Image) -> NDArray[np.uint8]:
+    return np.asarray(_to_grid(image), dtype=np.uint8)

@@ -1,0 +1,308 @@
+"""The relay as an ASGI application: tus uploads, the desk's pull API, reply mailboxes.
+
+``create_app(config)`` builds everything from one frozen config; there is no
+module state. Nothing here reads the client's address or User-Agent, and the
+server is run with its access log off (see ``server.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from sijil.envelope.age import INTRO
+from sijil.errors import NotFound, RelayError, RelayLimitExceeded, RelayProtocolError
+from sijil.relay import tus
+from sijil.relay.auth import ChallengeIssuer, ReplayGuard, body_digest, verify_desk_request
+from sijil.relay.config import MAX_REPLIES_PER_BOX, MAX_REPLY_BYTES, RateLimiter, RelayConfig
+from sijil.relay.spool import Spool, SpoolLimits, Upload
+
+__all__ = ["UPLOADS_PATH", "create_app"]
+
+UPLOADS_PATH = "/files"
+TUS_HEADERS = {"Tus-Resumable": tus.TUS_VERSION}
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class _State:
+    config: RelayConfig
+    spool: Spool
+    rate: RateLimiter
+    challenges: ChallengeIssuer
+    desk_guard: ReplayGuard
+    clock: Callable[[], float]
+    transfers: int = 0
+    busy: set[str] = field(default_factory=set)
+
+
+def _error(exc: RelayError | NotFound, *, tus_route: bool) -> Response:
+    headers = dict(TUS_HEADERS) if tus_route else {}
+    if isinstance(exc, NotFound):
+        return PlainTextResponse(f"{exc}\n", status_code=404, headers=headers)
+    if exc.status == 412:
+        headers["Tus-Version"] = tus.TUS_VERSION
+    if exc.status in (429, 503):
+        headers["Retry-After"] = "1"
+    return PlainTextResponse(f"{exc}\n", status_code=exc.status, headers=headers)
+
+
+def _guarded(state: _State, handler: Handler, *, tus_route: bool) -> Handler:
+    async def run(request: Request) -> Response:
+        try:
+            state.rate.take(now=state.clock())
+            return await handler(request)
+        except (RelayError, NotFound) as exc:
+            return _error(exc, tus_route=tus_route)
+
+    return run
+
+
+def _upload_headers(upload: Upload, offset: int) -> dict[str, str]:
+    return {
+        **TUS_HEADERS,
+        "Upload-Offset": str(offset),
+        "Upload-Expires": tus.http_date(upload.expires),
+        "Cache-Control": "no-store",
+    }
+
+
+def _tus_routes(state: _State) -> list[Route]:
+    config, spool = state.config, state.spool
+
+    async def options(_request: Request) -> Response:
+        return Response(
+            status_code=204,
+            headers={
+                **TUS_HEADERS,
+                "Tus-Version": tus.TUS_VERSION,
+                "Tus-Extension": tus.EXTENSIONS,
+                "Tus-Max-Size": str(config.max_envelope_bytes),
+                "Tus-Checksum-Algorithm": ",".join(tus.CHECKSUM_ALGORITHMS),
+            },
+        )
+
+    async def create(request: Request) -> Response:
+        creation = tus.parse_creation(request.headers, max_size=config.max_envelope_bytes)
+        if creation.length == 0:
+            raise RelayProtocolError("an empty upload cannot be an envelope")
+        upload = spool.create(
+            length=creation.length, claimed_id=creation.claimed_id, now=state.clock()
+        )
+        headers = _upload_headers(upload, 0)
+        headers["Location"] = f"{UPLOADS_PATH}/{upload.id}"
+        return Response(status_code=201, headers=headers)
+
+    async def head(request: Request) -> Response:
+        tus.require_version(request.headers)
+        upload = spool.get(request.path_params["upload"], now=state.clock())
+        headers = _upload_headers(upload, spool.offset(upload))
+        headers["Upload-Length"] = str(upload.length)
+        return Response(status_code=200, headers=headers)
+
+    async def delete(request: Request) -> Response:
+        tus.require_version(request.headers)
+        upload_id = request.path_params["upload"]
+        if upload_id in state.busy:
+            raise RelayProtocolError("this upload is receiving data", status=423)
+        spool.get(upload_id, now=state.clock())
+        spool.terminate(upload_id)
+        return Response(status_code=204, headers=TUS_HEADERS)
+
+    async def patch(request: Request) -> Response:
+        upload_id = request.path_params["upload"]
+        upload = spool.get(upload_id, now=state.clock())
+        if upload.finished:
+            raise RelayProtocolError("this upload is already complete", status=409)
+        if upload_id in state.busy:
+            # an earlier connection of the same sender may not have been noticed dead yet
+            raise RelayProtocolError("this upload is receiving data; retry", status=423)
+        if state.transfers >= config.max_concurrent_uploads:
+            raise RelayLimitExceeded("too many uploads in progress; retry later", status=429)
+        current = spool.offset(upload)
+        parsed = tus.parse_patch(request.headers, current=current, length=upload.length)
+        state.busy.add(upload_id)
+        state.transfers += 1
+        try:
+            offset = await _receive(state, request, upload, parsed)
+        finally:
+            state.busy.discard(upload_id)
+            state.transfers -= 1
+        upload = spool.touch(upload, now=state.clock())
+        if offset == upload.length:
+            spool.complete(upload)
+        return Response(status_code=204, headers=_upload_headers(upload, offset))
+
+    files = f"{UPLOADS_PATH}/{{upload}}"
+    return [
+        Route(UPLOADS_PATH, _guarded(state, options, tus_route=True), methods=["OPTIONS"]),
+        Route(UPLOADS_PATH, _guarded(state, create, tus_route=True), methods=["POST"]),
+        Route(files, _guarded(state, head, tus_route=True), methods=["HEAD"]),
+        Route(files, _guarded(state, patch, tus_route=True), methods=["PATCH"]),
+        Route(files, _guarded(state, delete, tus_route=True), methods=["DELETE"]),
+    ]
+
+
+async def _receive(state: _State, request: Request, upload: Upload, parsed: tus.Patch) -> int:
+    """Stream the body into the spool; keep what arrived if the sender is cut or stalls."""
+    writer = state.spool.writer(upload, start=parsed.offset, checksum=parsed.checksum)
+    stream = request.stream().__aiter__()
+    try:
+        while True:
+            with anyio.fail_after(state.config.idle_timeout_s):
+                try:
+                    chunk = await stream.__anext__()
+                except StopAsyncIteration:
+                    break
+            if chunk:
+                writer.write(chunk)
+    except TimeoutError as exc:
+        writer.abort()
+        raise RelayProtocolError("the body stalled; what arrived was kept", status=408) from exc
+    except ClientDisconnect as exc:
+        writer.abort()
+        raise RelayProtocolError("the connection was cut; what arrived was kept") from exc
+    except BaseException:
+        writer.abort()
+        raise
+    if parsed.body_length is not None and writer.offset != parsed.offset + parsed.body_length:
+        writer.abort()
+        raise RelayProtocolError("the body is shorter than Content-Length")
+    offset = writer.commit()
+    if parsed.offset < len(INTRO) and not state.spool.starts_like_envelope(upload):
+        # garbage is refused at its first bytes, not after megabytes of it
+        state.spool.reject_upload(upload, "not a sijil envelope (no age v1 header)")
+        raise RelayProtocolError("not a sijil envelope (no age v1 header)", status=422)
+    return offset
+
+
+def _desk_routes(state: _State) -> list[Route]:
+    spool = state.spool
+
+    async def verified(request: Request) -> bytes:
+        body = await request.body()
+        verify_desk_request(
+            request.headers,
+            key=state.config.desk_key,
+            method=request.method,
+            path=request.url.path,
+            digest=body_digest(body),
+            now=state.clock(),
+            guard=state.desk_guard,
+        )
+        return body
+
+    async def listing(request: Request) -> Response:
+        await verified(request)
+        items = [
+            {"id": eid, "size": size, "received": int(mtime)}
+            for eid, size, mtime in spool.list_envelopes()
+        ]
+        return JSONResponse({"envelopes": items})
+
+    async def fetch(request: Request) -> Response:
+        await verified(request)
+        path = spool.envelope_path(request.path_params["envelope"])
+        return FileResponse(path, media_type="application/octet-stream")
+
+    async def acknowledge(request: Request) -> Response:
+        await verified(request)
+        spool.delete_envelope(request.path_params["envelope"])
+        return Response(status_code=204)
+
+    async def leave_reply(request: Request) -> Response:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_REPLY_BYTES:
+            raise RelayLimitExceeded("a reply is limited to 64 KiB", status=413)
+        body = await verified(request)
+        box = request.path_params["box"]
+        if len(body) > MAX_REPLY_BYTES:
+            raise RelayLimitExceeded("a reply is limited to 64 KiB", status=413)
+        if len(spool.list_replies(box)) >= MAX_REPLIES_PER_BOX:
+            raise RelayLimitExceeded("this mailbox is full", status=429)
+        return JSONResponse({"id": spool.put_reply(box, body)}, status_code=201)
+
+    async def challenge(_request: Request) -> Response:
+        issuer = state.challenges
+        return JSONResponse(
+            {"relay_key": issuer.public, "challenge": issuer.issue(now=state.clock())}
+        )
+
+    def prove(request: Request) -> str:
+        box = str(request.path_params["box"])
+        state.challenges.check(
+            request.headers,
+            box=box,
+            method=request.method,
+            path=request.url.path,
+            now=state.clock(),
+        )
+        return box
+
+    async def mailbox(request: Request) -> Response:
+        replies = spool.list_replies(prove(request))
+        items = [{"id": rid, "data": base64.b64encode(data).decode()} for rid, data in replies]
+        return JSONResponse({"replies": items})
+
+    async def delete_reply(request: Request) -> Response:
+        if not spool.delete_reply(prove(request), request.path_params["reply"]):
+            raise NotFound("no such reply")
+        return Response(status_code=204)
+
+    def route(path: str, handler: Handler, method: str) -> Route:
+        return Route(path, _guarded(state, handler, tus_route=False), methods=[method])
+
+    return [
+        route("/v1/desk/envelopes", listing, "GET"),
+        route("/v1/desk/envelopes/{envelope}", fetch, "GET"),
+        route("/v1/desk/envelopes/{envelope}", acknowledge, "DELETE"),
+        route("/v1/desk/mailboxes/{box}", leave_reply, "POST"),
+        route("/v1/mailbox/challenge", challenge, "GET"),
+        route("/v1/mailbox/{box}", mailbox, "GET"),
+        route("/v1/mailbox/{box}/{reply}", delete_reply, "DELETE"),
+    ]
+
+
+def create_app(config: RelayConfig, *, clock: Callable[[], float] = time.time) -> Starlette:
+    """The relay application for ``config``; ``clock`` is injectable for expiry tests."""
+    spool = Spool(
+        root=config.spool,
+        limits=SpoolLimits(
+            max_unfinished=config.max_unfinished_uploads,
+            quota_bytes=config.spool_quota_bytes,
+            expiry_s=config.expiry_s,
+        ),
+    )
+    state = _State(
+        config=config,
+        spool=spool,
+        rate=RateLimiter(rate=config.rate_per_s, burst=config.rate_burst, now=clock()),
+        challenges=ChallengeIssuer(),
+        desk_guard=ReplayGuard(),
+        clock=clock,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async def sweep() -> None:
+            while True:  # ends when the server cancels the task group at shutdown
+                spool.expire(clock())
+                await anyio.sleep(min(60.0, config.expiry_s / 4))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(sweep)
+            yield
+            group.cancel_scope.cancel()
+
+    app = Starlette(routes=[*_tus_routes(state), *_desk_routes(state)], lifespan=lifespan)
+    app.state.relay = state
+    return app

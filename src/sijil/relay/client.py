@@ -1,0 +1,144 @@
+"""The HTTP side every relay client shares: one httpx client, errors translated once.
+
+Used by ``sijil field send``/``inbox`` and ``sijil desk pull``/``reply``. A proxy
+such as Tor's ``socks5h://127.0.0.1:9050`` resolves names at the proxy, so an
+onion address never touches local DNS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from sijil.errors import (
+    ConfigError,
+    RelayAuthError,
+    RelayError,
+    RelayLimitExceeded,
+    RelayProtocolError,
+    RelayUnreachable,
+)
+from sijil.fsutil import atomic_writer
+
+__all__ = ["RelayClient", "relay_error"]
+
+# Tor circuits take seconds to build and phones sleep; a minute of silence is a cut.
+TIMEOUT = httpx.Timeout(60.0, connect=60.0)
+# Our own User-Agent, the same for everyone: httpx's default names its version.
+USER_AGENT = "sijil"
+MAX_ERROR_TEXT = 200
+DOWNLOAD_BLOCK = 1 << 20
+
+
+def relay_error(response: httpx.Response) -> RelayError:
+    """The typed error for a refusal, with the relay's one-line reason."""
+    status = response.status_code
+    try:
+        text = response.text.strip().splitlines()[0][:MAX_ERROR_TEXT] if response.text else ""
+    except (httpx.ResponseNotRead, UnicodeDecodeError):
+        text = ""
+    message = f"the relay refused ({status}): {text or response.reason_phrase}"
+    if status in (401, 403):
+        return RelayAuthError(message, status=status)
+    if status in (413, 429, 503, 507):
+        return RelayLimitExceeded(message, status=status)
+    if 400 <= status < 500 or status == 460:
+        return RelayProtocolError(message, status=status)
+    return RelayError(message, status=status)
+
+
+class RelayClient:
+    """A connection to one relay, optionally through a SOCKS or HTTP proxy."""
+
+    def __init__(self, base_url: str, *, proxy: str | None = None) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError("the relay address must be an http:// or https:// URL")
+        if proxy is not None and urlsplit(proxy).scheme not in (
+            "socks5",
+            "socks5h",
+            "http",
+            "https",
+        ):
+            raise ConfigError("the proxy must be a socks5h://, socks5:// or http:// URL")
+        self.base_url = base_url.rstrip("/") + "/"
+        try:
+            self._http = httpx.Client(
+                proxy=proxy,
+                timeout=TIMEOUT,
+                headers={"User-Agent": USER_AGENT},
+                follow_redirects=False,
+            )
+        except (ValueError, ImportError) as exc:
+            raise ConfigError(f"cannot use this proxy: {exc}") from exc
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base_url, path)
+
+    def path_of(self, url: str) -> str:
+        return urlsplit(url).path
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | Iterable[bytes] | None = None,
+        ok: tuple[int, ...] = (200, 201, 204),
+    ) -> httpx.Response:
+        """Send one request; a refusal raises its typed error, a cut RelayUnreachable."""
+        try:
+            response = self._http.request(
+                method, self.url(url), headers=dict(headers or {}), content=content
+            )
+        except httpx.HTTPError as exc:
+            # the URL can be an onion address worth keeping off screens: name the kind only
+            raise RelayUnreachable(
+                f"the relay could not be reached or the link was cut ({type(exc).__name__})",
+                status=0,
+            ) from exc
+        if response.status_code not in ok:
+            raise relay_error(response)
+        return response
+
+    def download(self, url: str, target: Path, *, headers: Mapping[str, str]) -> str:
+        """Stream a response body into ``target`` (atomically); return its SHA-256 hex."""
+        digest = hashlib.sha256()
+        try:
+            with (
+                self._http.stream("GET", self.url(url), headers=dict(headers)) as response,
+            ):
+                if response.status_code != 200:
+                    response.read()
+                    raise relay_error(response)
+                with atomic_writer(target) as out:
+                    for block in response.iter_bytes(DOWNLOAD_BLOCK):
+                        digest.update(block)
+                        out.write(block)
+        except httpx.HTTPError as exc:
+            raise RelayUnreachable(
+                f"the relay could not be reached or the link was cut ({type(exc).__name__})",
+                status=0,
+            ) from exc
+        return digest.hexdigest()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,86 @@
+"""The relay's settings (one frozen object, built once at start) and its rate limiter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from sijil.crypto.identity import DeskPublic
+from sijil.errors import ConfigError, RelayLimitExceeded
+
+__all__ = [
+    "DEFAULT_EXPIRY_S",
+    "DEFAULT_MAX_ENVELOPE_BYTES",
+    "RateLimiter",
+    "RelayConfig",
+]
+
+# A phone video of a few minutes; larger files should travel on a USB stick.
+DEFAULT_MAX_ENVELOPE_BYTES = 2 << 30
+# Two days: long enough for a correspondent who loses the link for a night.
+DEFAULT_EXPIRY_S = 2 * 24 * 3600
+# Phones behind Tor send few uploads at once; more in flight is load, not users.
+DEFAULT_MAX_CONCURRENT = 32
+# Bounds the spool's unfinished part files (each up to the envelope limit).
+DEFAULT_MAX_UNFINISHED = 256
+# Requests per second over all clients, with a burst; a relay is small.
+DEFAULT_RATE = 50.0
+DEFAULT_BURST = 200
+# A body that sends nothing for this long is a slow-loris; what came is kept.
+DEFAULT_IDLE_TIMEOUT_S = 60.0
+# Replies are a few lines of text; a sealed reply larger than this is not one.
+MAX_REPLY_BYTES = 64 << 10
+MAX_REPLIES_PER_BOX = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelayConfig:
+    spool: Path
+    desk_key: Ed25519PublicKey
+    max_envelope_bytes: int = DEFAULT_MAX_ENVELOPE_BYTES
+    max_concurrent_uploads: int = DEFAULT_MAX_CONCURRENT
+    max_unfinished_uploads: int = DEFAULT_MAX_UNFINISHED
+    expiry_s: float = DEFAULT_EXPIRY_S
+    rate_per_s: float = DEFAULT_RATE
+    rate_burst: int = DEFAULT_BURST
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    # None: the disk is the limit; a number caps the spool below it (a full disk
+    # would also stop the machine's logs and Tor)
+    spool_quota_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_envelope_bytes", "max_concurrent_uploads", "max_unfinished_uploads"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
+        if self.expiry_s <= 0 or self.rate_per_s <= 0 or self.idle_timeout_s <= 0:
+            raise ConfigError("expiry, rate and idle timeout must be positive")
+
+    @classmethod
+    def from_desk_file(cls, path: Path, *, spool: Path, **settings: object) -> RelayConfig:
+        """Read the desk's public-key file (desk.pub); only its signing key is used."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the desk key file {path.name}") from exc
+        desk = DeskPublic.from_bytes(data)
+        return cls(spool=spool, desk_key=desk.sign, **settings)  # type: ignore[arg-type]
+
+
+class RateLimiter:
+    """A global token bucket: no per-client state, because clients are not identified."""
+
+    def __init__(self, *, rate: float, burst: int, now: float) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._last = now
+
+    def take(self, *, now: float) -> None:
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1:
+            wait = max(1, int((1 - self._tokens) / self._rate) + 1)
+            raise RelayLimitExceeded(f"too many requests; retry in {wait}s", status=429)
+        self._tokens -= 1

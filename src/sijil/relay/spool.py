@@ -1,0 +1,413 @@
+"""The relay's spool: unfinished uploads, finished envelopes, rejects and reply mailboxes.
+
+Layout under the spool folder::
+
+    uploads/<upload>.part      bytes received so far; its size IS the upload's offset
+    uploads/<upload>.json      length, claimed envelope id, expiry
+    uploads/<upload>.pending   start offset of a checksummed PATCH not yet verified
+    envelopes/<id>.age         finished, checked envelopes, by envelope id (SHA-256)
+    rejected/<sha>.bin         finished uploads that are no envelope, with <sha>.reason.txt
+    mailboxes/<box>/<id>.age   sealed replies waiting for their correspondent
+
+Crash safety: bytes reach ``.part`` in order, so after a kill -9 its size is a
+consistent offset holding exactly the bytes received. A checksummed PATCH must be
+all-or-nothing (tus), so its start offset is written to ``.pending`` first and a
+crash before the checksum verified rolls the file back to it. Finished uploads
+move into ``envelopes/`` by an atomic rename, after the whole file was checked.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sijil.envelope.age import CHUNK_SIZE, INTRO, TAG_SIZE, _read_header
+from sijil.errors import (
+    EnvelopeError,
+    NotFound,
+    RelayLimitExceeded,
+    RelayProtocolError,
+)
+from sijil.fsutil import atomic_write, fsync_dir
+from sijil.relay.tus import CHECKSUM_MISMATCH, Checksum
+
+__all__ = ["Spool", "SpoolLimits", "Upload", "UploadWriter", "check_envelope"]
+
+UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+ENVELOPE_ID = re.compile(r"[0-9a-f]{64}")
+# Writes are batched: fewer syscalls for throughput, and a cut loses nothing
+# because the buffer is flushed when the body ends for any reason.
+WRITE_BATCH = 1 << 20
+INSUFFICIENT_STORAGE = 507
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpoolLimits:
+    max_unfinished: int
+    quota_bytes: int | None  # None: only the disk itself limits the spool
+    expiry_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Upload:
+    id: str
+    length: int
+    claimed_id: str | None
+    expires: float
+    finished: bool = False  # completed; kept as a tombstone so a lost reply can be checked
+
+
+def check_envelope(path: Path) -> None:
+    """A finished upload must be an age v1 file to an X25519 recipient with a whole STREAM.
+
+    The relay holds no key, so this is all it can know: the header parses, one
+    stanza is X25519, and the payload length fits the age chunk layout.
+    """
+    try:
+        with path.open("rb") as handle:
+            stanzas, covered, mac = _read_header(handle)
+            header_size = handle.tell()
+    except EnvelopeError as exc:
+        raise RelayProtocolError(f"not a sijil envelope: {exc}", status=422) from exc
+    del covered, mac
+    if not any(args[0] == b"X25519" and len(args) == 2 for args, _body in stanzas):
+        raise RelayProtocolError("not a sijil envelope: no X25519 recipient", status=422)
+    payload = path.stat().st_size - header_size - 16
+    full, rest = divmod(payload, CHUNK_SIZE + TAG_SIZE)
+    if payload < TAG_SIZE or (rest and rest < TAG_SIZE) or (full and rest == TAG_SIZE):
+        raise RelayProtocolError("not a sijil envelope: its payload is cut short", status=422)
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+class Spool:
+    """All file-system state of a relay. Methods block; calls are short."""
+
+    def __init__(self, *, root: Path, limits: SpoolLimits) -> None:
+        self.root = root
+        self.limits = limits
+        self.uploads = root / "uploads"
+        self.envelopes = root / "envelopes"
+        self.rejected = root / "rejected"
+        self.mailboxes = root / "mailboxes"
+        for folder in (self.uploads, self.envelopes, self.rejected, self.mailboxes):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.recover()
+
+    # -- bookkeeping -------------------------------------------------------------
+
+    def recover(self) -> None:
+        """After a crash: roll back unverified checksummed bytes, drop temp files."""
+        for pending in self.uploads.glob("*.pending"):
+            part = pending.with_suffix(".part")
+            start = int(pending.read_text("ascii") or "0")
+            if part.exists() and part.stat().st_size > start:
+                os.truncate(part, start)
+            pending.unlink()
+        for folder in (self.uploads, self.envelopes, self.rejected):
+            for tmp in folder.glob(".tmp-*"):
+                tmp.unlink(missing_ok=True)
+        for info in self.uploads.glob("*.json"):
+            if info.with_suffix(".part").exists():
+                continue
+            # a crash between filing the envelope and writing the tombstone
+            doc = json.loads(info.read_bytes())
+            claimed = doc.get("claimed")
+            if claimed and (self.envelopes / f"{claimed}.age").exists():
+                tombstone = {"length": doc["length"], "expires": doc["expires"]}
+                atomic_write(info.with_suffix(".done"), json.dumps(tombstone).encode())
+            info.unlink()
+
+    def used_bytes(self) -> int:
+        total = 0
+        for dirpath, _dirs, names in os.walk(self.root):
+            for name in names:
+                try:
+                    total += (Path(dirpath) / name).stat().st_size
+                except FileNotFoundError:
+                    continue
+        return total
+
+    def _paths(self, upload_id: str) -> tuple[Path, Path]:
+        if not UPLOAD_ID.fullmatch(upload_id):
+            raise NotFound("no such upload")
+        return self.uploads / f"{upload_id}.part", self.uploads / f"{upload_id}.json"
+
+    def _save(self, upload: Upload) -> None:
+        doc = {"length": upload.length, "claimed": upload.claimed_id, "expires": upload.expires}
+        atomic_write(self._paths(upload.id)[1], json.dumps(doc).encode())
+
+    # -- uploads -----------------------------------------------------------------
+
+    def create(self, *, length: int, claimed_id: str | None, now: float) -> Upload:
+        self.expire(now)
+        if sum(1 for _ in self.uploads.glob("*.json")) >= self.limits.max_unfinished:
+            raise RelayLimitExceeded("too many unfinished uploads; retry later", status=429)
+        quota = self.limits.quota_bytes
+        if quota is not None and self.used_bytes() + length > quota:
+            raise RelayLimitExceeded("the relay's spool is full", status=INSUFFICIENT_STORAGE)
+        upload = Upload(
+            id=secrets.token_hex(16),
+            length=length,
+            claimed_id=claimed_id,
+            expires=now + self.limits.expiry_s,
+        )
+        part, _ = self._paths(upload.id)
+        part.touch(mode=0o600)
+        self._save(upload)
+        return upload
+
+    def get(self, upload_id: str, *, now: float) -> Upload:
+        _part, info = self._paths(upload_id)
+        done = self.uploads / f"{upload_id}.done"
+        try:
+            finished = done.exists()
+            doc = json.loads((done if finished else info).read_bytes())
+        except FileNotFoundError as exc:
+            raise NotFound("no such upload (expired or never made)") from exc
+        upload = Upload(
+            id=upload_id,
+            length=int(doc["length"]),
+            claimed_id=doc.get("claimed"),
+            expires=float(doc["expires"]),
+            finished=finished,
+        )
+        if upload.expires <= now:
+            self.terminate(upload_id)
+            raise RelayProtocolError("this upload expired; start a new one", status=410)
+        return upload
+
+    def offset(self, upload: Upload) -> int:
+        if upload.finished:
+            return upload.length
+        return self._paths(upload.id)[0].stat().st_size
+
+    def touch(self, upload: Upload, *, now: float) -> Upload:
+        """Activity pushes expiry back: a slow link that keeps sending keeps its upload."""
+        renewed = Upload(
+            id=upload.id,
+            length=upload.length,
+            claimed_id=upload.claimed_id,
+            expires=now + self.limits.expiry_s,
+        )
+        self._save(renewed)
+        return renewed
+
+    def writer(self, upload: Upload, *, start: int, checksum: Checksum | None) -> UploadWriter:
+        return UploadWriter(spool=self, upload=upload, start=start, checksum=checksum)
+
+    def terminate(self, upload_id: str) -> None:
+        extra = (self.uploads / f"{upload_id}.pending", self.uploads / f"{upload_id}.done")
+        for path in (*self._paths(upload_id), *extra):
+            path.unlink(missing_ok=True)
+
+    def expire(self, now: float) -> int:
+        """Remove unfinished uploads past their expiry; return how many."""
+        removed = 0
+        for info in [*self.uploads.glob("*.json"), *self.uploads.glob("*.done")]:
+            try:
+                expires = float(json.loads(info.read_bytes())["expires"])
+            except (OSError, ValueError, KeyError):
+                continue
+            if expires <= now:
+                self.terminate(info.stem)
+                removed += 1
+        return removed
+
+    def reject(self, path: Path, reason: str) -> None:
+        """Keep a finished upload that is no envelope, with its reason; never drop it."""
+        digest = _sha256(path)
+        target = self.rejected / f"{digest}.bin"
+        if target.exists():
+            path.unlink()
+        else:
+            path.replace(target)
+        atomic_write(self.rejected / f"{digest}.reason.txt", (reason + "\n").encode())
+        fsync_dir(self.rejected)
+
+    def starts_like_envelope(self, upload: Upload) -> bool:
+        with self._paths(upload.id)[0].open("rb") as handle:
+            head = handle.read(len(INTRO))
+        return INTRO.startswith(head)
+
+    def reject_upload(self, upload: Upload, reason: str) -> None:
+        part, _ = self._paths(upload.id)
+        if part.exists():
+            self.reject(part, reason)
+        self.terminate(upload.id)
+
+    def complete(self, upload: Upload) -> tuple[str, bool]:
+        """Check a finished upload and file it by envelope id; return (id, duplicate)."""
+        part, info = self._paths(upload.id)
+        try:
+            check_envelope(part)
+        except RelayProtocolError as exc:
+            self.reject_upload(upload, str(exc))
+            raise
+        envelope_id = _sha256(part)
+        if upload.claimed_id is not None and upload.claimed_id != envelope_id:
+            # the sender's whole-file checksum: these bytes are not what it sealed
+            self.terminate(upload.id)
+            raise RelayProtocolError(
+                "the upload's SHA-256 differs from its envelope id; start again",
+                status=CHECKSUM_MISMATCH,
+            )
+        target = self.envelopes / f"{envelope_id}.age"
+        duplicate = target.exists()
+        if duplicate:
+            part.unlink()
+        else:
+            part.replace(target)
+            fsync_dir(self.envelopes)
+        # the tombstone holds no envelope id: only that this upload ended whole
+        tombstone = {"length": upload.length, "expires": upload.expires}
+        atomic_write(self.uploads / f"{upload.id}.done", json.dumps(tombstone).encode())
+        info.unlink(missing_ok=True)
+        return envelope_id, duplicate
+
+    # -- finished envelopes (desk side) -------------------------------------------
+
+    def envelope_path(self, envelope_id: str) -> Path:
+        path = self.envelopes / f"{envelope_id}.age"
+        if not ENVELOPE_ID.fullmatch(envelope_id) or not path.is_file():
+            raise NotFound("no such envelope")
+        return path
+
+    def list_envelopes(self) -> Iterator[tuple[str, int, float]]:
+        for path in sorted(self.envelopes.glob("*.age")):
+            stat = path.stat()
+            yield path.stem, stat.st_size, stat.st_mtime
+
+    def delete_envelope(self, envelope_id: str) -> None:
+        self.envelope_path(envelope_id).unlink()
+        fsync_dir(self.envelopes)
+
+    # -- reply mailboxes ------------------------------------------------------------
+
+    def mailbox(self, box: str) -> Path:
+        if not ENVELOPE_ID.fullmatch(box):
+            raise NotFound("no such mailbox")
+        return self.mailboxes / box
+
+    def put_reply(self, box: str, data: bytes) -> str:
+        quota = self.limits.quota_bytes
+        if quota is not None and self.used_bytes() + len(data) > quota:
+            raise RelayLimitExceeded("the relay's spool is full", status=INSUFFICIENT_STORAGE)
+        reply_id = hashlib.sha256(data).hexdigest()
+        folder = self.mailbox(box)
+        folder.mkdir(exist_ok=True, mode=0o700)
+        atomic_write(folder / f"{reply_id}.age", data)
+        return reply_id
+
+    def list_replies(self, box: str) -> list[tuple[str, bytes]]:
+        folder = self.mailbox(box)
+        if not folder.is_dir():
+            return []
+        return [(p.stem, p.read_bytes()) for p in sorted(folder.glob("*.age"))]
+
+    def delete_reply(self, box: str, reply_id: str) -> bool:
+        if not ENVELOPE_ID.fullmatch(reply_id):
+            return False
+        path = self.mailbox(box) / f"{reply_id}.age"
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+
+
+class UploadWriter:
+    """Appends one PATCH body to an upload; :meth:`close` makes it durable or rolls it back."""
+
+    def __init__(
+        self, *, spool: Spool, upload: Upload, start: int, checksum: Checksum | None
+    ) -> None:
+        self._spool = spool
+        self._upload = upload
+        self._part, _ = spool._paths(upload.id)
+        self._pending = spool.uploads / f"{upload.id}.pending"
+        self._start = start
+        self._checksum = checksum
+        self._hash = checksum.new() if checksum else None
+        self._buf = bytearray()
+        self._written = start
+        quota = spool.limits.quota_bytes
+        self._room = None if quota is None else quota - spool.used_bytes()
+        if checksum is not None:
+            atomic_write(self._pending, str(start).encode("ascii"))
+        self._fd = os.open(self._part, os.O_WRONLY)
+        os.lseek(self._fd, start, os.SEEK_SET)
+
+    @property
+    def offset(self) -> int:
+        return self._written + len(self._buf)
+
+    def write(self, data: bytes) -> None:
+        if self.offset + len(data) > self._upload.length:
+            raise RelayProtocolError("the body runs past Upload-Length", status=413)
+        if self._room is not None:
+            if len(data) > self._room:
+                raise RelayLimitExceeded("the relay's spool is full", status=INSUFFICIENT_STORAGE)
+            self._room -= len(data)
+        if self._hash is not None:
+            self._hash.update(data)
+        self._buf += data
+        if len(self._buf) >= WRITE_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        view = memoryview(self._buf)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                self._written += written
+                view = view[written:]
+        except OSError as exc:
+            view.release()
+            self._buf.clear()
+            # a partial write past the last whole batch is cut back: no torn tail
+            os.ftruncate(self._fd, self._written)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise RelayLimitExceeded(
+                    "the relay's disk is full", status=INSUFFICIENT_STORAGE
+                ) from exc
+            raise
+        view.release()
+        self._buf.clear()
+
+    def _finish(self, *, keep: bool) -> int:
+        try:
+            if keep:
+                self._flush()
+            else:
+                os.ftruncate(self._fd, self._start)
+                self._written = self._start
+                self._buf.clear()
+            os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
+            self._pending.unlink(missing_ok=True)
+        return self._written
+
+    def commit(self) -> int:
+        """The body ended: verify its checksum if any, make it durable, return the offset."""
+        if self._checksum is not None and (
+            self._hash is None or self._hash.digest() != self._checksum.digest
+        ):
+            self._finish(keep=False)
+            raise RelayProtocolError(
+                "Upload-Checksum does not match the body", status=CHECKSUM_MISMATCH
+            )
+        return self._finish(keep=True)
+
+    def abort(self) -> int:
+        """The body was cut or refused: keep what arrived, unless it needed a checksum."""
+        return self._finish(keep=self._checksum is None)

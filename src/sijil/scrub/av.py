@@ -1,0 +1,233 @@
+"""Video and Ogg cleaning: a stream-copy remux with ffmpeg, then a date check.
+
+MP4, MOV, M4A, 3GP and Ogg (Vorbis, Opus, Theora) hold their metadata in many
+places (QuickTime user data and keys, iTunes lists, Apple location keys,
+per-track names, Vorbis comments, chapters, and whole timed-metadata tracks
+of GPS fixes). Rather than edit each in place, the file is remuxed: ffmpeg
+copies the audio and video packets byte for byte (``-c copy``) into a fresh
+container and writes nothing else:
+
+* ``-map 0:V? -map 0:a?``: video (not cover art) and audio streams only, so
+  data tracks (GoPro GPMF, Apple ``mebx`` location/face tracks, timecode),
+  subtitles and attached pictures are left behind;
+* ``-map_metadata -1 -map_chapters -1``: no global, stream or chapter tags;
+* ``-fflags +bitexact`` and ``-flags:v/-flags:a +bitexact``: no "Lavf"
+  encoder tag and zero QuickTime creation/modification times.
+
+Afterwards the movie, track and media headers (mvhd, tkhd, mdhd) are read
+back and any creation or modification time left non-zero is zeroed in place,
+so the guarantee does not rest on one ffmpeg flag.
+
+ffmpeg needs files: the input is copied into a private scratch folder (see
+_workspace.py) that is removed afterwards. Findings come from ffprobe on the
+input. What the desk sees is the streams, unchanged; rotation (a stream's
+display matrix) is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sijil.errors import CorruptMedia
+from sijil.scrub._source import CHUNK_BYTES, ByteSource, Output
+from sijil.scrub._workspace import private_workdir, run_tool
+from sijil.scrub.findings import Finding, ScrubReport, printable
+from sijil.scrub.limits import FFMPEG_TIMEOUT_S, FFPROBE_TIMEOUT_S, MAX_VIDEO_BYTES
+
+__all__ = ["MAX_AV_BYTES", "scrub_mov", "scrub_mp4", "scrub_ogg", "zero_quicktime_times"]
+
+MAX_AV_BYTES = MAX_VIDEO_BYTES
+
+# Container tags that describe the container's structure, not its maker.
+_STRUCTURAL = {"major_brand", "minor_version", "compatible_brands", "language", "vendor_id"}
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z?")
+_ISO6709 = re.compile(r"([+-]\d{1,2}(?:\.\d+)?)([+-]\d{1,3}(?:\.\d+)?)")
+# Boxes on the way from the file's top level to the time fields.
+_CONTAINERS = {b"moov", b"trak", b"mdia"}
+_TIMED = {b"mvhd", b"tkhd", b"mdhd"}
+_MAX_BOXES = 100_000  # boxes walked when checking times; a movie has dozens
+
+
+def _brand_muxer(head: bytes) -> str:
+    if head[4:8] != b"ftyp":
+        return "mov"
+    brand = head[8:12]
+    if brand == b"qt  ":
+        return "mov"
+    if brand.startswith(b"3g2"):
+        return "3g2"
+    if brand.startswith((b"3gp", b"3gg")):
+        return "3gp"
+    return "mp4"
+
+
+def _position(value: str) -> Finding | None:
+    m = _ISO6709.match(value.strip())
+    if not m:
+        return None
+    lat, lon = float(m[1]), float(m[2])
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    ns, ew = "N" if lat >= 0 else "S", "E" if lon >= 0 else "W"
+    text = f"GPS {abs(lat):.4f} {ns} {abs(lon):.4f} {ew}"
+    return Finding("gps", text, f"{_decimal(lat)},{_decimal(lon)}")
+
+
+def _decimal(x: float) -> str:
+    """Signed decimal degrees as the manifest writes them: at most 7 decimals, no padding."""
+    return f"{x:.7f}".rstrip("0").rstrip(".")
+
+
+def _tag_finding(key: str, value: str, where: str) -> Finding:
+    low = key.lower()
+    shown = printable(value)
+    if "location" in low or "gps" in low or low.endswith("iso6709"):
+        return _position(value) or Finding("gps", f'{where}location "{shown}"')
+    if low == "creation_time" and not where and _ISO_TIME.fullmatch(value.strip()):
+        return Finding("datetime", f"recorded {shown}", value.strip()[:19])
+    if "time" in low or "date" in low:
+        return Finding("datetime", f"{where}{printable(key)} {shown}")
+    if low.endswith(("make", "model")):
+        return Finding("camera", f"{where}{printable(key)} {shown}")
+    if "software" in low or "encoder" in low or low == "vendor":
+        return Finding("software", f'{where}{printable(key)} "{shown}"')
+    if "serial" in low or "identifier" in low:
+        return Finding("serial", f"{where}{printable(key)} {shown}")
+    return Finding("comment", f'{where}{printable(key)} "{shown}"')
+
+
+def _findings(probe: dict[str, Any]) -> list[Finding]:
+    found: list[Finding] = []
+    for key, value in (probe.get("format", {}).get("tags") or {}).items():
+        if key not in _STRUCTURAL:
+            found.append(_tag_finding(str(key), str(value), ""))
+    for stream in probe.get("streams", []):
+        kind = str(stream.get("codec_type", "?"))
+        tag = str(stream.get("codec_tag_string") or stream.get("codec_name") or "?")
+        if stream.get("disposition", {}).get("attached_pic"):
+            found.append(Finding("thumbnail", "embedded cover picture"))
+        elif kind not in ("video", "audio"):
+            what = "timed metadata" if kind == "data" else kind
+            found.append(Finding("gps" if kind == "data" else "other", f"{what} track ({tag})"))
+        for key, value in (stream.get("tags") or {}).items():
+            if key not in _STRUCTURAL and key != "handler_name":
+                found.append(_tag_finding(str(key), str(value), f"{kind} track "))
+            elif key == "handler_name" and str(value).strip():
+                found.append(Finding("software", f'{kind} track handler "{printable(value)}"'))
+    for chapter in probe.get("chapters", []):
+        title = (chapter.get("tags") or {}).get("title", "")
+        found.append(Finding("comment", f'chapter "{printable(title)}"'))
+    return list(dict.fromkeys(found))
+
+
+def _probe(
+    source: str, demuxer: str, workdir: Path, what: str, hide: Path | None
+) -> dict[str, Any]:
+    done = run_tool(
+        ["ffprobe", "-v", "error", "-f", demuxer, "-of", "json", "-show_format",
+         "-show_streams", "-show_chapters", source],
+        timeout=FFPROBE_TIMEOUT_S, workdir=workdir, what=what, hide=hide,
+    )  # fmt: skip
+    try:
+        probe = json.loads(done.stdout)
+    except ValueError as exc:
+        raise CorruptMedia(f"cannot read {what}: unexpected ffprobe output") from exc
+    if not isinstance(probe, dict):
+        raise CorruptMedia(f"cannot read {what}: unexpected ffprobe output")
+    return probe
+
+
+def zero_quicktime_times(path: Path) -> int:
+    """Zero non-zero creation/modification times in mvhd, tkhd and mdhd; return how many."""
+    patched = 0
+    with path.open("r+b") as f:
+        size = f.seek(0, 2)
+        stack = [(0, size)]
+        boxes = 0
+        while stack:
+            pos, end = stack.pop()
+            while pos + 8 <= end:
+                boxes += 1
+                if boxes > _MAX_BOXES:
+                    raise CorruptMedia("the cleaned file has too many boxes to check")
+                f.seek(pos)
+                box_size, kind = struct.unpack(">I4s", f.read(8))
+                header = 8
+                if box_size == 1:
+                    box_size, header = struct.unpack(">Q", f.read(8))[0], 16
+                elif box_size == 0:
+                    box_size = end - pos
+                if box_size < header or pos + box_size > end:
+                    raise CorruptMedia("the cleaned file's box structure is broken")
+                if kind in _CONTAINERS:
+                    stack.append((pos + header, pos + box_size))
+                elif kind in _TIMED:
+                    version = f.read(4)[0]
+                    width = 8 if version == 1 else 4
+                    times = f.read(2 * width)
+                    if any(times):
+                        f.seek(pos + header + 4)
+                        f.write(b"\x00" * (2 * width))
+                        patched += 1
+                pos += box_size
+    return patched
+
+
+def _remux(src: ByteSource, dst: Output, fmt: str, what: str) -> ScrubReport:
+    demuxer = "ogg" if fmt == "ogg" else "mov"  # chosen from the bytes, never the name
+    with private_workdir() as work:
+        original = src.hand_over()
+        if original is None:
+            # A stream, not a file: ffmpeg needs a file, so copy it into the scratch folder.
+            with (work / "input").open("wb") as f:
+                src.copy_rest(f)
+            original = work / "input"
+        source = f"file:{original}"
+        head = _head(original)
+        muxer = "ogg" if fmt == "ogg" else _brand_muxer(head)
+        target = work / f"output.{muxer}"
+        # ffprobe (findings) and ffmpeg (the remux) read the same input at once.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            probing = pool.submit(_probe, source, demuxer, work, what, original)
+            if not dst.discarding:
+                run_tool(
+                    ["ffmpeg", "-nostdin", "-v", "error", "-f", demuxer, "-i", source,
+                     "-map", "0:V?", "-map", "0:a?", "-c", "copy",
+                     "-map_metadata", "-1", "-map_chapters", "-1",
+                     "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
+                     "-f", muxer, target.name],
+                    timeout=FFMPEG_TIMEOUT_S, workdir=work, what=what, hide=original,
+                )  # fmt: skip
+            removed = _findings(probing.result())
+        if dst.discarding:
+            return ScrubReport(format=fmt, removed=removed)
+        if muxer != "ogg":
+            zero_quicktime_times(target)
+        with target.open("rb") as f:
+            while block := f.read(CHUNK_BYTES):
+                dst.write(block)
+    return ScrubReport(format=fmt, removed=removed, kept=["audio and video streams, unchanged"])
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(16)
+
+
+def scrub_mp4(src: ByteSource, dst: Output) -> ScrubReport:
+    """Clean an MP4/MOV/M4A/3GP file in ``src`` into ``dst``; see the module docstring."""
+    return _remux(src, dst, "mp4", "this video")
+
+
+def scrub_mov(src: ByteSource, dst: Output) -> ScrubReport:
+    return _remux(src, dst, "mov", "this video")
+
+
+def scrub_ogg(src: ByteSource, dst: Output) -> ScrubReport:
+    """Clean an Ogg file (Vorbis, Opus, Theora) in ``src`` into ``dst``."""
+    return _remux(src, dst, "ogg", "this audio file")

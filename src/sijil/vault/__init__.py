@@ -1,0 +1,15 @@
+"""sijil.vault: the evidence vault (content-addressed, encrypted, keyed names)."""
+
+from sijil.vault.blobstore import BlobStore, FolderBlobStore, PendingBlob
+from sijil.vault.cipher import VaultKey
+from sijil.vault.vault import BlobRef, Vault, record_blob
+
+__all__ = [
+    "BlobRef",
+    "BlobStore",
+    "FolderBlobStore",
+    "PendingBlob",
+    "Vault",
+    "VaultKey",
+    "record_blob",
+]

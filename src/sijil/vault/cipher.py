@@ -1,0 +1,115 @@
+"""The vault's blob encryption: AES-256-GCM in 1 MiB chunks, a STREAM construction.
+
+Blob format: ``MAGIC || salt(16) || chunk*``; each chunk is the AES-GCM sealing
+of up to 1 MiB of plaintext under a per-blob key ``HKDF-SHA256(enc_key, salt)``
+with nonce ``counter(11 bytes, big-endian) || last(1 byte)``, as in age's STREAM:
+chunks cannot be reordered, dropped or cut off without failing authentication.
+An empty blob is one empty final chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from sijil.errors import BlobAltered
+
+__all__ = [
+    "CHUNK",
+    "MAGIC",
+    "VaultKey",
+    "decrypt_chunks",
+    "encrypt_chunks",
+    "plaintext_size",
+]
+
+MAGIC = b"SIJIL-VAULT/1\n"
+SALT_SIZE = 16
+TAG_SIZE = 16
+# 1 MiB: large enough that per-chunk overhead vanishes, small enough to stream.
+CHUNK = 1 << 20
+
+
+def _derive(secret: bytes, info: bytes, salt: bytes | None = None) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(secret)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VaultKey:
+    """Two keys from the desk's vault secret: one encrypts, one names blobs."""
+
+    enc_key: bytes
+    name_key: bytes
+
+    @classmethod
+    def from_secret(cls, secret: bytes) -> VaultKey:
+        return cls(
+            enc_key=_derive(secret, b"sijil-vault/1 encryption"),
+            name_key=_derive(secret, b"sijil-vault/1 names"),
+        )
+
+    def name_of(self, sha256_hex: str) -> str:
+        """The stored name: HMAC of the content hash, so a disk does not reveal hashes."""
+        return hmac.new(self.name_key, bytes.fromhex(sha256_hex), hashlib.sha256).hexdigest()
+
+    def blob_cipher(self, salt: bytes) -> AESGCM:
+        return AESGCM(_derive(self.enc_key, b"sijil-vault/1 blob", salt))
+
+
+def plaintext_size(stored: int) -> int:
+    """A blob's plaintext size from its stored size (every chunk but the last is full)."""
+    body = stored - len(MAGIC) - SALT_SIZE
+    chunks = max(1, -(-body // (CHUNK + TAG_SIZE)))
+    return body - chunks * TAG_SIZE
+
+
+def _nonce(counter: int, last: bool) -> bytes:
+    return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+
+
+def encrypt_chunks(key: VaultKey, source: BinaryIO, hasher: hashlib._Hash) -> Iterator[bytes]:
+    """Yield the encrypted blob of ``source``'s bytes, updating ``hasher`` with the plaintext."""
+    salt = os.urandom(SALT_SIZE)
+    cipher = key.blob_cipher(salt)
+    yield MAGIC + salt
+    counter = 0
+    chunk = source.read(CHUNK)
+    while True:
+        following = source.read(CHUNK) if len(chunk) == CHUNK else b""
+        last = not following
+        hasher.update(chunk)
+        yield cipher.encrypt(_nonce(counter, last), chunk, None)
+        if last:
+            return
+        counter += 1
+        chunk = following
+
+
+def decrypt_chunks(key: VaultKey, blob: BinaryIO) -> Iterator[bytes]:
+    """Yield the plaintext of an encrypted blob; BlobAltered on any damage."""
+    header = blob.read(len(MAGIC) + SALT_SIZE)
+    if len(header) != len(MAGIC) + SALT_SIZE or not header.startswith(MAGIC):
+        raise BlobAltered("the blob's header is damaged")
+    cipher = key.blob_cipher(header[len(MAGIC) :])
+    counter = 0
+    sealed = blob.read(CHUNK + TAG_SIZE)
+    while True:
+        following = blob.read(CHUNK + TAG_SIZE) if len(sealed) == CHUNK + TAG_SIZE else b""
+        last = not following
+        try:
+            yield cipher.decrypt(_nonce(counter, last), sealed, None)
+        except InvalidTag as exc:
+            raise BlobAltered("the blob fails authentication (altered or cut short)") from exc
+        if last:
+            return
+        counter += 1
+        sealed = following

@@ -1,0 +1,258 @@
+"""Evidence packages: round trip, a tampered package fails by name, RFC 3161 timestamps."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from conftest import CliResult, DeskFixture
+from ledger_helpers import Evidence, desk_with_evidence
+from sijil.field.home import FieldSession
+from sijil.store import LedgerEntry
+from tsa_helpers import local_authority
+
+
+@pytest.fixture
+def evidence(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[[DeskFixture, str], FieldSession],
+    store_url: str,
+    tmp_path: Path,
+) -> Evidence:
+    return desk_with_evidence(make_desk, make_correspondent, store_url, tmp_path)
+
+
+def _export(run_cli: Callable[..., CliResult], ev: Evidence, out: Path, *extra: str) -> CliResult:
+    result = run_cli(
+        "export",
+        "package",
+        *ev.desk.args,
+        "--report",
+        "2",
+        "--report",
+        "3",
+        "--out",
+        str(out),
+        *extra,
+    )
+    assert result.code == 0, result.err
+    return result
+
+
+def _check(run_cli: Callable[..., CliResult], ev: Evidence, package: Path) -> CliResult:
+    return run_cli("verify-package", str(package), "--desk-key", str(ev.desk.home.public_file))
+
+
+def _members(package: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(package) as archive:
+        return {i.filename.split("/", 1)[1]: archive.read(i) for i in archive.infolist()}
+
+
+def _rewrite(package: Path, out: Path, change: Callable[[dict[str, bytes]], None]) -> Path:
+    """Apply ``change`` and re-hash the BagIt manifests, so only the deeper checks can tell."""
+    files = _members(package)
+    change(files)
+    payload = sorted(p for p in files if p.startswith("data/"))
+    files["manifest-sha256.txt"] = "".join(
+        f"{hashlib.sha256(files[p]).hexdigest()}  {p}\n" for p in payload
+    ).encode()
+    tags = sorted(p for p in files if not p.startswith("data/") and p != "tagmanifest-sha256.txt")
+    files["tagmanifest-sha256.txt"] = "".join(
+        f"{hashlib.sha256(files[p]).hexdigest()}  {p}\n" for p in tags
+    ).encode()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(f"bag/{name}", data)
+    return out
+
+
+def test_working_copies_round_trip_and_the_export_is_recorded(
+    run_cli: Callable[..., CliResult], evidence: Evidence, tmp_path: Path
+) -> None:
+    # When two reports are exported with their working copies
+    package = tmp_path / "case.zip"
+    _export(run_cli, evidence, package)
+    # Then the package verifies with only the desk's public key
+    result = _check(run_cli, evidence, package)
+    assert result.code == 0, result.out
+    assert "OK: the package verifies" in result.out
+    files = _members(package)
+    assert not any(name.startswith("data/originals/") for name in files)
+    photos = [n for n in files if n.startswith("data/reports/") and n.endswith(".jpg")]
+    assert photos and all(files[p].startswith(b"\xff\xd8") for p in photos)
+    assert {"bagit.txt", "bag-info.txt", "README.txt", "verify_package.py"} <= set(files)
+    with evidence.desk.home.open_store() as store, store.session() as session:
+        exported = session.scalars(select(LedgerEntry).filter_by(kind="exported")).one()
+        assert '"originals":false' in exported.body
+    # and the desk still audits clean afterwards
+    assert run_cli("verify", *evidence.desk.args).code == 0
+
+
+def test_sealed_originals_only_on_request_and_recorded(
+    run_cli: Callable[..., CliResult], evidence: Evidence, tmp_path: Path
+) -> None:
+    package = tmp_path / "originals.zip"
+    _export(run_cli, evidence, package, "--originals")
+    files = _members(package)
+    originals = [n for n in files if n.startswith("data/originals/")]
+    assert len(originals) == 2
+    for name in originals:
+        envelope_id = Path(name).stem
+        assert hashlib.sha256(files[name]).hexdigest() == envelope_id
+        assert (evidence.inbox / f"{envelope_id}.age").read_bytes() == files[name]
+    entries = [json.loads(line) for line in files["data/ledger/entries.jsonl"].splitlines()]
+    assert [e["data"]["originals"] for e in entries if e["kind"] == "exported"] == [True]
+    assert _check(run_cli, evidence, package).code == 0
+
+
+def _flip_photo(files: dict[str, bytes]) -> None:
+    name = next(n for n in files if n.endswith(".jpg"))
+    files[name] = files[name][:-3] + b"\x00\x00\x00"
+
+
+def _edit_entry(files: dict[str, bytes]) -> None:
+    files["data/ledger/entries.jsonl"] = files["data/ledger/entries.jsonl"].replace(
+        b'"channel":"usb"', b'"channel":"relay"', 1
+    )
+
+
+def _edit_field(files: dict[str, bytes]) -> None:
+    doc = json.loads(files["data/evidence.json"])
+    doc["reports"][0]["fields"]["title"] = "a different title"
+    files["data/evidence.json"] = json.dumps(doc).encode()
+
+
+def _edit_head(files: dict[str, bytes]) -> None:
+    doc = json.loads(files["data/ledger/tree-head.json"])
+    head = json.loads(doc["tree_head"])
+    head["timestamp"] = "2016-01-01T00:00:00.000000Z"
+    doc["tree_head"] = json.dumps(head, sort_keys=True, separators=(",", ":"))
+    files["data/ledger/tree-head.json"] = json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (_flip_photo, "differs from what the ledger recorded"),
+        (_edit_entry, "not in the signed log (proof fails)"),
+        (_edit_field, "field 'title' differs from the ledger"),
+        (_edit_head, "tree head: the desk's signature does not verify"),
+    ],
+)
+def test_a_tampered_package_fails_and_names_the_problem(
+    run_cli: Callable[..., CliResult],
+    evidence: Evidence,
+    tmp_path: Path,
+    change: Callable[[dict[str, bytes]], None],
+    named: str,
+) -> None:
+    package = tmp_path / "case.zip"
+    _export(run_cli, evidence, package)
+    forged = _rewrite(package, tmp_path / "forged.zip", change)
+    result = _check(run_cli, evidence, forged)
+    assert result.code == 1
+    assert named in result.out
+    assert result.err.startswith("sijil: error: the package does not verify")
+
+
+def test_an_unlisted_change_fails_the_bag_manifest_and_another_key_fails(
+    run_cli: Callable[..., CliResult],
+    evidence: Evidence,
+    tmp_path: Path,
+    make_desk: Callable[..., DeskFixture],
+) -> None:
+    package = tmp_path / "case.zip"
+    _export(run_cli, evidence, package)
+    files = _members(package)
+    _flip_photo(files)
+    crude = tmp_path / "crude.zip"
+    with zipfile.ZipFile(crude, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(f"bag/{name}", data)
+    assert (
+        "does not match its SHA-256 in manifest-sha256.txt" in _check(run_cli, evidence, crude).out
+    )
+    stranger = make_desk(None, name="other-desk")
+    result = run_cli("verify-package", str(package), "--desk-key", str(stranger.home.public_file))
+    assert result.code == 1 and "tree head" in result.out
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"PK not really")
+    assert (
+        run_cli("verify-package", str(junk), "--desk-key", str(stranger.home.public_file)).code == 1
+    )
+
+
+def test_the_verifier_runs_alone_from_the_package(
+    run_cli: Callable[..., CliResult], evidence: Evidence, tmp_path: Path
+) -> None:
+    # Given only the package, the verifier copied out of it, and desk.pub
+    package = tmp_path / "case.zip"
+    _export(run_cli, evidence, package)
+    script = tmp_path / "alone" / "verify_package.py"
+    script.parent.mkdir()
+    script.write_bytes(_members(package)["verify_package.py"])
+    # When run with -I (isolated: no sijil on the path, no user site)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            str(script),
+            str(package),
+            "--desk-key",
+            str(evidence.desk.home.public_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=script.parent,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK: the package verifies" in done.stdout
+
+
+def test_timestamps_from_a_local_authority_verify_offline(
+    run_cli: Callable[..., CliResult], evidence: Evidence, tmp_path: Path
+) -> None:
+    with local_authority(tmp_path / "tsa") as authority:
+        # Given the desk configured with an RFC 3161 authority
+        home = str(evidence.desk.home.root)
+        assert (
+            run_cli(
+                "ledger",
+                "timestamps",
+                "--home",
+                home,
+                "--url",
+                authority.url,
+                "--ca",
+                str(authority.ca_file),
+            ).code
+            == 0
+        )
+        # When a head is signed and a package exported
+        signed = run_cli("ledger", "head", *evidence.desk.args)
+        assert signed.code == 0 and "(timestamped)" in signed.out
+        package = tmp_path / "stamped.zip"
+        _export(run_cli, evidence, package)
+    # Then, with the authority gone, the stored timestamps still verify
+    files = _members(package)
+    assert "data/ledger/tree-head.tsr" in files and "data/ledger/tsa-ca.pem" in files
+    result = _check(run_cli, evidence, package)
+    assert result.code == 0 and "timestamp: RFC 3161 token verifies" in result.out
+    audit = run_cli("verify", *evidence.desk.args)
+    assert audit.code == 0, audit.out
+
+    # and a token moved onto another head does not
+    def swap(files: dict[str, bytes]) -> None:
+        files["data/ledger/tree-head.tsr"] = files["data/ledger/tree-head.tsr"][:-1] + b"\x00"
+
+    forged = _rewrite(package, tmp_path / "forged.zip", swap)
+    assert "timestamp: the RFC 3161 token does not verify" in _check(run_cli, evidence, forged).out

@@ -1,0 +1,222 @@
+"""Media at the desk: matched on import, shown by reports, asked about from the CLI, in the ledger."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from conftest import CliResult, DeskFixture
+from sijil.desk.intake import import_paths
+from sijil.envelope.sealing import Draft
+from sijil.field.compose import compose, export_outbox
+from sijil.field.home import FieldSession
+from sijil.media.intake import fingerprint_report
+from sijil.store import LedgerEntry, MediaMatch, MediaPrintRow, Report
+
+Correspondent_ = Callable[[DeskFixture, str], FieldSession]
+Cli = Callable[..., CliResult]
+PHOTO = ("media", "exif-samples", "jpg", "gps", "DSCN0010.jpg")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 5-second video and a smaller, re-encoded copy of it."""
+    folder = tmp_path_factory.mktemp("video")
+    original, copy = folder / "street.mp4", folder / "street-forwarded.mp4"
+    for args in (
+        ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=5", "-pix_fmt", "yuv420p",
+         str(original)],
+        ["-i", str(original), "-vf", "scale=192:144", "-crf", "34", str(copy)],
+    ):  # fmt: skip
+        subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True, timeout=120)
+    return original, copy
+
+
+@pytest.fixture
+def desk(make_desk: Callable[..., DeskFixture], store_url: str) -> DeskFixture:
+    return make_desk(store_url)
+
+
+def _import(desk: DeskFixture, folder: Path) -> None:
+    identity = desk.home.unlock("test passphrase, not secret")
+    with desk.home.open_store() as store:
+        outcomes = import_paths(desk.home, identity, store, [folder])
+    assert {o.status for o in outcomes} == {"imported"}
+
+
+def _send(who: FieldSession, title: str, files: list[Path], usb: Path) -> None:
+    compose(who, Draft(title=title, body="...", lang="en"), files)
+    export_outbox(who, usb, only_new=True)
+
+
+@pytest.fixture
+def recycled(
+    desk: DeskFixture,
+    make_correspondent: Correspondent_,
+    corpus: Path,
+    clip: tuple[Path, Path],
+    tmp_path: Path,
+) -> DeskFixture:
+    """Raven sends a photo and a video; later Falcon sends a mirrored small copy and the video."""
+    raven, falcon = make_correspondent(desk, "Raven"), make_correspondent(desk, "Falcon")
+    _send(raven, "Strike at dawn", [corpus.joinpath(*PHOTO), clip[0]], tmp_path / "usb1")
+    _import(desk, tmp_path / "usb1")
+    with Image.open(corpus.joinpath(*PHOTO)) as image:
+        copy = image.convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((320, 240))
+    forwarded = tmp_path / "forwarded.jpg"
+    copy.save(forwarded, "JPEG", quality=60)
+    _send(falcon, "New strike today", [forwarded, clip[1]], tmp_path / "usb2")
+    _import(desk, tmp_path / "usb2")
+    return desk
+
+
+def test_an_arriving_copy_is_matched_on_import_and_recorded(recycled: DeskFixture) -> None:
+    with recycled.home.open_store() as store, store.session() as session:
+        prints = session.scalars(select(MediaPrintRow).order_by(MediaPrintRow.id)).all()
+        assert [p.kind for p in prints] == ["image", "video", "image", "video"]
+        assert all(p.quality is not None for p in prints if p.kind == "image")
+        matches = session.scalars(select(MediaMatch).order_by(MediaMatch.id)).all()
+        assert [(m.kind, m.attachment_id, m.other_id) for m in matches] == [
+            ("image", prints[2].attachment_id, prints[0].attachment_id),
+            ("video", prints[3].attachment_id, prints[1].attachment_id),
+        ]
+        image, video = matches
+        assert image.distance <= 16 and image.transform == "mirror"
+        assert video.score is not None and video.score >= 0.8
+        # and each match is a derived fact in the custody ledger, committed with it
+        entries = session.scalars(
+            select(LedgerEntry).where(LedgerEntry.kind == "derivative.made")
+        ).all()
+        facts = [json.loads(e.body)["data"] for e in entries]
+        assert [f["derived"] for f in facts] == ["media.match", "media.match"]
+        assert {f["kind"] for f in facts} == {"image", "video"}
+
+
+def test_desk_reports_shows_the_matches(recycled: DeskFixture, run_cli: Cli) -> None:
+    listed = run_cli("desk", "reports", *recycled.args, "--json")
+    assert listed.code == 0, listed.err
+    rows = {row["title"]: row for row in json.loads(listed.out)}
+    later, earlier = rows["New strike today"], rows["Strike at dawn"]
+    assert {m["direction"] for m in later["matches"]} == {"seen before"}
+    assert {m["other_report_id"] for m in later["matches"]} == {earlier["id"]}
+    assert {m["direction"] for m in earlier["matches"]} == {"seen again"}
+    text = run_cli("desk", "reports", *recycled.args)
+    assert f"seen before in #{earlier['id']}" in text.out
+    assert "image distance" in text.out and "mirror" in text.out
+
+
+def test_media_match_answers_where_a_file_found_online_was_seen(
+    recycled: DeskFixture, run_cli: Cli, corpus: Path, tmp_path: Path
+) -> None:
+    # Given the photo as found online: rotated a quarter turn and recompressed
+    with Image.open(corpus.joinpath(*PHOTO)) as image:
+        online = image.convert("RGB").transpose(Image.Transpose.ROTATE_270)
+    found = tmp_path / "from-a-channel.jpg"
+    online.save(found, "JPEG", quality=50)
+    # When the verifier asks the desk
+    answer = run_cli("media", "match", *recycled.args, str(found), "--json")
+    # Then both reports holding that picture are named, nearest first
+    assert answer.code == 0, answer.err
+    seen = json.loads(answer.out)["matches"]
+    assert len(seen) == 2
+    # Raven's original is this turned a quarter clockwise; Falcon's mirrored copy, transposed
+    assert {s["transform"] for s in seen} == {"rotate-cw90", "transverse"}
+    text = run_cli("media", "match", *recycled.args, str(found))
+    assert text.out.count("Seen in report #") == 2
+    # and an unrelated picture is not seen
+    other = tmp_path / "other.png"
+    Image.radial_gradient("L").convert("RGB").save(other)
+    assert "Not seen before" in run_cli("media", "match", *recycled.args, str(other)).out
+
+
+def test_media_hash_prints_the_fingerprints(run_cli: Cli, corpus: Path, clip: tuple[Path, Path]) -> None:
+    image = run_cli("media", "hash", str(corpus.joinpath(*PHOTO)), "--json")
+    assert image.code == 0, image.err
+    described = json.loads(image.out)
+    assert described["kind"] == "image" and len(described["pdq"]) == 64
+    assert set(described["dihedral"]) >= {"original", "rotate90", "flipx"}
+    video = run_cli("media", "hash", str(clip[0]))
+    assert video.code == 0 and video.out.startswith("video 320x240")
+    assert video.out.count(" quality ") == 5
+
+
+def test_corrupt_or_foreign_files_are_one_line_errors(
+    run_cli: Cli, corpus: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(corpus.joinpath(*PHOTO).read_bytes()[:3000])
+    for path in (broken, corpus / "media" / "mat2" / "dirty.pdf"):
+        result = run_cli("media", "hash", str(path))
+        assert result.code == 1
+        assert result.err.startswith("sijil: error:") and len(result.err.strip().splitlines()) == 1
+
+
+def test_fingerprinting_failures_never_block_an_import(
+    desk: DeskFixture, make_correspondent: Correspondent_, corpus: Path, tmp_path: Path
+) -> None:
+    # Given a registered report with two attachments
+    raven = make_correspondent(desk, "Raven")
+    photo, text = corpus.joinpath(*PHOTO), corpus / "media" / "mat2" / "dirty.pdf"
+    _send(raven, "two files", [photo, text], tmp_path / "usb")
+    _import(desk, tmp_path / "usb")
+    with desk.home.open_store() as store:
+        report_id = store_report_id(store)
+        broken = tmp_path / "broken.jpg"
+        broken.write_bytes(photo.read_bytes()[:2000])
+        with store.session() as session:
+            before = session.scalars(select(MediaPrintRow.kind).order_by(MediaPrintRow.id)).all()
+        # When fingerprinting the same attachments again (a unique-key clash in the store)
+        again = fingerprint_report(store, desk.home.root, report_id, [broken, text])
+        # Then nothing is raised and nothing changes: the hook swallows and logs
+        assert again == []
+        with store.session() as session:
+            after = session.scalars(select(MediaPrintRow.kind).order_by(MediaPrintRow.id)).all()
+    assert before == after == ["image", "other"]
+
+
+def store_report_id(store: object) -> int:
+    from sijil.store import Store
+
+    assert isinstance(store, Store)
+    with store.session() as session:
+        return session.scalars(select(Report.id)).one()
+
+
+def test_a_damaged_photo_in_a_report_is_recorded_as_such(
+    desk: DeskFixture, make_correspondent: Correspondent_, corpus: Path, tmp_path: Path
+) -> None:
+    # Given a report whose attachment, in staging, turns out to be a damaged JPEG
+    raven = make_correspondent(desk, "Raven")
+    _send(raven, "one photo", [corpus.joinpath(*PHOTO)], tmp_path / "usb")
+    _import(desk, tmp_path / "usb")
+    with desk.home.open_store() as store:
+        report_id = store_report_id(store)
+        with store.session(write=True) as session:
+            session.execute(MediaPrintRow.__table__.delete())
+        broken = tmp_path / "broken.jpg"
+        broken.write_bytes(corpus.joinpath(*PHOTO).read_bytes()[:2000])
+        # When the hook fingerprints it
+        assert fingerprint_report(store, desk.home.root, report_id, [broken]) == []
+        # Then the failure is a row with its reason, not an exception
+        with store.session() as session:
+            row = session.scalars(select(MediaPrintRow)).one()
+    assert row.kind == "error" and row.error is not None and "DamagedMedia" in row.error
+
+
+def test_the_demo_flags_its_recycled_photo(tmp_path: Path) -> None:
+    from sijil.cli.demo import run_demo
+    from sijil.desk.home import DeskHome
+
+    lines: list[str] = []
+    home = run_demo(tmp_path / "demo", echo=lines.append)
+    flagged = [line for line in lines if "recycled photo" in line]
+    assert len(flagged) == 1 and "mirror" in flagged[0]
+    with DeskHome(root=home / "desk").open_store() as store, store.session() as session:
+        (match,) = session.scalars(select(MediaMatch)).all()
+        assert match.kind == "image" and match.distance <= 16

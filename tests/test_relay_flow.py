@@ -1,0 +1,330 @@
+"""Field to relay to desk and back: resumable send, signed pull, replies both ways."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from conftest import DeskFixture, RelayHandle
+from sijil.crypto.identity import DeskIdentity
+from sijil.desk.pull import pull_envelopes
+from sijil.desk.reply import send_reply
+from sijil.envelope.sealing import Draft
+from sijil.errors import RelayAuthError
+from sijil.field.compose import compose
+from sijil.field.home import FieldSession
+from sijil.field.inbox import fetch_inbox, load_inbox
+from sijil.field.send import send_outbox
+from sijil.relay.auth import (
+    ChallengeIssuer,
+    ReplayGuard,
+    answer_challenge,
+    mailbox_id,
+    sign_request,
+    verify_desk_request,
+)
+from sijil.relay.lossy import LossyLink
+from sijil.relay.replies import open_reply, seal_reply
+from sijil.store import Envelope, RelayReply
+
+
+def _compose(session: FieldSession, tmp: Path, name: str, size: int) -> str:
+    photo = tmp / f"{name}.bin"
+    photo.write_bytes(os.urandom(size))
+    made = compose(
+        session, Draft(title=f"report {name}", body="text", lang="en"), [photo], keep_metadata=True
+    )
+    return made.envelope_id
+
+
+def _lower(headers: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def test_send_resumes_after_every_cut_and_pull_imports_once(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[..., FieldSession],
+    make_relay: Callable[..., RelayHandle],
+    store_url: str,
+    passphrase: str,
+    tmp_path: Path,
+) -> None:
+    # Given a desk, a correspondent with two reports, and a relay behind a link
+    # that cuts the connection every 150-250 KB
+    desk = make_desk(store_url)
+    identity = desk.home.unlock(passphrase)
+    session = make_correspondent(desk, "Raven")
+    ids = {_compose(session, tmp_path, n, 600_000) for n in ("a", "b")}
+    relay = make_relay(identity.public.sign)
+    port = int(relay.url.rsplit(":", 1)[1])
+    total = sum(session.envelope_path(i).stat().st_size for i in ids)
+    with LossyLink(
+        target_port=port, rate=4e6, cut_every=(150_000, 250_000), deadline_s=60
+    ) as link:
+        # When the outbox is sent through it
+        results = send_outbox(session, relay=f"http://127.0.0.1:{link.port}", sleep=lambda _s: None)
+    # Then both arrive whole, resumed rather than restarted
+    assert {r.status for r in results} == {"sent"}
+    assert link.stats.cuts >= 4
+    assert any(r.resumed_from > 0 for r in results)
+    assert link.stats.from_sender < total * 1.05
+    stored = {p.stem: p for p in (relay.spool / "envelopes").glob("*.age")}
+    assert set(stored) == ids
+    for envelope_id, path in stored.items():
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == envelope_id
+    # and the outbox knows they were sent; a second run sends nothing
+    assert all(e["relay"].get("sent_at") for e in session.load_index())
+    assert send_outbox(session, relay=relay.url) == []
+    # When the desk pulls
+    with desk.home.open_store() as store:
+        outcomes = pull_envelopes(desk.home, identity, store, relay=relay.url)
+        # Then both are imported on the relay channel, and the relay deleted them
+        assert sorted(o.status for o in outcomes) == ["imported", "imported"]
+        assert {o.correspondent for o in outcomes} == {"Raven"}
+        with store.session() as db:
+            channels = {e.channel for e in db.scalars(select(Envelope))}
+        assert channels == {"relay"}
+        assert list((relay.spool / "envelopes").glob("*.age")) == []
+        # and a second pull finds nothing
+        assert pull_envelopes(desk.home, identity, store, relay=relay.url) == []
+
+
+def test_a_duplicate_delivery_is_kept_once_at_the_desk(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[..., FieldSession],
+    make_relay: Callable[..., RelayHandle],
+    passphrase: str,
+    tmp_path: Path,
+) -> None:
+    desk = make_desk()
+    identity = desk.home.unlock(passphrase)
+    session = make_correspondent(desk, "Falcon")
+    envelope_id = _compose(session, tmp_path, "x", 20_000)
+    relay = make_relay(identity.public.sign)
+    send_outbox(session, relay=relay.url)
+    with desk.home.open_store() as store:
+        [first] = pull_envelopes(desk.home, identity, store, relay=relay.url)
+        # the same envelope arrives again (a second device, a resend)
+        for entry_ in (index := session.load_index()):
+            entry_.pop("relay")
+        session.save_index(index)
+        send_outbox(session, relay=relay.url)
+        [again] = pull_envelopes(desk.home, identity, store, relay=relay.url)
+    assert (first.status, again.status) == ("imported", "duplicate")
+    assert again.envelope_id == envelope_id
+
+
+# --- signatures on the pull API ---------------------------------------------------------
+
+
+def test_pull_refuses_unsigned_replayed_expired_and_wrongly_signed_requests(
+    make_relay: Callable[..., RelayHandle],
+) -> None:
+    desk = DeskIdentity.generate()
+    relay = make_relay(desk.public.sign)
+    url = f"{relay.url}/v1/desk/envelopes"
+    path = "/v1/desk/envelopes"
+    now = time.time()
+
+    def get(headers: dict[str, str]) -> httpx.Response:
+        return httpx.get(url, headers=headers)
+
+    assert get({}).status_code == 401
+    good = sign_request(desk.sign, method="GET", path=path, body=b"", now=now)
+    assert get(good).status_code == 200
+    replay = get(good)
+    assert (replay.status_code, "replay" in replay.text) == (401, True)
+    stale = sign_request(desk.sign, method="GET", path=path, body=b"", now=now - 3600)
+    assert "expired" in get(stale).text
+    other = DeskIdentity.generate()
+    forged = sign_request(other.sign, method="GET", path=path, body=b"", now=now)
+    assert get(forged).status_code == 403
+    # a signature for one path does not open another
+    elsewhere = sign_request(desk.sign, method="GET", path="/v1/desk/other", body=b"", now=now)
+    assert get(elsewhere).status_code == 403
+    # the desk's own client turns a refusal into a typed error
+    with pytest.raises(RelayAuthError):
+        from sijil.desk.home import DeskHome
+
+        pull_envelopes(
+            DeskHome(root=Path("/nonexistent")), other, None, relay=relay.url  # type: ignore[arg-type]
+        )
+
+
+def test_desk_signatures_verify_only_what_was_signed() -> None:
+    desk = DeskIdentity.generate()
+    guard = ReplayGuard()
+    headers = _lower(sign_request(desk.sign, method="POST", path="/p", body=b"body", now=1000))
+    with pytest.raises(RelayAuthError):  # another body
+        verify_desk_request(
+            headers, key=desk.public.sign, method="POST", path="/p",
+            digest=hashlib.sha256(b"other").hexdigest(), now=1000, guard=guard,
+        )
+    verify_desk_request(
+        headers, key=desk.public.sign, method="POST", path="/p",
+        digest=hashlib.sha256(b"body").hexdigest(), now=1200, guard=guard,
+    )
+
+
+def test_mailbox_proofs_need_the_key_and_are_single_use() -> None:
+    issuer = ChallengeIssuer()
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    mine, theirs = X25519PrivateKey.generate(), X25519PrivateKey.generate()
+    box = mailbox_id(mine.public_key())
+    challenge = issuer.issue(now=1000)
+    proof = _lower(
+        answer_challenge(mine, relay_key=issuer.public, challenge=challenge, method="GET", path="/m")
+    )
+    # another key cannot read my box, even with a fresh challenge
+    stolen = _lower(
+        answer_challenge(theirs, relay_key=issuer.public, challenge=issuer.issue(now=1000),
+                         method="GET", path="/m")
+    )
+    with pytest.raises(RelayAuthError):
+        issuer.check(stolen, box=box, method="GET", path="/m", now=1001)
+    issuer.check(proof, box=box, method="GET", path="/m", now=1001)
+    with pytest.raises(RelayAuthError, match="replay"):
+        issuer.check(proof, box=box, method="GET", path="/m", now=1002)
+    late = _lower(
+        answer_challenge(mine, relay_key=issuer.public, challenge=issuer.issue(now=1000),
+                         method="GET", path="/m")
+    )
+    with pytest.raises(RelayAuthError, match="expired"):
+        issuer.check(late, box=box, method="GET", path="/m", now=5000)
+
+
+# --- replies ------------------------------------------------------------------------------
+
+
+def test_replies_go_both_ways_and_the_relay_cannot_read_them(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[..., FieldSession],
+    make_relay: Callable[..., RelayHandle],
+    store_url: str,
+    passphrase: str,
+    tmp_path: Path,
+) -> None:
+    # Given a correspondent whose report reached the desk through the relay
+    desk = make_desk(store_url)
+    identity = desk.home.unlock(passphrase)
+    session = make_correspondent(desk, "Olive")
+    _compose(session, tmp_path, "r", 10_000)
+    relay = make_relay(identity.public.sign)
+    send_outbox(session, relay=relay.url)
+    text = "وصلت الصور، شكراً. Stay safe; do not go back to the bridge."
+    with desk.home.open_store() as store:
+        pull_envelopes(desk.home, identity, store, relay=relay.url)
+        # When the desk replies
+        sent = send_reply(identity, store, relay=relay.url, codename="Olive", text=text)
+        with store.session() as db:
+            [kept] = db.scalars(select(RelayReply)).all()
+            assert kept.text == text
+    # Then the relay holds only ciphertext, under a hash of the key
+    box = mailbox_id(session.identity.box.public_key())
+    assert sent.mailbox == box
+    [stored] = (relay.spool / "mailboxes" / box).glob("*.age")
+    assert text.encode() not in stored.read_bytes()
+    assert stored.read_bytes().startswith(b"age-encryption.org/v1\n")
+    # When the correspondent checks the inbox
+    items = fetch_inbox(session, relay=relay.url)
+    assert [(i.text, i.new, i.problem) for i in items] == [(text, True, "")]
+    # Then the relay deleted it, and the phone keeps it encrypted
+    assert list((relay.spool / "mailboxes" / box).glob("*.age")) == []
+    assert text.encode() not in (session.home.outbox / "inbox.sealed").read_bytes()
+    assert [i["text"] for i in load_inbox(session)] == [text]
+    again = fetch_inbox(session, relay=relay.url)
+    assert [i.new for i in again] == [False]
+
+
+def test_someone_else_cannot_read_a_mailbox(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[..., FieldSession],
+    make_relay: Callable[..., RelayHandle],
+    passphrase: str,
+) -> None:
+    desk = make_desk()
+    identity = desk.home.unlock(passphrase)
+    raven, falcon = make_correspondent(desk, "Raven"), make_correspondent(desk, "Falcon")
+    relay = make_relay(identity.public.sign)
+    box = mailbox_id(raven.identity.box.public_key())
+    sealed = seal_reply("for Raven only", desk_sign=identity.sign, to=raven.identity.box.public_key())
+    path = f"/v1/desk/mailboxes/{box}"
+    headers = sign_request(identity.sign, method="POST", path=path, body=sealed, now=time.time())
+    assert httpx.post(relay.url + path, content=sealed, headers=headers).status_code == 201
+    # unsigned posts to a mailbox are refused: nobody but the desk leaves mail
+    assert httpx.post(relay.url + path, content=sealed).status_code == 401
+    # Falcon answers a challenge with Falcon's key for Raven's box: refused
+    challenge = httpx.get(f"{relay.url}/v1/mailbox/challenge").json()
+    proof = answer_challenge(
+        falcon.identity.box, relay_key=challenge["relay_key"], challenge=challenge["challenge"],
+        method="GET", path=f"/v1/mailbox/{box}",
+    )
+    assert httpx.get(f"{relay.url}/v1/mailbox/{box}", headers=proof).status_code == 403
+    assert httpx.get(f"{relay.url}/v1/mailbox/{box}").status_code == 401
+    # and a reply to Raven does not open with Falcon's key
+    from sijil.errors import EnvelopeError
+
+    with pytest.raises(EnvelopeError):
+        open_reply(sealed, identity=falcon.identity.box, desk=identity.public.sign)
+    assert open_reply(sealed, identity=raven.identity.box, desk=identity.public.sign).text == (
+        "for Raven only"
+    )
+    # a reply signed by someone other than our desk is kept as suspect, not shown as the desk's
+    forger = DeskIdentity.generate()
+    fake = seal_reply("come to the bridge", desk_sign=forger.sign, to=raven.identity.box.public_key())
+    headers = sign_request(identity.sign, method="POST", path=path, body=fake, now=time.time())
+    httpx.post(relay.url + path, content=fake, headers=headers)
+    items = fetch_inbox(raven, relay=relay.url)
+    problems = [i for i in items if i.problem]
+    assert len(problems) == 1 and "not signed by your desk" in problems[0].problem
+    assert problems[0].text == ""
+
+
+# --- the CLI ------------------------------------------------------------------------------
+
+
+def test_cli_send_pull_reply_inbox(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[..., FieldSession],
+    make_relay: Callable[..., RelayHandle],
+    run_cli: Callable[..., object],
+    store_url: str,
+    passphrase: str,
+    tmp_path: Path,
+) -> None:
+    desk = make_desk(store_url)
+    identity = desk.home.unlock(passphrase)
+    session = make_correspondent(desk, "Sparrow")
+    _compose(session, tmp_path, "c", 30_000)
+    relay = make_relay(identity.public.sign)
+    field_home = str(session.home.root)
+    sent = run_cli("field", "send", "--home", field_home, "--relay", relay.url)
+    assert sent.code == 0, sent.err  # type: ignore[attr-defined]
+    assert "done: 1 sent, 0 not sent" in sent.out  # type: ignore[attr-defined]
+    pulled = run_cli("desk", "pull", *desk.args, "--relay", relay.url)
+    assert pulled.code == 0, pulled.err  # type: ignore[attr-defined]
+    assert "done: 1 imported" in pulled.out  # type: ignore[attr-defined]
+    replied = run_cli(
+        "desk", "reply", *desk.args, "--relay", relay.url, "--to", "Sparrow", "--text", "received"
+    )
+    assert replied.code == 0, replied.err  # type: ignore[attr-defined]
+    inbox = run_cli("field", "inbox", "--home", field_home, "--relay", relay.url)
+    assert inbox.code == 0, inbox.err  # type: ignore[attr-defined]
+    assert "received" in inbox.out  # type: ignore[attr-defined]
+    outbox = run_cli("field", "outbox", "--home", field_home)
+    assert "exported:relay" in outbox.out  # type: ignore[attr-defined]
+    # errors are one line, no traceback
+    unknown = run_cli("desk", "reply", *desk.args, "--relay", relay.url, "--to", "Nobody", "--text", "x")
+    assert unknown.code != 0  # type: ignore[attr-defined]
+    assert unknown.err.startswith("sijil: error:") and len(unknown.err.splitlines()) == 1  # type: ignore[attr-defined]
+    dead = run_cli("desk", "pull", *desk.args, "--relay", "http://127.0.0.1:9")
+    assert dead.code != 0 and "could not be reached" in dead.err  # type: ignore[attr-defined]
+    assert "127.0.0.1" not in dead.err  # type: ignore[attr-defined]
