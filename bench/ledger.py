@@ -171,7 +171,8 @@ def main() -> None:
 
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, pymerkle {pymerkle.__version__ if hasattr(pymerkle, '__version__') else '7'}"
+        f"Python {platform.python_version()}, pymerkle {getattr(pymerkle, '__version__', '7')}, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     key = Ed25519PrivateKey.generate()
     verdicts: list[str] = []
@@ -211,7 +212,8 @@ def main() -> None:
             audit_rate, entries = bench_audit(store, key)
             text = f"full audit at {entries:,}: sijil {audit_rate:,.0f} entries/s"
             if rate is not None:
-                text += f"; pymerkle root recomputation {rate:,.0f} entries/s, ratio {audit_rate / rate:.1f}x"
+                text += f"; pymerkle root recomputation {rate:,.0f} entries/s"
+                text += f", ratio {audit_rate / rate:.1f}x"
             print(text)
             if size >= 10_000_000 or size == max(_count(s) for s in args.sizes.split(",")):
                 verdicts.append(f"proof at {size:,} <= 100 us: {proof <= 100e-6}")

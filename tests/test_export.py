@@ -256,3 +256,49 @@ def test_timestamps_from_a_local_authority_verify_offline(
 
     forged = _rewrite(package, tmp_path / "forged.zip", swap)
     assert "timestamp: the RFC 3161 token does not verify" in _check(run_cli, evidence, forged).out
+
+
+def test_export_needs_reports_and_names_a_missing_one(
+    run_cli: Callable[..., CliResult], evidence: Evidence, tmp_path: Path
+) -> None:
+    out = tmp_path / "x.zip"
+    missing = run_cli("export", "package", *evidence.desk.args, "--report", "99", "--out", str(out))
+    assert missing.code == 1 and "no report #99" in missing.err and not out.exists()
+    incident = run_cli(
+        "export", "package", *evidence.desk.args, "--incident", "1", "--out", str(out)
+    )
+    assert incident.code == 1 and "no incidents yet" in incident.err
+    due = run_cli("ledger", "head", *evidence.desk.args, "--if-due")
+    assert due.code == 0 and "no tree head due" in due.out
+
+
+def test_an_unreachable_authority_leaves_the_head_signed_and_the_export_going(
+    run_cli: Callable[..., CliResult], evidence: Evidence, tmp_path: Path
+) -> None:
+    from tsa_helpers import make_authority_files
+
+    (tmp_path / "tsa").mkdir()
+    make_authority_files(tmp_path / "tsa")
+    home = str(evidence.desk.home.root)
+    # port 9 (discard) on the loopback: nothing listens, the connection is refused
+    assert (
+        run_cli(
+            "ledger",
+            "timestamps",
+            "--home",
+            home,
+            "--url",
+            "http://127.0.0.1:9/",
+            "--ca",
+            str(tmp_path / "tsa" / "ca.pem"),
+        ).code
+        == 0
+    )
+    head = run_cli("ledger", "head", *evidence.desk.args)
+    assert head.code == 1 and "timestamp authority did not answer" in head.err
+    package = tmp_path / "late.zip"
+    result = _export(run_cli, evidence, package)
+    assert "not timestamped" in result.err
+    assert "data/ledger/tree-head.tsr" not in _members(package)
+    assert _check(run_cli, evidence, package).code == 0
+    assert run_cli("verify", *evidence.desk.args).code == 0

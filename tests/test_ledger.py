@@ -189,3 +189,17 @@ def test_floats_are_refused_in_entries() -> None:
         encode_entry(
             0, NewEntry(kind="user.action", subject="s", data={"a": [1.5]}), datetime.now(UTC)
         )
+
+
+def test_appended_entries_read_back_through_the_models(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    from sijil.store import LedgerEntry
+
+    when = datetime(2026, 11, 22, 1, 2, 3, 456789, tzinfo=UTC)
+    with store.session(write=True) as session:
+        log.append(session, _entries(2), at=when)
+    with store.session() as session:
+        rows = session.query(LedgerEntry).order_by(LedgerEntry.seq).all()
+    assert [(r.seq, r.recorded_at, r.subject) for r in rows] == [(0, when, "x0"), (1, when, "x1")]
+    assert parse_entry(rows[1].body.encode()).at == "2026-11-22T01:02:03.456789Z"

@@ -260,3 +260,20 @@ def test_corrupt_or_empty_videos_raise_typed_errors(tmp_path: Path, clips: dict[
         path.write_bytes(blob)
         with pytest.raises(DamagedMedia):
             fingerprint_file(path)
+
+
+@given(
+    frames=st.lists(
+        st.tuples(st.binary(min_size=32, max_size=32), st.integers(0, 100)), max_size=50
+    )
+)
+def test_stored_video_frames_round_trip(frames: list[tuple[bytes, int]]) -> None:
+    packed = pack_frames(tuple(frames))
+    assert len(packed) == 33 * len(frames)
+    assert unpack_frames(packed) == tuple(frames)
+
+
+@given(blob=st.binary(max_size=200).filter(lambda b: len(b) % 33 != 0))
+def test_a_partial_stored_frame_is_damaged_not_misread(blob: bytes) -> None:
+    with pytest.raises(DamagedMedia):
+        unpack_frames(blob)

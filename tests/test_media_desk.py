@@ -220,3 +220,23 @@ def test_the_demo_flags_its_recycled_photo(tmp_path: Path) -> None:
     with DeskHome(root=home / "desk").open_store() as store, store.session() as session:
         (match,) = session.scalars(select(MediaMatch)).all()
         assert match.kind == "image" and match.distance <= 16
+
+
+def test_backfill_fingerprints_an_archive_from_before_media_matching(
+    recycled: DeskFixture, run_cli: Cli, passphrase: str
+) -> None:
+    # Given a desk whose reports arrived before fingerprints existed (rows removed)
+    with recycled.home.open_store() as store, store.session(write=True) as session:
+        session.execute(MediaMatch.__table__.delete())
+        session.execute(MediaPrintRow.__table__.delete())
+    # When the operator backfills from the vault
+    result = run_cli("media", "backfill", *recycled.args)
+    # Then every attachment is fingerprinted, oldest first, and the copies matched again
+    assert result.code == 0, result.err
+    assert "4 attachment(s) fingerprinted, 2 match(es) recorded" in result.out
+    with recycled.home.open_store() as store, store.session() as session:
+        kinds = session.scalars(select(MediaMatch.kind).order_by(MediaMatch.id)).all()
+        assert kinds == ["image", "video"]
+    # and a second run has nothing left to do
+    assert "0 attachment(s) fingerprinted" in run_cli("media", "backfill", *recycled.args).out
+    assert not list(recycled.home.staging.glob(".media-*"))

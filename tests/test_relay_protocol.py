@@ -189,6 +189,9 @@ def test_a_claimed_envelope_id_is_checked_against_the_bytes(
     upload = create(relay.url, len(envelope), **{"Upload-Metadata": f"envelope {claim}"})  # type: ignore[attr-defined]
     assert patch(upload, 0, envelope).status_code == 460
     assert envelope_files(relay.spool) == []  # type: ignore[attr-defined]
+    # kept aside with its reason, never handed on, never silently dropped
+    [reason] = (relay.spool / "rejected").glob("*.reason.txt")  # type: ignore[attr-defined]
+    assert "differs from its envelope id" in reason.read_text()
 
 
 def test_a_second_upload_of_the_same_envelope_is_stored_once(

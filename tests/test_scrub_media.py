@@ -25,6 +25,7 @@ import pytest
 from sijil.errors import CorruptMedia, ScrubError
 from sijil.scrub import inspect, leaks, scrub
 from sijil.scrub.av import zero_quicktime_times
+from sijil.scrub.ogg import ogg_crc
 
 FFMPEG = shutil.which("ffmpeg")
 EXIFTOOL = shutil.which("exiftool")
@@ -164,6 +165,35 @@ def test_opus_and_vorbis_tags_are_removed(tmp_path: Path) -> None:
         assert [k for k, v in _tags(out).items() if leaks(k, v)] == []
         assert b"Raven" not in out.read_bytes()
         assert _streams(out, decode=True) == _streams(src, decode=True)
+        assert _streams(out) == _streams(src)
+        # And every page checksum is valid, and the page count is unchanged
+        assert _ogg_pages(out) == _ogg_pages(src)
+
+
+def _ogg_pages(path: Path) -> int:
+    data, pos, pages = path.read_bytes(), 0, 0
+    while pos < len(data):
+        assert data[pos : pos + 4] == b"OggS"
+        nsegs = data[pos + 26]
+        end = pos + 27 + nsegs + sum(data[pos + 27 : pos + 27 + nsegs])
+        page = data[pos:end]
+        assert ogg_crc(page[:22] + b"\0\0\0\0" + page[26:]) == struct.unpack("<I", page[22:26])[0]
+        pos, pages = end, pages + 1
+    return pages
+
+
+def test_ogg_video_goes_through_ffmpeg_and_loses_its_tags(tmp_path: Path) -> None:
+    # Given an Ogg with Theora video and Vorbis audio (two logical streams) and tags
+    src, out = tmp_path / "v.ogg", tmp_path / "clean.ogg"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=5", "-f", "lavfi", "-i",
+            "sine=frequency=300", "-t", "1", "-c:v", "libtheora", "-c:a", "libvorbis",
+            "-metadata", "artist=Raven", str(src))  # fmt: skip
+    # When cleaned, Then the remux keeps both streams and drops the tags
+    removed = _clean_file(src, out)
+    assert any("Raven" in r for r in removed)
+    assert b"Raven" not in out.read_bytes()
+    assert [k for k, v in _tags(out).items() if leaks(k, v)] == []
+    assert _streams(out) == _streams(src)
 
 
 def test_wav_broadcast_and_info_chunks_are_removed(tmp_path: Path) -> None:

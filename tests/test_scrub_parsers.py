@@ -366,3 +366,45 @@ def test_heic_exif_and_xmp_items_are_removed_and_pixels_kept(tmp_path: Path) -> 
     with Image.open(src) as a, Image.open(out) as b:
         assert a.tobytes() == b.tobytes()
         assert not b.info.get("exif") and not b.info.get("xmp")
+
+
+@settings(max_examples=60, deadline=timedelta(seconds=10),
+          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@given(st.integers(0, 4000), st.integers(0, 255))
+def test_mutated_ogg_pages_only_raise_scrub_errors(pos: int, value: int) -> None:
+    # Mutations past the identification header stay on the Python path (no ffmpeg).
+    path = CORPUS / "mat2" / "dirty.ogg"
+    if not path.is_file():
+        pytest.skip(f"corpus absent at {CORPUS}")
+    data = bytearray(path.read_bytes())
+    data[58 + pos] = value
+    try:
+        report, _ = _clean(bytes(data))
+    except ScrubError:
+        return
+    assert report.bytes_in == len(data)
+
+
+def test_a_standard_profile_is_kept_under_a_neutral_name_and_others_removed() -> None:
+    # Given the reference sRGB profile (from a corpus photo) in a PNG chunk named by its writer
+    photo = CORPUS / "exif-samples" / "jpg" / "Canon_40D.jpg"
+    if not photo.is_file():
+        pytest.skip(f"corpus absent at {CORPUS}")
+    with Image.open(photo) as im:
+        standard = im.info["icc_profile"]
+    body = b"Abu Ibrahim's profile\x00\x00" + zlib.compress(standard)
+    plain = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(plain, "PNG")
+    data = plain.getvalue()
+    report, cleaned = _clean(data[:33] + _chunk(b"iCCP", body) + data[33:])
+    # Then the profile stays, byte for byte, under the name "sRGB"
+    assert report.kept == ["standard sRGB colour profile"]
+    assert b"Abu" not in cleaned
+    with Image.open(io.BytesIO(cleaned)) as im:
+        assert im.info["icc_profile"] == standard
+    # And a profile that differs in one byte (its date, say) is removed
+    edited = bytearray(standard)
+    edited[24] ^= 1  # inside the header's creation date
+    other = b"x\x00\x00" + zlib.compress(bytes(edited))
+    report, cleaned = _clean(data[:33] + _chunk(b"iCCP", other) + data[33:])
+    assert "ICC colour profile" in _texts(report) and b"iCCP" not in cleaned

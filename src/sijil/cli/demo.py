@@ -341,6 +341,8 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
                     f"{m['transform']}, PDQ distance {m['distance']}"
                 )
 
+    _over_the_relay(home, desk, sessions, scratch, night, echo)
+
     q = shlex.quote
     echo("\n== 7. Explore ==")
     echo(f"  export SIJIL_PASSPHRASE={q(PASSPHRASE)}   # the demo passphrase, demo only")
@@ -388,3 +390,74 @@ def _custody(
         f"  sijil verify-package {package.name} --desk-key desk.pub: "
         + ("OK, the package verifies" if not checked.problems else "; ".join(checked.problems))
     )
+
+
+# fmt: off
+RELAY_SCENES = (
+    Scene("Falcon", "ar", "طوابير على الفرن الوحيد المفتوح في المشلب",
+          "صباح اليوم التالي: مئات الناس أمام الفرن الوحيد العامل في المشلب.", 420, BAKERY, 1),
+    Scene("Raven", "en", "Morning after: the Clock Roundabout shops",
+          "Shopkeepers clearing glass; two shops burnt out, one still smoking.", 440, CLOCK, 1),
+)
+# fmt: on
+
+
+def _over_the_relay(
+    home: Path,
+    desk: DeskHome,
+    sessions: dict[str, FieldSession],
+    scratch: Path,
+    night: datetime,
+    echo: Callable[[str], None],
+) -> None:
+    """Morning: two reports go out over a relay on a link that drops; a reply comes back."""
+    from sijil.desk.pull import pull_envelopes
+    from sijil.desk.reply import send_reply
+    from sijil.field.inbox import fetch_inbox
+    from sijil.field.send import send_outbox
+    from sijil.relay import RelayConfig
+    from sijil.relay.lossy import LossyLink
+    from sijil.relay.server import running_relay
+
+    echo("\n== 6b. Over the relay (المرحّل): a resumable upload on a bad link ==")
+    identity = desk.unlock(PASSPHRASE)
+    config = RelayConfig(spool=home / "relay-spool", desk_key=identity.public.sign)
+    for number, scene in enumerate(RELAY_SCENES, 60):
+        made = _seal(scene, sessions[scene.who], scratch, night, number)
+        echo(f"  {scene.who:<8}{scene.lang}  {scene.title}  ({made.size / 1024:.1f} KB)")
+    with running_relay(config) as relay:
+        port = int(relay.rsplit(":", 1)[1])
+        # a link that drops every 30-60 KB: each upload continues where it stopped
+        with LossyLink(target_port=port, cut_every=(30_000, 60_000), deadline_s=60) as link:
+            via = f"http://127.0.0.1:{link.port}"
+            sent = [
+                r
+                for name in ("Falcon", "Raven")
+                for r in send_outbox(sessions[name], relay=via, sleep=lambda _s: None)
+            ]
+        total = sum(
+            sessions[n].envelope_path(r.envelope_id).stat().st_size
+            for n in ("Falcon", "Raven")
+            for r in sent
+            if sessions[n].envelope_path(r.envelope_id).exists()
+        )
+        echo(
+            f"  sijil field send: {sum(r.status == 'sent' for r in sent)} sent through the relay;"
+            f" the link was cut {link.stats.cuts} times, {link.stats.from_sender:,} bytes on the"
+            f" wire for {total:,} bytes of envelopes"
+        )
+        with desk.open_store() as store:
+            pulled = pull_envelopes(desk, identity, store, relay=relay)
+            for outcome in pulled:
+                if outcome.status != "duplicate":
+                    who = outcome.correspondent or "?"
+                    echo(f"  sijil desk pull: {outcome.status:<9} {who:<7} {outcome.detail[:70]}")
+            twice = sum(o.status == "duplicate" for o in pulled)
+            echo(f"  sijil desk pull: {twice} came twice (USB stick and relay): each kept once")
+            text = "وصل تقريرك، شكراً. لا تقترب من دوار الساعة اليوم."
+            send_reply(identity, store, relay=relay, codename="Raven", text=text)
+        echo("  sijil desk reply --to Raven: sealed to Raven's key, left in a hashed mailbox")
+        for item in fetch_inbox(sessions["Raven"], relay=relay):
+            echo(f"  sijil field inbox (Raven): {item.text}  [signed by the desk]")
+    left = list(config.spool.rglob("*.age"))
+    echo(f"  the relay now holds {len(left)} envelopes or replies: it keeps nothing once delivered")

@@ -58,6 +58,7 @@ def package(
 ) -> None:
     """Write a BagIt evidence package with ledger entries, proofs and the signed head."""
     from sijil.export.package import export_package
+    from sijil.ledger.timestamp import TsaConfig
 
     if incident_id is not None:
         # incidents come with the verification-domain work; until then a
@@ -81,4 +82,10 @@ def package(
         f"wrote {out}: {result.reports} report(s), {result.files} file(s) ({kind}), "
         f"{result.entries} ledger entries proven in a tree head of {result.tree_size}"
     )
+    if TsaConfig.load(desk_home.tsa_config) is not None and not result.timestamped:
+        click.echo(
+            "warning: the timestamp authority did not answer; the tree head is signed "
+            "but not timestamped",
+            err=True,
+        )
     click.echo(f"check it with: sijil verify-package {out} --desk-key {home / 'desk.pub'}")

@@ -9,7 +9,9 @@ from typing import Any
 import click
 
 from sijil.cli.desk_cmds import DB, HOME
+from sijil.cli.passphrase import read_passphrase
 from sijil.desk.home import DeskHome
+from sijil.media.backfill import Backfilled, backfill
 from sijil.media.catalog import INDEX_FILE, Catalog
 from sijil.media.fingerprint import MediaPrint, fingerprint_file
 from sijil.media.lookup import look_up
@@ -115,3 +117,23 @@ def reindex(home: Path, db_url: str | None) -> None:
         catalog.catch_up()
         catalog.save()
     click.echo(f"Indexed {len(catalog.index)} hash(es); saved to {catalog.path}")
+
+
+@media.command(name="backfill")
+@HOME
+@DB
+def backfill_cmd(home: Path, db_url: str | None) -> None:
+    """Fingerprint and match attachments received before media matching (oldest first)."""
+    desk_home = DeskHome(root=home, db_url=db_url)
+    vault = desk_home.open_vault(desk_home.unlock(read_passphrase("the desk key")))
+
+    def show(done: Backfilled) -> None:
+        found = f", {done.matches} match(es)" if done.matches else ""
+        click.echo(f"report #{done.report_id} attachment {done.attachment_id}: {done.kind}{found}")
+
+    with desk_home.open_store() as store:
+        done = backfill(
+            store, desk_home.root, copy_to=vault.copy_to, staging=desk_home.staging, progress=show
+        )
+    matched = sum(d.matches for d in done)
+    click.echo(f"done: {len(done)} attachment(s) fingerprinted, {matched} match(es) recorded")

@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session, selectinload
 from sijil.errors import LedgerError, TimestampError
 from sijil.ledger.audit import audit_ledger
 from sijil.ledger.entries import Entry, parse_entry
-from sijil.ledger.timestamp import verify_token
 from sijil.ledger.records import (
     attachment_list,
     envelope_facts,
     quarantine_facts,
     report_fields,
 )
+from sijil.ledger.timestamp import verify_token
 from sijil.store import (
     Envelope,
     LedgerEntry,

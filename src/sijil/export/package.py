@@ -76,6 +76,7 @@ class ExportResult:
     files: int
     entries: int
     tree_size: int
+    timestamped: bool
 
 
 def _exported_fields(report: Report) -> dict[str, Any]:
@@ -141,7 +142,7 @@ def export_package(
                 )
             ],
         )
-    head_row = sign_now(home, store, identity.sign)
+    head_row = sign_now(home, store, identity.sign, strict=False)
     signed = SignedHead.of_row(head_row)
     entries = _entries_for(store, envelopes, export_seq)
     with store.session() as session:
@@ -195,6 +196,7 @@ def export_package(
         files=sum(len(r.attachments) for r in reports),
         entries=len(entries),
         tree_size=head_row.tree_size,
+        timestamped=bool(head_row.timestamp_token),
     )
 
 

@@ -32,6 +32,8 @@ BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 # A package larger than this, or with more files, is not one sijil made.
 MAX_FILES = 100_000
 MAX_TOTAL = 1 << 40
+# evidence.json, entries and proofs: a few MB even for thousands of reports
+MAX_METADATA = 256 << 20
 
 
 @dataclass
@@ -81,26 +83,54 @@ def _desk_key(path: Path) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(base64.b64decode(doc["sign_key"], validate=True))
 
 
-def _read_bag(archive: zipfile.ZipFile, report: VerifyReport) -> tuple[str, dict[str, bytes]]:
-    infos = [i for i in archive.infolist() if not i.is_dir()]
-    if len(infos) > MAX_FILES or sum(i.file_size for i in infos) > MAX_TOTAL:
-        raise ValueError("the package is larger than any sijil package")
-    tops = {PurePosixPath(i.filename).parts[0] for i in infos}
-    if len(tops) != 1:
-        raise ValueError("a bag must be one top-level folder")
-    top = tops.pop()
-    files: dict[str, bytes] = {}
-    for info in infos:
-        rel = PurePosixPath(info.filename).relative_to(top)
-        if rel.is_absolute() or ".." in rel.parts or "\\" in info.filename:
-            raise ValueError(f"unsafe path in the package: {info.filename!r}")
-        files[str(rel)] = archive.read(info)
-    return top, files
+class _Bag:
+    """The bag's files, by path inside the bag; big files are hashed as streams, never loaded."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+        if len(infos) > MAX_FILES or sum(i.file_size for i in infos) > MAX_TOTAL:
+            raise ValueError("the package is larger than any sijil package")
+        tops = {PurePosixPath(i.filename).parts[0] for i in infos}
+        if len(tops) != 1:
+            raise ValueError("a bag must be one top-level folder")
+        top = tops.pop()
+        self._archive = archive
+        self._infos: dict[str, zipfile.ZipInfo] = {}
+        self._hashes: dict[str, str] = {}
+        for info in infos:
+            rel = PurePosixPath(info.filename).relative_to(top)
+            if rel.is_absolute() or ".." in rel.parts or "\\" in info.filename:
+                raise ValueError(f"unsafe path in the package: {info.filename!r}")
+            self._infos[str(rel)] = info
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._infos
+
+    def paths(self) -> set[str]:
+        return set(self._infos)
+
+    def read(self, path: str) -> bytes:
+        info = self._infos[path]
+        if info.file_size > MAX_METADATA:
+            raise ValueError(f"{path} is too large for a metadata file")
+        return self._archive.read(info)
+
+    def get(self, path: str) -> bytes | None:
+        return self.read(path) if path in self._infos else None
+
+    def sha256(self, path: str) -> str:
+        if path not in self._hashes:
+            hasher = hashlib.sha256()
+            with self._archive.open(self._infos[path]) as member:
+                for chunk in iter(lambda: member.read(1 << 20), b""):
+                    hasher.update(chunk)
+            self._hashes[path] = hasher.hexdigest()
+        return self._hashes[path]
 
 
-def _check_manifest(files: dict[str, bytes], name: str, wanted: set[str], r: VerifyReport) -> None:
+def _check_manifest(files: _Bag, name: str, wanted: set[str], r: VerifyReport) -> None:
     listed: dict[str, str] = {}
-    for line in files.get(name, b"").decode("utf-8").splitlines():
+    for line in (files.get(name) or b"").decode("utf-8").splitlines():
         digest, _, path = line.partition("  ")
         listed[path] = digest
     for path in sorted(wanted | set(listed)):
@@ -108,12 +138,12 @@ def _check_manifest(files: dict[str, bytes], name: str, wanted: set[str], r: Ver
             r.problems.append(f"{path}: in the bag but not in {name}")
         elif path not in files:
             r.problems.append(f"{path}: listed in {name} but missing from the bag")
-        elif hashlib.sha256(files[path]).hexdigest() != listed[path]:
+        elif files.sha256(path) != listed[path]:
             r.problems.append(f"{path}: does not match its SHA-256 in {name} (altered)")
 
 
-def _check_head(files: dict[str, bytes], key: Ed25519PublicKey, r: VerifyReport) -> dict[str, Any]:
-    doc = json.loads(files["data/ledger/tree-head.json"])
+def _check_head(files: _Bag, key: Ed25519PublicKey, r: VerifyReport) -> dict[str, Any]:
+    doc = json.loads(files.read("data/ledger/tree-head.json"))
     body = doc["tree_head"].encode()
     try:
         key.verify(base64.b64decode(doc["signature"]), body)
@@ -147,13 +177,11 @@ def _check_timestamp(tsr: bytes, body: bytes, ca: bytes | None, r: VerifyReport)
         r.problems.append("timestamp: the RFC 3161 token does not verify for this tree head")
 
 
-def _check_entries(
-    files: dict[str, bytes], head: dict[str, Any], r: VerifyReport
-) -> dict[int, dict[str, Any]]:
+def _check_entries(files: _Bag, head: dict[str, Any], r: VerifyReport) -> dict[int, dict[str, Any]]:
     root = bytes.fromhex(head["root_hash"])
-    proofs = {p["leaf_index"]: p for p in json.loads(files["data/ledger/proofs.json"])}
+    proofs = {p["leaf_index"]: p for p in json.loads(files.read("data/ledger/proofs.json"))}
     entries: dict[int, dict[str, Any]] = {}
-    for line in files["data/ledger/entries.jsonl"].splitlines():
+    for line in files.read("data/ledger/entries.jsonl").splitlines():
         entry = json.loads(line)
         seq = entry["seq"]
         proof = proofs.get(seq)
@@ -168,10 +196,8 @@ def _check_entries(
     return entries
 
 
-def _check_items(
-    files: dict[str, bytes], entries: dict[int, dict[str, Any]], r: VerifyReport
-) -> None:
-    evidence = json.loads(files["data/evidence.json"])
+def _check_items(files: _Bag, entries: dict[int, dict[str, Any]], r: VerifyReport) -> None:
+    evidence = json.loads(files.read("data/evidence.json"))
     for report in evidence["reports"]:
         where = f"report #{report['report']}"
         entry = entries.get(report["ledger"]["registered"])
@@ -183,17 +209,15 @@ def _check_items(
                 r.problems.append(f"{where}: field {name!r} differs from the ledger")
         logged = {a["position"]: a for a in entry["data"]["attachments"]}
         for item in report["files"]:
-            data = files.get(item["path"])
             expect = logged.get(item["position"], {})
-            if data is None:
+            if item["path"] not in files:
                 r.problems.append(f"{where}: {item['path']} is missing")
-            elif hashlib.sha256(data).hexdigest() != expect.get("sha256"):
+            elif files.sha256(item["path"]) != expect.get("sha256"):
                 r.problems.append(f"{where}: {item['path']} differs from what the ledger recorded")
         original = report.get("original")
         if original:
             received = entries.get(report["ledger"]["received"], {})
-            data = files.get(original)
-            if data is None or hashlib.sha256(data).hexdigest() != received.get("subject"):
+            if original not in files or files.sha256(original) != received.get("subject"):
                 r.problems.append(f"{where}: sealed original differs from the envelope received")
         r.lines.append(f"{where}: {len(report['files'])} file(s) match the ledger")
     if not any(e["kind"] == "exported" for e in entries.values()):
@@ -206,16 +230,17 @@ def verify_package(package: Path, desk_key: Path) -> VerifyReport:
     try:
         key = _desk_key(Path(desk_key))
         with zipfile.ZipFile(package) as archive:
-            _top, files = _read_bag(archive, report)
-        if files.get("bagit.txt") != BAGIT_TXT:
-            report.problems.append("bagit.txt: not a BagIt 1.0 declaration")
-        payload = {p for p in files if p.startswith("data/")}
-        tags = {p for p in files if not p.startswith("data/") and p != "tagmanifest-sha256.txt"}
-        _check_manifest(files, "manifest-sha256.txt", payload, report)
-        _check_manifest(files, "tagmanifest-sha256.txt", tags, report)
-        head = _check_head(files, key, report)
-        entries = _check_entries(files, head, report)
-        _check_items(files, entries, report)
+            files = _Bag(archive)
+            if files.get("bagit.txt") != BAGIT_TXT:
+                report.problems.append("bagit.txt: not a BagIt 1.0 declaration")
+            paths = files.paths()
+            payload = {p for p in paths if p.startswith("data/")}
+            tags = {p for p in paths if not p.startswith("data/")} - {"tagmanifest-sha256.txt"}
+            _check_manifest(files, "manifest-sha256.txt", payload, report)
+            _check_manifest(files, "tagmanifest-sha256.txt", tags, report)
+            head = _check_head(files, key, report)
+            entries = _check_entries(files, head, report)
+            _check_items(files, entries, report)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
         what = type(exc).__name__ if isinstance(exc, KeyError | TypeError) else str(exc)
         report.problems.append(f"the package cannot be read as a sijil evidence bag ({what})")

@@ -1,7 +1,7 @@
 """Send the outbox through a relay with tus, resuming wherever the link dropped.
 
 Each outbox entry keeps, in the encrypted index, ``relay.url`` (the upload's
-address at the relay) and ``relay.offset`` (the last offset the relay reported).
+path at the relay) and ``relay.offset`` (the last offset the relay reported).
 After a cut, a crash of this process or a restart of the device, the next run
 asks the relay for the true offset (HEAD) and sends only the rest. An envelope
 is marked sent only when the relay answers that the upload is whole; the
@@ -33,9 +33,13 @@ MAX_ATTEMPTS = 200
 # Back off quickly at first (a cut link often comes straight back), then slowly.
 BACKOFF_FIRST_S = 0.2
 BACKOFF_MAX_S = 30.0
-READ_BLOCK = 64 << 10
-# Statuses after which trying again soon may work.
-RETRY_STATUSES = (408, 423, 429, 503)
+# Tries in a row that move no byte before this run gives up (about a minute
+# with the backoff above); any progress starts the count again.
+MAX_STALLED = 9
+READ_BLOCK = 256 << 10
+# Statuses after which trying again soon may work; 409 (offset moved on) is cured
+# by asking the relay for the offset again.
+RETRY_STATUSES = (408, 409, 423, 429, 503)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,7 +86,9 @@ class _Sender:
         location = response.headers.get("location")
         if not location:
             raise RelayError("the relay made an upload but gave no address for it", status=502)
-        return self.client.url(location)
+        # the path only: the same upload can be resumed through another address of
+        # the relay (an onion today, a mirror tomorrow) or another proxy
+        return self.client.path_of(self.client.url(location))
 
     def offset(self, url: str) -> int | None:
         """The relay's offset for an upload, or None if it no longer knows it."""
@@ -106,7 +112,10 @@ class _Sender:
         state: dict[str, Any] = entry.setdefault("relay", {})
         resumed_from = 0
         backoff = BACKOFF_FIRST_S
+        stalled, best = 0, -1
         for _attempt in range(MAX_ATTEMPTS):
+            if stalled >= MAX_STALLED:
+                break
             try:
                 if not state.get("url"):
                     state.update(url=self.create(envelope_id, size), offset=0)
@@ -122,6 +131,8 @@ class _Sender:
                 if offset != state.get("offset"):
                     state["offset"] = offset
                     self.save()
+                if offset is not None and offset > best:
+                    best, stalled, backoff = offset, 0, BACKOFF_FIRST_S
                 if offset is not None and offset < size:
                     headers = {
                         **TUS,
@@ -144,12 +155,13 @@ class _Sender:
                     continue
                 if exc.status not in RETRY_STATUSES:
                     return SendResult(envelope_id=envelope_id, status="failed", detail=str(exc))
+            stalled += 1
             self.sleep(backoff)
             backoff = min(BACKOFF_MAX_S, backoff * 2)
         return SendResult(
             envelope_id=envelope_id,
             status="failed",
-            detail=f"gave up after {MAX_ATTEMPTS} attempts; run again to resume",
+            detail="the relay could not be reached for long; run again to resume",
         )
 
     def mark_sent(self, entry: dict[str, Any], resumed_from: int) -> SendResult:

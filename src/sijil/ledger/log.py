@@ -37,6 +37,8 @@ __all__ = [
 # SQLite allows 32766 bound values per statement; a proof needs ~2 log2 n.
 _MAX_IN = 500
 _FIRST_INNER_ID = merkle.node_id(1, 0)
+# query texts by (sqlite?, inner nodes, leaves): a few dozen shapes in all
+_QUERIES: dict[tuple[bool, int, int], str] = {}
 _leaf = merkle.leaf_hash
 
 
@@ -53,14 +55,12 @@ class NodeTable:
         # the driver's own cursor and placeholders: SQLAlchemy's statement
         # handling costs more than the lookup, and a proof should take microseconds
         self._cursor = conn.connection.cursor()
+        self._sqlite = conn.dialect.name == "sqlite"
         self._mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        self._raw = (
-            "CAST(body AS BLOB)" if conn.dialect.name == "sqlite" else "convert_to(body, 'UTF8')"
-        )
-        self._sql: dict[tuple[int, int], str] = {}
+        self._raw = "CAST(body AS BLOB)" if self._sqlite else "convert_to(body, 'UTF8')"
 
     def _query(self, inner: int, leaves: int) -> str:
-        sql = self._sql.get((inner, leaves))
+        sql = _QUERIES.get((self._sqlite, inner, leaves))
         if sql is None:
             parts = []
             if inner:
@@ -69,7 +69,7 @@ class NodeTable:
             if leaves:
                 marks = ", ".join([self._mark] * leaves)
                 parts.append(f"SELECT seq, {self._raw} FROM ledger_entries WHERE seq IN ({marks})")  # noqa: S608
-            sql = self._sql[(inner, leaves)] = " UNION ALL ".join(parts)
+            sql = _QUERIES[(self._sqlite, inner, leaves)] = " UNION ALL ".join(parts)
         return sql
 
     def __call__(self, keys: Sequence[merkle.NodeKey]) -> list[bytes]:
@@ -128,7 +128,8 @@ def append_bodies(
     """
     conn = session.connection()
     stack = _peaks(conn, start)
-    to_db = LedgerEntry.__table__.c.recorded_at.type.bind_processor(conn.dialect)
+    column_type = LedgerEntry.__table__.c.recorded_at.type
+    to_db = column_type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     entry_rows: list[tuple[object, ...]] = []
     node_rows: list[tuple[int, bytes]] = []
     seq = start

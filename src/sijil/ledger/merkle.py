@@ -90,18 +90,21 @@ def root_nodes(size: int) -> list[NodeKey]:
     return range_nodes(0, size)
 
 
-def _path(m: int, start: int, end: int) -> list[tuple[int, int]]:
-    """RFC 9162 PATH(m, D[start:end]) as (start, end) ranges, leaf side first."""
+def _path(m: int, size: int) -> list[tuple[int, int]]:
+    """RFC 9162 PATH(m, D[0:size]) as (start, end) ranges, leaf side first.
+
+    Walked bottom-up: at each level the sibling of the subtree holding ``m``
+    is a complete left neighbour, a (possibly cut short) right neighbour, or,
+    past the end of the tree, nothing. This is the RFC's recursion unrolled.
+    """
     ranges: list[tuple[int, int]] = []
-    while end - start > 1:
-        k = _largest_power_of_two_below(end - start)
-        if m - start < k:
-            ranges.append((start + k, end))
-            end = start + k
-        else:
-            ranges.append((start, start + k))
-            start += k
-    ranges.reverse()
+    level = 0
+    while (size - 1) >> level:
+        index = m >> level
+        start = (index ^ 1) << level
+        if start < size:
+            ranges.append((start, min(start + (1 << level), size)))
+        level += 1
     return ranges
 
 
@@ -128,14 +131,21 @@ def _subproof(m: int, start: int, end: int, complete: bool) -> list[tuple[int, i
 
 
 def _fold(ranges: Sequence[tuple[int, int]], reader: NodeReader) -> list[bytes]:
-    wanted = [range_nodes(a, b) for a, b in ranges]
+    # a power-of-two range is one stored node; only a range cut short by the
+    # tree's end needs folding from several
+    wanted = [
+        [((b - a).bit_length() - 1, a >> ((b - a).bit_length() - 1))]
+        if (b - a) & (b - a - 1) == 0
+        else range_nodes(a, b)
+        for a, b in ranges
+    ]
     flat = [key for keys in wanted for key in keys]
     hashes = iter(reader(flat))
     return [root_from_peaks([next(hashes) for _ in keys]) for keys in wanted]
 
 
 def inclusion_nodes(index: int, size: int) -> list[list[NodeKey]]:
-    return [range_nodes(a, b) for a, b in _path(index, 0, size)]
+    return [range_nodes(a, b) for a, b in _path(index, size)]
 
 
 def consistency_nodes(old: int, new: int) -> list[list[NodeKey]]:
@@ -145,7 +155,7 @@ def consistency_nodes(old: int, new: int) -> list[list[NodeKey]]:
 def inclusion_proof(index: int, size: int, reader: NodeReader) -> list[bytes]:
     if not 0 <= index < size:
         raise ValueError("leaf index outside the tree")
-    return _fold(_path(index, 0, size), reader)
+    return _fold(_path(index, size), reader)
 
 
 def consistency_proof(old: int, new: int, reader: NodeReader) -> list[bytes]:

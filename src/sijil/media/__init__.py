@@ -1,0 +1,36 @@
+"""sijil.media: perceptual fingerprints and the near-duplicate index.
+
+Images get PDQ (256 bits and a quality score, with the eight dihedral variants
+so a rotated or mirrored copy matches); videos get one PDQ hash per second
+(vPDQ style). A multi-index-hashing index answers exact Hamming-radius queries
+over every fingerprint the desk holds, persisted beside the store. See
+docs/media.md.
+
+    fingerprint   sniff bytes, dispatch to pdq (images) or video
+    pdq           reduced decoding, 64x64 grid, PDQ + dihedral, inner picture
+    video         ffmpeg at one frame a second, vPDQ match scores
+    index         HammingIndex: exact radius search (multi-index hashing)
+    catalog       the store's fingerprints in an index, saved and caught up
+    intake        the desk-import hook: fingerprint, match, record, ledger
+    backfill      fingerprint attachments that have none, oldest first
+    lookup        "where have we seen this?" and matches per report
+"""
+
+from sijil.media.catalog import Catalog, Found
+from sijil.media.fingerprint import MediaPrint, fingerprint_file
+from sijil.media.index import DEFAULT_RADIUS, HammingIndex
+from sijil.media.pdq import ImagePrint, hash_image
+from sijil.media.video import VideoPrint, hash_video
+
+__all__ = [
+    "DEFAULT_RADIUS",
+    "Catalog",
+    "Found",
+    "HammingIndex",
+    "ImagePrint",
+    "MediaPrint",
+    "VideoPrint",
+    "fingerprint_file",
+    "hash_image",
+    "hash_video",
+]

@@ -75,8 +75,9 @@ class Catalog:
         self.path = path
         self.radius = radius
         self.index = HammingIndex(radius=radius)
-        self._owners: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-        self._frames: NDArray[np.int32] = np.zeros(0, dtype=np.int32)
+        # which print and frame each index row came from; grown by doubling
+        self._owner_buf: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._frame_buf: NDArray[np.int32] = np.zeros(0, dtype=np.int32)
         self._spans: dict[int, tuple[int, int]] = {}
         self._pending: list[bytes] = []
         self._pending_owners: list[int] = []
@@ -84,6 +85,14 @@ class Catalog:
         self.watermark = 0  # highest media_prints.id taken in
         self._taken = 0  # media_prints rows with hashes, id <= watermark
         self._unsaved = 0
+
+    @property
+    def _owners(self) -> NDArray[np.int64]:
+        return self._owner_buf[: len(self.index)]
+
+    @property
+    def _frames(self) -> NDArray[np.int32]:
+        return self._frame_buf[: len(self.index)]
 
     @classmethod
     def open(cls, store: Store, home: Path | None, *, radius: int = DEFAULT_RADIUS) -> Catalog:
@@ -109,9 +118,15 @@ class Catalog:
         if not self._pending:
             return
         block = np.frombuffer(b"".join(self._pending), dtype=np.uint8).reshape(-1, 32)
+        start = len(self.index)
+        end = start + len(block)
+        if end > len(self._owner_buf):
+            size = max(end, 2 * len(self._owner_buf), 1024)
+            self._owner_buf = np.resize(self._owner_buf, size)
+            self._frame_buf = np.resize(self._frame_buf, size)
+        self._owner_buf[start:end] = self._pending_owners
+        self._frame_buf[start:end] = self._pending_frames
         self.index.add(block)
-        self._owners = np.concatenate([self._owners, np.array(self._pending_owners, np.int64)])
-        self._frames = np.concatenate([self._frames, np.array(self._pending_frames, np.int32)])
         self._unsaved += len(self._pending)
         self._pending, self._pending_owners, self._pending_frames = [], [], []
 
@@ -174,8 +189,8 @@ class Catalog:
             log.warning("media index file not used, rebuilding from the store: %s", exc)
             self.index = HammingIndex(radius=self.radius)
             return
-        self._owners = owners.astype(np.int64)
-        self._frames = frames.astype(np.int32)
+        self._owner_buf = owners.astype(np.int64)
+        self._frame_buf = frames.astype(np.int32)
         self.watermark, self._taken = watermark, taken
         self._spans = _spans_of(self._owners, self._frames)
 

@@ -38,7 +38,6 @@ __all__ = [
     "ImagePrint",
     "hash_image",
     "hash_pixels",
-    "hex_hash",
 ]
 
 HASH_BYTES: Final = 32
@@ -54,8 +53,8 @@ MAX_IMAGE_PIXELS: Final = 200_000_000
 # Margin detection runs on a small grey copy. A line is margin when nearly
 # all its pixels are close to its median: UI text in a bar stays under the
 # share, a photo's rows (even sky, with noise and gradients) rarely do.
-MARGIN_PROBE_SIDE: Final = 128
-MARGIN_TOLERANCE: Final = 10.0
+MARGIN_PROBE_SIDE: Final = 256
+MARGIN_TOLERANCE: Final = 10
 MARGIN_SHARE: Final = 0.9
 # an inner hash only when margins take at least 4% of the picture and the
 # rest is a real picture (a quarter of it, 16+ probe pixels a side)
@@ -109,10 +108,6 @@ class ImagePrint:
         return self.pdq.hex()
 
 
-def hex_hash(value: bytes) -> str:
-    return value.hex()
-
-
 def _bits_to_bytes(bits: NDArray[np.int64]) -> bytes:
     return np.packbits(bits.astype(np.uint8)).tobytes()
 
@@ -133,12 +128,15 @@ def _to_grid(image: Image.Image) -> Image.Image:
     return image.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _is_margin(lines: NDArray[np.float32]) -> NDArray[np.bool_]:
+def _is_margin(lines: NDArray[np.uint8]) -> NDArray[np.bool_]:
     """Lines (rows) that are background: nearly all pixels near the line's median."""
     if lines.size == 0:
         return np.ones(len(lines), dtype=bool)
-    median = np.median(lines, axis=1, keepdims=True)
-    return np.asarray((np.abs(lines - median) <= MARGIN_TOLERANCE).mean(axis=1) >= MARGIN_SHARE)
+    middle = lines.shape[1] // 2
+    # the middle order statistic, not np.median: one partition of small ints, no averaging
+    median = np.partition(lines, middle, axis=1)[:, middle : middle + 1].astype(np.int16)
+    near = np.abs(lines.astype(np.int16) - median) <= MARGIN_TOLERANCE
+    return np.asarray(near.mean(axis=1) >= MARGIN_SHARE)
 
 
 def _runs(flags: NDArray[np.bool_]) -> tuple[int, int]:
@@ -152,14 +150,17 @@ def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
     """The box inside flat margins (UI bars, canvas, letterbox), or None if there are none."""
     small = image.convert("L")
     small.thumbnail((MARGIN_PROBE_SIDE, MARGIN_PROBE_SIDE), Image.Resampling.BOX)
-    gray = np.asarray(small, dtype=np.float32)
+    gray = np.asarray(small, dtype=np.uint8)
     h, w = gray.shape
     top, bottom, left, right = 0, h, 0, w
     for _ in range(2):  # columns are judged on the rows left, then rows again
+        before = (top, bottom, left, right)
         lead, trail = _runs(_is_margin(gray[top:bottom, left:right]))
         top, bottom = top + lead, bottom - trail
         lead, trail = _runs(_is_margin(gray[top:bottom, left:right].T))
         left, right = left + lead, right - trail
+        if (top, bottom, left, right) == before:
+            break
     inner = (bottom - top) * (right - left)
     if inner > (1 - MIN_MARGIN_SHARE) * h * w or inner < MIN_INNER_SHARE * h * w:
         return None

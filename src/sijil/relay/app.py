@@ -8,6 +8,8 @@ server is run with its access log off (see ``server.py``).
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +27,7 @@ from sijil.relay import tus
 from sijil.relay.auth import ChallengeIssuer, ReplayGuard, body_digest, verify_desk_request
 from sijil.relay.config import MAX_REPLIES_PER_BOX, MAX_REPLY_BYTES, RateLimiter, RelayConfig
 from sijil.relay.spool import Spool, SpoolLimits, Upload
+from sijil.relay.writer import INSUFFICIENT_STORAGE
 
 __all__ = ["UPLOADS_PATH", "create_app"]
 
@@ -63,6 +66,11 @@ def _guarded(state: _State, handler: Handler, *, tus_route: bool) -> Handler:
             return await handler(request)
         except (RelayError, NotFound) as exc:
             return _error(exc, tus_route=tus_route)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            full = RelayLimitExceeded("the relay's disk is full", status=INSUFFICIENT_STORAGE)
+            return _error(full, tus_route=tus_route)
 
     return run
 
@@ -152,28 +160,42 @@ def _tus_routes(state: _State) -> list[Route]:
     ]
 
 
+def _unread_body(request: Request) -> bytes:
+    """Body bytes the server had read off the socket but not handed on before the cut.
+
+    uvicorn answers a disconnect without passing on what it still buffers (up to
+    64 KiB); on a link cut every megabyte that is bytes the sender must send again.
+    Both its HTTP implementations keep that buffer as ``body`` on the receive
+    callable's owner; anything else yields nothing, which is merely less thrifty.
+    """
+    owner = getattr(request.receive, "__self__", None)
+    pending = getattr(owner, "body", b"")
+    return bytes(pending) if isinstance(pending, bytes | bytearray) else b""
+
+
 async def _receive(state: _State, request: Request, upload: Upload, parsed: tus.Patch) -> int:
     """Stream the body into the spool; keep what arrived if the sender is cut or stalls."""
     writer = state.spool.writer(upload, start=parsed.offset, checksum=parsed.checksum)
-    stream = request.stream().__aiter__()
+    idle = state.config.idle_timeout_s
     try:
-        while True:
-            with anyio.fail_after(state.config.idle_timeout_s):
-                try:
-                    chunk = await stream.__anext__()
-                except StopAsyncIteration:
-                    break
-            if chunk:
-                writer.write(chunk)
-    except TimeoutError as exc:
-        writer.abort()
-        raise RelayProtocolError("the body stalled; what arrived was kept", status=408) from exc
+        # one cancel scope whose deadline each chunk pushes back: a timeout per
+        # chunk would cost a scope per 64 KiB
+        with anyio.CancelScope(deadline=anyio.current_time() + idle) as scope:
+            async for chunk in request.stream():
+                scope.deadline = anyio.current_time() + idle
+                if chunk:
+                    writer.write(chunk)
     except ClientDisconnect as exc:
+        with contextlib.suppress(RelayError):
+            writer.write(_unread_body(request))
         writer.abort()
         raise RelayProtocolError("the connection was cut; what arrived was kept") from exc
     except BaseException:
         writer.abort()
         raise
+    if scope.cancelled_caught:
+        writer.abort()
+        raise RelayProtocolError("the body stalled; what arrived was kept", status=408)
     if parsed.body_length is not None and writer.offset != parsed.offset + parsed.body_length:
         writer.abort()
         raise RelayProtocolError("the body is shorter than Content-Length")

@@ -18,7 +18,6 @@ move into ``envelopes/`` by an atomic rename, after the whole file was checked.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -37,15 +36,12 @@ from sijil.errors import (
 )
 from sijil.fsutil import atomic_write, fsync_dir
 from sijil.relay.tus import CHECKSUM_MISMATCH, Checksum
+from sijil.relay.writer import INSUFFICIENT_STORAGE, UploadWriter
 
-__all__ = ["Spool", "SpoolLimits", "Upload", "UploadWriter", "check_envelope"]
+__all__ = ["Spool", "SpoolLimits", "Upload", "check_envelope"]
 
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 ENVELOPE_ID = re.compile(r"[0-9a-f]{64}")
-# Writes are batched: fewer syscalls for throughput, and a cut loses nothing
-# because the buffer is flushed when the body ends for any reason.
-WRITE_BATCH = 1 << 20
-INSUFFICIENT_STORAGE = 507
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,7 +200,15 @@ class Spool:
         return renewed
 
     def writer(self, upload: Upload, *, start: int, checksum: Checksum | None) -> UploadWriter:
-        return UploadWriter(spool=self, upload=upload, start=start, checksum=checksum)
+        quota = self.limits.quota_bytes
+        return UploadWriter(
+            part=self._paths(upload.id)[0],
+            pending=self.uploads / f"{upload.id}.pending",
+            length=upload.length,
+            room=None if quota is None else quota - self.used_bytes(),
+            start=start,
+            checksum=checksum,
+        )
 
     def terminate(self, upload_id: str) -> None:
         extra = (self.uploads / f"{upload_id}.pending", self.uploads / f"{upload_id}.done")
@@ -257,11 +261,9 @@ class Spool:
         envelope_id = _sha256(part)
         if upload.claimed_id is not None and upload.claimed_id != envelope_id:
             # the sender's whole-file checksum: these bytes are not what it sealed
-            self.terminate(upload.id)
-            raise RelayProtocolError(
-                "the upload's SHA-256 differs from its envelope id; start again",
-                status=CHECKSUM_MISMATCH,
-            )
+            reason = "the upload's SHA-256 differs from its envelope id; start again"
+            self.reject_upload(upload, reason)
+            raise RelayProtocolError(reason, status=CHECKSUM_MISMATCH)
         target = self.envelopes / f"{envelope_id}.age"
         duplicate = target.exists()
         if duplicate:
@@ -322,92 +324,3 @@ class Spool:
         existed = path.exists()
         path.unlink(missing_ok=True)
         return existed
-
-
-class UploadWriter:
-    """Appends one PATCH body to an upload; :meth:`close` makes it durable or rolls it back."""
-
-    def __init__(
-        self, *, spool: Spool, upload: Upload, start: int, checksum: Checksum | None
-    ) -> None:
-        self._spool = spool
-        self._upload = upload
-        self._part, _ = spool._paths(upload.id)
-        self._pending = spool.uploads / f"{upload.id}.pending"
-        self._start = start
-        self._checksum = checksum
-        self._hash = checksum.new() if checksum else None
-        self._buf = bytearray()
-        self._written = start
-        quota = spool.limits.quota_bytes
-        self._room = None if quota is None else quota - spool.used_bytes()
-        if checksum is not None:
-            atomic_write(self._pending, str(start).encode("ascii"))
-        self._fd = os.open(self._part, os.O_WRONLY)
-        os.lseek(self._fd, start, os.SEEK_SET)
-
-    @property
-    def offset(self) -> int:
-        return self._written + len(self._buf)
-
-    def write(self, data: bytes) -> None:
-        if self.offset + len(data) > self._upload.length:
-            raise RelayProtocolError("the body runs past Upload-Length", status=413)
-        if self._room is not None:
-            if len(data) > self._room:
-                raise RelayLimitExceeded("the relay's spool is full", status=INSUFFICIENT_STORAGE)
-            self._room -= len(data)
-        if self._hash is not None:
-            self._hash.update(data)
-        self._buf += data
-        if len(self._buf) >= WRITE_BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        view = memoryview(self._buf)
-        try:
-            while view:
-                written = os.write(self._fd, view)
-                self._written += written
-                view = view[written:]
-        except OSError as exc:
-            view.release()
-            self._buf.clear()
-            # a partial write past the last whole batch is cut back: no torn tail
-            os.ftruncate(self._fd, self._written)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise RelayLimitExceeded(
-                    "the relay's disk is full", status=INSUFFICIENT_STORAGE
-                ) from exc
-            raise
-        view.release()
-        self._buf.clear()
-
-    def _finish(self, *, keep: bool) -> int:
-        try:
-            if keep:
-                self._flush()
-            else:
-                os.ftruncate(self._fd, self._start)
-                self._written = self._start
-                self._buf.clear()
-            os.fsync(self._fd)
-        finally:
-            os.close(self._fd)
-            self._pending.unlink(missing_ok=True)
-        return self._written
-
-    def commit(self) -> int:
-        """The body ended: verify its checksum if any, make it durable, return the offset."""
-        if self._checksum is not None and (
-            self._hash is None or self._hash.digest() != self._checksum.digest
-        ):
-            self._finish(keep=False)
-            raise RelayProtocolError(
-                "Upload-Checksum does not match the body", status=CHECKSUM_MISMATCH
-            )
-        return self._finish(keep=True)
-
-    def abort(self) -> int:
-        """The body was cut or refused: keep what arrived, unless it needed a checksum."""
-        return self._finish(keep=self._checksum is None)

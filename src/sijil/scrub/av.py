@@ -1,6 +1,7 @@
 """Video and Ogg cleaning: a stream-copy remux with ffmpeg, then a date check.
 
-MP4, MOV, M4A, 3GP and Ogg (Vorbis, Opus, Theora) hold their metadata in many
+MP4, MOV, M4A, 3GP and Ogg with video or several streams (plain Ogg Vorbis
+and Opus are cleaned in Python, see ogg.py) hold their metadata in many
 places (QuickTime user data and keys, iTunes lists, Apple location keys,
 per-track names, Vorbis comments, chapters, and whole timed-metadata tracks
 of GPS fixes). Rather than edit each in place, the file is remuxed: ffmpeg
@@ -38,6 +39,7 @@ from sijil.scrub._source import CHUNK_BYTES, ByteSource, Output
 from sijil.scrub._workspace import private_workdir, run_tool
 from sijil.scrub.findings import Finding, ScrubReport, printable
 from sijil.scrub.limits import FFMPEG_TIMEOUT_S, FFPROBE_TIMEOUT_S, MAX_VIDEO_BYTES
+from sijil.scrub.ogg import scrub_ogg_native
 
 __all__ = ["MAX_AV_BYTES", "scrub_mov", "scrub_mp4", "scrub_ogg", "zero_quicktime_times"]
 
@@ -229,5 +231,5 @@ def scrub_mov(src: ByteSource, dst: Output) -> ScrubReport:
 
 
 def scrub_ogg(src: ByteSource, dst: Output) -> ScrubReport:
-    """Clean an Ogg file (Vorbis, Opus, Theora) in ``src`` into ``dst``."""
-    return _remux(src, dst, "ogg", "this audio file")
+    """Clean an Ogg file in ``src`` into ``dst``: Vorbis/Opus in Python (ogg.py), else ffmpeg."""
+    return scrub_ogg_native(src, dst) or _remux(src, dst, "ogg", "this audio file")

@@ -27,14 +27,17 @@ re-encryption. PDFs are cleaned in memory (see limits.MAX_INMEMORY_BYTES).
 from __future__ import annotations
 
 import io
-from typing import Any
-
-import pikepdf
+from typing import TYPE_CHECKING, Any
 
 from sijil.errors import CorruptMedia, UnsupportedFormat
 from sijil.scrub._source import ByteSource, Output
 from sijil.scrub.findings import Finding, ScrubReport, printable
 from sijil.scrub.limits import MAX_CHUNKS, MAX_INMEMORY_BYTES
+
+# pikepdf is imported where it is used: loading it costs more than cleaning a
+# photo, and most batches hold no PDF.
+if TYPE_CHECKING:
+    import pikepdf
 
 __all__ = ["MAX_PDF_BYTES", "scrub_pdf"]
 
@@ -60,6 +63,8 @@ _ANNOT_KEYS = {
 
 
 def _info(pdf: pikepdf.Pdf) -> list[Finding]:
+    import pikepdf
+
     found: list[Finding] = []
     info = pdf.trailer.get("/Info")
     if not isinstance(info, pikepdf.Dictionary):
@@ -73,6 +78,8 @@ def _info(pdf: pikepdf.Pdf) -> list[Finding]:
 
 
 def _clean_objects(pdf: pikepdf.Pdf) -> list[Finding]:
+    import pikepdf
+
     found: list[Finding] = []
     for count, obj in enumerate(pdf.objects):
         if count > MAX_CHUNKS * 10:
@@ -97,6 +104,8 @@ def _clean_objects(pdf: pikepdf.Pdf) -> list[Finding]:
 
 
 def _attachments(pdf: pikepdf.Pdf) -> list[Finding]:
+    import pikepdf
+
     found: list[Finding] = []
     names = pdf.Root.get("/Names")
     if isinstance(names, pikepdf.Dictionary) and "/EmbeddedFiles" in names:
@@ -116,6 +125,8 @@ def _attachments(pdf: pikepdf.Pdf) -> list[Finding]:
 
 def scrub_pdf(src: ByteSource, dst: Output) -> ScrubReport:
     """Clean the PDF in ``src`` into ``dst``; see the module docstring."""
+    import pikepdf
+
     data = src.read_rest()
     try:
         with pikepdf.open(io.BytesIO(data)) as pdf:

@@ -136,6 +136,10 @@ def scrub_png(src: ByteSource, dst: Output) -> ScrubReport:
             if finding:
                 removed.append(finding)
             else:
+                # The profile's name is the writer's free text: write a fixed one.
+                body = b"sRGB\x00" + body.split(b"\x00", 1)[1]
+                header = struct.pack(">I4s", len(body), kind)
+                stored = struct.pack(">I", zlib.crc32(kind + body))
                 kept.append("standard sRGB colour profile")
         elif kind in _TEXT:
             removed.append(_text_finding(kind, body))

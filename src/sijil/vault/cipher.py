@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -28,7 +29,7 @@ __all__ = [
     "MAGIC",
     "VaultKey",
     "decrypt_chunks",
-    "encrypt_chunks",
+    "encrypt_to",
     "plaintext_size",
 ]
 
@@ -76,22 +77,39 @@ def _nonce(counter: int, last: bool) -> bytes:
     return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
 
 
-def encrypt_chunks(key: VaultKey, source: BinaryIO, hasher: hashlib._Hash) -> Iterator[bytes]:
-    """Yield the encrypted blob of ``source``'s bytes, updating ``hasher`` with the plaintext."""
+def encrypt_to(
+    key: VaultKey, source: BinaryIO, write: Callable[[bytes], object], hasher: hashlib._Hash
+) -> int:
+    """Encrypt ``source`` into ``write``, updating ``hasher`` with the plaintext; return its size.
+
+    Two stages overlap: this thread reads and hashes chunk n+1 while a worker
+    seals and writes chunk n (OpenSSL's SHA-256 and AES-GCM both run without
+    the GIL on chunks this large), so storing costs about the slower of the two.
+    """
     salt = os.urandom(SALT_SIZE)
     cipher = key.blob_cipher(salt)
-    yield MAGIC + salt
-    counter = 0
-    chunk = source.read(CHUNK)
-    while True:
-        following = source.read(CHUNK) if len(chunk) == CHUNK else b""
-        last = not following
-        hasher.update(chunk)
-        yield cipher.encrypt(_nonce(counter, last), chunk, None)
-        if last:
-            return
-        counter += 1
-        chunk = following
+    write(MAGIC + salt)
+
+    def seal(counter: int, last: bool, chunk: bytes) -> None:
+        write(cipher.encrypt(_nonce(counter, last), chunk, None))
+
+    size = counter = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vault-seal") as worker:
+        previous: Future[None] | None = None
+        chunk = source.read(CHUNK)
+        while True:
+            following = source.read(CHUNK) if len(chunk) == CHUNK else b""
+            last = not following
+            hasher.update(chunk)
+            size += len(chunk)
+            if previous is not None:
+                previous.result()  # in order, and a failed write stops the store
+            previous = worker.submit(seal, counter, last, chunk)
+            if last:
+                previous.result()
+                return size
+            counter += 1
+            chunk = following
 
 
 def decrypt_chunks(key: VaultKey, blob: BinaryIO) -> Iterator[bytes]:

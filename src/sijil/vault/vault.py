@@ -17,6 +17,7 @@ import hashlib
 import io
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -27,7 +28,7 @@ from sijil.errors import BlobAltered, VaultError
 from sijil.fsutil import atomic_writer
 from sijil.store import BLOB_KINDS, VaultBlob
 from sijil.vault.blobstore import BlobStore, FolderBlobStore
-from sijil.vault.cipher import VaultKey, decrypt_chunks, encrypt_chunks, plaintext_size
+from sijil.vault.cipher import VaultKey, decrypt_chunks, encrypt_to, plaintext_size
 from sijil.vault.faults import crash_point
 
 __all__ = ["BlobRef", "Vault", "record_blob"]
@@ -63,12 +64,8 @@ class Vault:
             return BlobRef(sha256=expected_sha256, size=plaintext_size(stored))
         hasher = hashlib.sha256()
         pending = self.blobs.begin()
-        size = 0
         try:
-            for i, sealed in enumerate(encrypt_chunks(self.key, source, hasher)):
-                if i:
-                    size += len(sealed) - 16
-                pending.write(sealed)
+            size = encrypt_to(self.key, source, pending.write, hasher)
         except BaseException:
             pending.abort()
             raise
@@ -90,11 +87,20 @@ class Vault:
     def chunks(self, sha256: str) -> Iterator[bytes]:
         """Yield the plaintext; raise BlobAltered (after the last chunk at worst)."""
         name = self.name_of(sha256)
-        with self.blobs.open(name) as blob:
-            hasher = hashlib.sha256()
+        hasher = hashlib.sha256()
+        # hashing chunk n in a worker overlaps decrypting chunk n+1 (both GIL-free)
+        with (
+            self.blobs.open(name) as blob,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="vault-hash") as worker,
+        ):
+            hashing: Future[None] | None = None
             for chunk in decrypt_chunks(self.key, blob):
-                hasher.update(chunk)
+                if hashing is not None:
+                    hashing.result()
+                hashing = worker.submit(hasher.update, chunk)
                 yield chunk
+            if hashing is not None:
+                hashing.result()
         if hasher.hexdigest() != sha256:
             raise BlobAltered("the blob's content does not hash to its address")
 
