@@ -240,3 +240,22 @@ def test_backfill_fingerprints_an_archive_from_before_media_matching(
     # and a second run has nothing left to do
     assert "0 attachment(s) fingerprinted" in run_cli("media", "backfill", *recycled.args).out
     assert not list(recycled.home.staging.glob(".media-*"))
+
+
+def test_media_match_takes_a_tighter_radius(
+    recycled: DeskFixture, run_cli: Cli, corpus: Path, tmp_path: Path
+) -> None:
+    # Given a heavily recompressed, mirrored copy of the photo
+    with Image.open(corpus.joinpath(*PHOTO)) as image:
+        copy = image.convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    found = tmp_path / "copy.jpg"
+    copy.save(found, "JPEG", quality=20)
+    wide = json.loads(run_cli("media", "match", *recycled.args, str(found), "--json").out)
+    distances = sorted(m["distance"] for m in wide["matches"])
+    assert distances and distances[-1] <= 31
+    # When asked with a radius just below the farthest match, that match drops out
+    tight = run_cli(
+        "media", "match", *recycled.args, str(found), "--json", "--radius", str(distances[-1] - 1)
+    )
+    assert len(json.loads(tight.out)["matches"]) < len(distances)
+    assert run_cli("media", "match", *recycled.args, str(found), "--radius", "48").code == 2

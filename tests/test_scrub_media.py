@@ -15,7 +15,6 @@ import struct
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -272,15 +271,17 @@ def test_encrypted_pdf_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def scratch_dirs() -> Iterator[set[str]]:
-    """The scrub scratch folders present before the test (other runs may own some)."""
-    before = {p.name for p in Path(tempfile.gettempdir()).glob("sijil-scrub-*")}
-    yield before
+def scratch_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temp folder of this test's own, so no other process's scratch folders count."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
 
 
 @pytest.mark.parametrize("cut", [0.3, 0.9])
 def test_broken_video_is_refused_quickly_and_leaves_no_scratch_files(
-    phone_video: Path, scratch_dirs: set[str], cut: float
+    phone_video: Path, scratch_root: Path, cut: float
 ) -> None:
     # Given a video cut short (the index at the end is missing)
     data = phone_video.read_bytes()
@@ -291,12 +292,20 @@ def test_broken_video_is_refused_quickly_and_leaves_no_scratch_files(
         scrub(io.BytesIO(broken), io.BytesIO())
     assert "\n" not in str(caught.value) and "sijil-scrub-" not in str(caught.value)
     assert time.monotonic() - started < 30
-    # And the private scratch folder is gone
-    after = {p.name for p in Path(tempfile.gettempdir()).glob("sijil-scrub-*")}
-    assert after <= scratch_dirs
+    # And the private scratch folder (it was made: the input was a stream) is gone
+    assert list(scratch_root.iterdir()) == []
 
 
 def test_inspect_of_a_video_runs_no_remux(phone_video: Path) -> None:
     found = inspect(phone_video)
     assert any(f.kind == "gps" and f.value == "35.95,39" for f in found)
     assert any(f.kind == "datetime" and f.value == "2016-11-22T03:14:15" for f in found)
+
+
+def test_a_successful_remux_leaves_no_scratch_files(phone_video: Path, scratch_root: Path) -> None:
+    # Given a video given as a stream (so it is copied into a scratch folder)
+    out = io.BytesIO()
+    # When cleaned, Then the output is whole and the scratch folder is gone
+    report = scrub(io.BytesIO(phone_video.read_bytes()), out)
+    assert report.bytes_out == len(out.getvalue()) > 0
+    assert list(scratch_root.iterdir()) == []

@@ -14,6 +14,7 @@ from sijil.desk.home import DeskHome
 from sijil.media.backfill import Backfilled, backfill
 from sijil.media.catalog import INDEX_FILE, Catalog
 from sijil.media.fingerprint import MediaPrint, fingerprint_file
+from sijil.media.index import DEFAULT_RADIUS, MAX_RADIUS
 from sijil.media.lookup import look_up
 from sijil.media.pdq import DIHEDRAL, ImagePrint
 
@@ -78,12 +79,18 @@ def hash_cmd(file: Path, as_json: bool) -> None:
 @DB
 @FILE
 @JSON
-def match(home: Path, db_url: str | None, file: Path, as_json: bool) -> None:
+@click.option(
+    "--radius",
+    type=click.IntRange(0, MAX_RADIUS),
+    default=DEFAULT_RADIUS,
+    help="Largest Hamming distance (of 256 bits) that counts as the same picture.",
+)
+def match(home: Path, db_url: str | None, file: Path, as_json: bool, radius: int) -> None:
     """Where has the desk seen this photo or video before? (any file found online)"""
     desk_home = DeskHome(root=home, db_url=db_url)
     desk_home.require()
     with desk_home.open_store() as store:
-        media_print, seen = look_up(store, desk_home.root, file)
+        media_print, seen = look_up(store, desk_home.root, file, radius=radius)
     kind = "image" if isinstance(media_print, ImagePrint) else "video"
     if as_json:
         click.echo(json.dumps({"kind": kind, "matches": [s.to_dict() for s in seen]}, indent=1))

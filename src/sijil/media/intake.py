@@ -25,6 +25,7 @@ from sijil.ledger import log as ledger_log
 from sijil.ledger.entries import NewEntry
 from sijil.media.catalog import Catalog, Found
 from sijil.media.fingerprint import fingerprint_file
+from sijil.media.index import DEFAULT_RADIUS
 from sijil.media.pdq import ImagePrint
 from sijil.media.video import VideoPrint, pack_frames
 from sijil.store import Attachment, MediaMatch, MediaPrintRow, Store
@@ -46,7 +47,7 @@ LEDGER_KIND = "derivative.made"
 log = logging.getLogger(__name__)
 
 # one catalog per open store and home, so an import of many envelopes loads the index once
-_CATALOGS: weakref.WeakKeyDictionary[Store, dict[Path | None, Catalog]] = (
+_CATALOGS: weakref.WeakKeyDictionary[Store, dict[tuple[Path | None, int], Catalog]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -92,12 +93,12 @@ def fingerprint_files(paths: Sequence[Path]) -> list[Fingerprinted]:
     return [fingerprint_one(i, Path(p)) for i, p in enumerate(paths)]
 
 
-def catalog_for(store: Store, home: Path | None) -> Catalog:
+def catalog_for(store: Store, home: Path | None, *, radius: int = DEFAULT_RADIUS) -> Catalog:
     """The process's catalog of ``store``, caught up with rows other processes added."""
     per_home = _CATALOGS.setdefault(store, {})
-    catalog = per_home.get(home)
+    catalog = per_home.get((home, radius))
     if catalog is None:
-        catalog = per_home[home] = Catalog.open(store, home)
+        catalog = per_home[home, radius] = Catalog.open(store, home, radius=radius)
     else:
         catalog.catch_up()
     return catalog

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from sijil.media.catalog import Found
 from sijil.media.fingerprint import MediaPrint, fingerprint_file
+from sijil.media.index import DEFAULT_RADIUS
 from sijil.media.intake import catalog_for
 from sijil.store import Attachment, MediaMatch, MediaPrintRow, Report, Store
 
@@ -117,12 +118,14 @@ def _describe(store: Store, found: list[Found], sha256: str) -> list[SeenAt]:
     return sorted(seen.values(), key=lambda s: (s.distance, s.received_at, s.report_id))
 
 
-def look_up(store: Store, home: Path | None, path: Path) -> tuple[MediaPrint, list[SeenAt]]:
+def look_up(
+    store: Store, home: Path | None, path: Path, *, radius: int = DEFAULT_RADIUS
+) -> tuple[MediaPrint, list[SeenAt]]:
     """Fingerprint ``path``; list every earlier item it resembles (MediaError if it cannot)."""
     media = fingerprint_file(path)
     with path.open("rb") as handle:
         sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
-    catalog = catalog_for(store, home)
+    catalog = catalog_for(store, home, radius=radius)
     found = catalog.match(media)
     catalog.save_if_due()
     return media, _describe(store, found, sha256)
