@@ -267,35 +267,56 @@ def test_rate_limiter_refills_over_time() -> None:
     limiter.take(now=0.6)
 
 
-def test_concurrent_uploads_are_limited_and_a_stalled_body_is_cut_keeping_its_bytes(
+def _slow_loris(url: str, upload: str, body: bytes, promised: int) -> socket.socket:
+    """A raw PATCH that promises ``promised`` bytes and sends only ``body``."""
+    port = int(url.rsplit(":", 1)[1])
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    raw.sendall(
+        (
+            f"PATCH {upload.split(str(port), 1)[1]} HTTP/1.1\r\nHost: relay\r\n"
+            "Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"
+            f"Upload-Offset: 0\r\nContent-Length: {promised}\r\n\r\n"
+        ).encode()
+        + body
+    )
+    return raw
+
+
+def test_a_stalled_body_is_cut_after_the_idle_timeout_keeping_its_bytes(
     make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes
 ) -> None:
-    relay = make_relay(desk.public.sign, max_concurrent_uploads=1, idle_timeout_s=1.0)
-    first = create(relay.url, len(envelope))  # type: ignore[attr-defined]
-    second = create(relay.url, len(envelope))  # type: ignore[attr-defined]
-    port = int(relay.url.rsplit(":", 1)[1])  # type: ignore[attr-defined]
-    path = first.split(str(port), 1)[1]
+    relay = make_relay(desk.public.sign, idle_timeout_s=1.0)
+    upload = create(relay.url, len(envelope))  # type: ignore[attr-defined]
     # Given a slow-loris sender: it promises the whole envelope and sends 4 KiB
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        raw.sendall(
-            (
-                f"PATCH {path} HTTP/1.1\r\nHost: relay\r\nTus-Resumable: 1.0.0\r\n"
-                "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
-                f"Content-Length: {len(envelope)}\r\n\r\n"
-            ).encode()
-            + envelope[:4096]
-        )
-        # wait (bounded) until the relay is receiving it: the upload is then locked
-        for _ in range(500):
-            if patch(first, 0, b"").status_code == 423:
-                break
-        # Then another upload may not start meanwhile
-        assert patch(second, 0, envelope[:100]).status_code == 429
-        # and the stalled body is cut after the idle timeout
+    with _slow_loris(relay.url, upload, envelope[:4096], len(envelope)) as raw:  # type: ignore[attr-defined]
+        # Then the relay cuts it after the idle timeout
         answer = raw.recv(200).decode()
     assert answer.startswith("HTTP/1.1 408")
     # and what came was kept
-    assert httpx.head(first, headers=TUS).headers["upload-offset"] == "4096"
+    assert httpx.head(upload, headers=TUS).headers["upload-offset"] == "4096"
+
+
+def test_concurrent_uploads_are_limited_and_a_returning_sender_takes_over(
+    make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes
+) -> None:
+    relay = make_relay(desk.public.sign, max_concurrent_uploads=1, idle_timeout_s=30.0)
+    first = create(relay.url, len(envelope))  # type: ignore[attr-defined]
+    second = create(relay.url, len(envelope))  # type: ignore[attr-defined]
+    # Given one upload receiving, over a connection the relay does not know is dead
+    with _slow_loris(relay.url, first, envelope[:4096], len(envelope)) as raw:  # type: ignore[attr-defined]
+        for _ in range(500):  # bounded: until the relay is receiving it
+            if patch(second, 0, b"").status_code == 429:
+                break
+        # Then no other upload may receive meanwhile
+        limited = patch(second, 0, envelope[:100])
+        assert (limited.status_code, limited.headers["retry-after"]) == (429, "1")
+        # When the sender comes back (HEAD, as after a cut)
+        head = httpx.head(first, headers=TUS)
+        # Then the old request is ended, its bytes kept, and the true offset given
+        assert head.headers["upload-offset"] == "4096"
+        assert raw.recv(200).decode().startswith("HTTP/1.1 408")
+    # and the upload continues from there
+    assert patch(first, 4096, envelope[4096:]).status_code == 204
     assert patch(second, 0, envelope[:100]).status_code == 204
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import pikepdf
 import pytest
 
+from media import camera_jpeg
 from sijil.errors import CorruptMedia, ScrubError
 from sijil.scrub import inspect, leaks, scrub
 from sijil.scrub.av import zero_quicktime_times
@@ -259,6 +260,33 @@ def test_pdf_info_xmp_attachments_and_annotation_authors_are_removed(tmp_path: P
         raw = clean.pages[0].obj["/Contents"].read_raw_bytes()
         assert raw == original.pages[0].obj["/Contents"].read_raw_bytes()
         assert clean.pages[0].obj["/Contents"].read_bytes() == b"0 0 m 10 10 l S"
+
+
+def test_photos_embedded_in_a_pdf_lose_their_exif_not_their_pixels(tmp_path: Path) -> None:
+    # Given a PDF page showing a phone photo embedded whole (DCTDecode), GPS EXIF included
+    photo = camera_jpeg(64, 48)
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(64, 48))
+    image = pdf.make_stream(
+        photo, Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image, Width=64, Height=48,
+        ColorSpace=pikepdf.Name.DeviceRGB, BitsPerComponent=8, Filter=pikepdf.Name.DCTDecode,
+    )  # fmt: skip
+    page = pdf.pages[0]
+    page.obj["/Resources"] = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+    page.obj["/Contents"] = pdf.make_stream(b"q 64 0 0 48 0 0 cm /Im0 Do Q")
+    src, out = tmp_path / "photo.pdf", tmp_path / "clean.pdf"
+    pdf.save(src)
+    # When cleaned
+    removed = _clean_file(src, out)
+    # Then the photo's GPS and camera are reported and gone, its pixels the same
+    assert "embedded image: GPS 35.9531 N 39.0061 E" in removed
+    assert "embedded image: camera Canon EOS 40D" in removed
+    assert b"Canon" not in out.read_bytes() and b"Exif" not in out.read_bytes()
+    with pikepdf.open(src) as a, pikepdf.open(out) as b:
+        before = pikepdf.PdfImage(a.pages[0].Resources.XObject.Im0).as_pil_image()
+        after = pikepdf.PdfImage(b.pages[0].Resources.XObject.Im0).as_pil_image()
+        assert before.tobytes() == after.tobytes()
+        assert b.pages[0].Contents.read_raw_bytes() == a.pages[0].Contents.read_raw_bytes()
 
 
 def test_encrypted_pdf_is_refused(tmp_path: Path) -> None:

@@ -33,6 +33,8 @@ __all__ = ["UPLOADS_PATH", "create_app"]
 
 UPLOADS_PATH = "/files"
 TUS_HEADERS = {"Tus-Resumable": tus.TUS_VERSION}
+# How long a returning sender waits for its old, cut request to let go.
+TAKEOVER_WAIT_S = 5.0
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -45,7 +47,8 @@ class _State:
     desk_guard: ReplayGuard
     clock: Callable[[], float]
     transfers: int = 0
-    busy: set[str] = field(default_factory=set)
+    # upload id -> the receiving request's cancel scope and its "released" event
+    busy: dict[str, tuple[anyio.CancelScope, anyio.Event]] = field(default_factory=dict)
 
 
 def _error(exc: RelayError | NotFound, *, tus_route: bool) -> Response:
@@ -112,6 +115,7 @@ def _tus_routes(state: _State) -> list[Route]:
 
     async def head(request: Request) -> Response:
         tus.require_version(request.headers)
+        await _take_over(state, request.path_params["upload"])
         upload = spool.get(request.path_params["upload"], now=state.clock())
         headers = _upload_headers(upload, spool.offset(upload))
         headers["Upload-Length"] = str(upload.length)
@@ -120,8 +124,7 @@ def _tus_routes(state: _State) -> list[Route]:
     async def delete(request: Request) -> Response:
         tus.require_version(request.headers)
         upload_id = request.path_params["upload"]
-        if upload_id in state.busy:
-            raise RelayProtocolError("this upload is receiving data", status=423)
+        await _take_over(state, upload_id)
         spool.get(upload_id, now=state.clock())
         spool.terminate(upload_id)
         return Response(status_code=204, headers=TUS_HEADERS)
@@ -131,20 +134,21 @@ def _tus_routes(state: _State) -> list[Route]:
         upload = spool.get(upload_id, now=state.clock())
         if upload.finished:
             raise RelayProtocolError("this upload is already complete", status=409)
-        if upload_id in state.busy:
-            # an earlier connection of the same sender may not have been noticed dead yet
-            raise RelayProtocolError("this upload is receiving data; retry", status=423)
+        await _take_over(state, upload_id)
         if state.transfers >= config.max_concurrent_uploads:
             raise RelayLimitExceeded("too many uploads in progress; retry later", status=429)
         current = spool.offset(upload)
         parsed = tus.parse_patch(request.headers, current=current, length=upload.length)
-        state.busy.add(upload_id)
+        scope = anyio.CancelScope(deadline=anyio.current_time() + config.idle_timeout_s)
+        released = anyio.Event()
+        state.busy[upload_id] = (scope, released)
         state.transfers += 1
         try:
-            offset = await _receive(state, request, upload, parsed)
+            offset = await _receive(state, request, upload, parsed, scope)
         finally:
-            state.busy.discard(upload_id)
+            del state.busy[upload_id]
             state.transfers -= 1
+            released.set()
         upload = spool.touch(upload, now=state.clock())
         if offset == upload.length:
             spool.complete(upload)
@@ -160,6 +164,25 @@ def _tus_routes(state: _State) -> list[Route]:
     ]
 
 
+async def _take_over(state: _State, upload_id: str) -> None:
+    """Stop an earlier request still receiving this upload, keeping what it received.
+
+    A sender whose link was cut comes back before the relay has noticed the old
+    connection is dead (without a FIN it may never notice). Refusing it (423)
+    would make it send its body for nothing; instead the old request is ended,
+    its bytes made durable, and the new one sees the true offset (as tusd does).
+    """
+    held = state.busy.get(upload_id)
+    if held is None:
+        return
+    scope, released = held
+    scope.cancel()
+    with anyio.move_on_after(TAKEOVER_WAIT_S):
+        await released.wait()
+    if upload_id in state.busy:
+        raise RelayProtocolError("this upload is receiving data; retry", status=423)
+
+
 def _unread_body(request: Request) -> bytes:
     """Body bytes the server had read off the socket but not handed on before the cut.
 
@@ -173,14 +196,16 @@ def _unread_body(request: Request) -> bytes:
     return bytes(pending) if isinstance(pending, bytes | bytearray) else b""
 
 
-async def _receive(state: _State, request: Request, upload: Upload, parsed: tus.Patch) -> int:
+async def _receive(
+    state: _State, request: Request, upload: Upload, parsed: tus.Patch, scope: anyio.CancelScope
+) -> int:
     """Stream the body into the spool; keep what arrived if the sender is cut or stalls."""
     writer = state.spool.writer(upload, start=parsed.offset, checksum=parsed.checksum)
     idle = state.config.idle_timeout_s
     try:
-        # one cancel scope whose deadline each chunk pushes back: a timeout per
-        # chunk would cost a scope per 64 KiB
-        with anyio.CancelScope(deadline=anyio.current_time() + idle) as scope:
+        # one cancel scope whose deadline each chunk pushes back (a timeout per
+        # chunk would cost a scope per 64 KiB); a takeover cancels it too
+        with scope:
             async for chunk in request.stream():
                 scope.deadline = anyio.current_time() + idle
                 if chunk:
@@ -194,8 +219,12 @@ async def _receive(state: _State, request: Request, upload: Upload, parsed: tus.
         writer.abort()
         raise
     if scope.cancelled_caught:
+        with contextlib.suppress(RelayError):
+            writer.write(_unread_body(request))
         writer.abort()
-        raise RelayProtocolError("the body stalled; what arrived was kept", status=408)
+        raise RelayProtocolError(
+            "the body stalled or was taken over; what came is kept", status=408
+        )
     if parsed.body_length is not None and writer.offset != parsed.offset + parsed.body_length:
         writer.abort()
         raise RelayProtocolError("the body is shorter than Content-Length")

@@ -10,15 +10,18 @@ Removed, and reported:
 * application private data (``/PieceInfo``, ``/LastModified``), pdfTeX's
   ``/PTEX.*`` keys (the path and name of every included figure file), and
   the author and dates of annotations (``/T``, ``/M``, ``/CreationDate``);
+* EXIF, GPS, XMP, ICC and comments inside embedded JPEG photos (DCTDecode images),
+  with the JPEG cleaner: only their metadata segments change, never their scans;
 * the document ID in the trailer, replaced by one derived from the cleaned
   content (``deterministic_id``), so it no longer links to the original;
 * earlier revisions kept by incremental updates: the file is rewritten whole.
 
 "Lossless" for a PDF means: every page's content streams and every image,
 font and form XObject are written with their original, still-compressed
-bytes (no decode, no recompression, no content normalisation), so each page
-draws exactly as before. The file's bytes as a whole do change: object
-numbers, cross-reference table and object streams are qpdf's.
+bytes (no decode, no recompression, no content normalisation; for embedded
+JPEGs, their scans), so each page draws exactly as before. The file's bytes
+as a whole do change: object numbers, cross-reference table and object
+streams are qpdf's.
 
 Encrypted PDFs are refused: cleaning them would need the password and
 re-encryption. PDFs are cleaned in memory (see limits.MAX_INMEMORY_BYTES).
@@ -27,11 +30,13 @@ re-encryption. PDFs are cleaned in memory (see limits.MAX_INMEMORY_BYTES).
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sijil.errors import CorruptMedia, UnsupportedFormat
+from sijil.errors import CorruptMedia, ScrubError, UnsupportedFormat
 from sijil.scrub._source import ByteSource, Output
 from sijil.scrub.findings import Finding, ScrubReport, printable
+from sijil.scrub.jpeg import scrub_jpeg
 from sijil.scrub.limits import MAX_CHUNKS, MAX_INMEMORY_BYTES
 
 # pikepdf is imported where it is used: loading it costs more than cleaning a
@@ -100,7 +105,40 @@ def _clean_objects(pdf: pikepdf.Pdf) -> list[Finding]:
                 if key in obj:
                     found.append(Finding("owner" if key == "/T" else "datetime", text))
                     del obj[key]
+        if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == "/Image":
+            found += _embedded_jpeg(obj)
     return found
+
+
+def _embedded_jpeg(image: pikepdf.Stream) -> list[Finding]:
+    """Clean a photo embedded as a JPEG (DCTDecode) image, with the JPEG cleaner.
+
+    A PDF made from phone photos carries each photo's JPEG file whole, EXIF and
+    GPS included. Only its metadata segments change; its scans, hence its
+    pixels, stay byte for byte.
+    """
+    import pikepdf
+
+    filters = image.get("/Filter")
+    if filters != "/DCTDecode" and not (
+        isinstance(filters, pikepdf.Array) and list(filters) == [pikepdf.Name.DCTDecode]
+    ):
+        return []
+    raw = image.read_raw_bytes()
+    out = io.BytesIO()
+    try:
+        report = scrub_jpeg(ByteSource(io.BytesIO(raw), MAX_INMEMORY_BYTES), Output(out))
+    except ScrubError:
+        # Left as the viewer will read it: a damaged image cannot be rewritten safely.
+        return [Finding("other", "embedded JPEG image that could not be checked")]
+    if out.getvalue() != raw:
+        parms = image.get("/DecodeParms")
+        image.write(
+            out.getvalue(),
+            filter=pikepdf.Name.DCTDecode,
+            decode_parms=parms if isinstance(parms, pikepdf.Dictionary | pikepdf.Array) else None,
+        )
+    return [replace(f, text=f"embedded image: {f.text}") for f in report.removed]
 
 
 def _attachments(pdf: pikepdf.Pdf) -> list[Finding]:
