@@ -231,3 +231,19 @@ def test_desk_init_through_the_cli_uses_the_real_kdf(
     assert "Fingerprint:" in result.out
     again = run_cli("desk", "init", "--home", str(tmp_path / "d"))
     assert "already exists" in _one_line_error(again)
+
+
+def test_report_text_can_come_from_stdin_and_a_missing_title_is_one_line(
+    world: tuple[DeskFixture, Path], run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    _, field = world
+    # Given the body piped in, out of the shell history
+    monkeypatch.setattr("sys.stdin", io.StringIO("قصف على السوق\nثلاثة جرحى"))
+    made = run_cli("field", "new", "--home", str(field), "--title", "t", "--text", "-")
+    assert made.code == 0, made.err
+    # And a title left out without a terminal to ask on
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    line = _one_line_error(run_cli("field", "new", "--home", str(field), "--text", "x"))
+    assert "--title" in line

@@ -134,3 +134,11 @@ def test_a_recipient_with_a_typo_is_refused() -> None:
     typo = good[:-1] + ("q" if good[-1] != "q" else "p")
     with pytest.raises(KeyFileError):
         parse_age_recipient(typo)
+
+
+def test_a_key_file_asking_for_too_much_memory_in_total_is_refused(fast_kdf: KdfParams) -> None:
+    # each factor alone is in range; together they ask for 4 GiB
+    doc = json.loads(DeskIdentity.generate().lock("pw", fast_kdf))
+    doc["kdf"]["log_n"], doc["kdf"]["r"] = 20, 32
+    with pytest.raises(KeyFileError, match="safe range"):
+        DeskIdentity.unlock(json.dumps(doc).encode(), "pw")

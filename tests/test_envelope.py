@@ -266,8 +266,8 @@ def test_manifest_codec_round_trips(title: str, body: str, lang: str) -> None:
         lang=lang,
         location=None,
         attachments=(),
-        sign_key="k",
-        reply_key="r",
+        sign_key=b64(raw_public(SENDER.sign.public_key())),
+        reply_key=b64(raw_public(SENDER.box.public_key())),
     )
     assert Manifest.from_bytes(manifest.to_bytes()) == manifest
 
@@ -337,3 +337,43 @@ def test_signature_covers_a_domain_separated_message() -> None:
     with pytest.raises(InvalidSignature):
         SENDER.sign.public_key().verify(signature, manifest)
     assert base64.b64encode(signature)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"report": {"extra": "ab"}},
+        {"report": {"extra": {"ключ": "v"}}},
+        {"report": {"extra": {"k": 5}}},
+        {"report": {"title": "\ud800"}},
+        {"sender": {"reply_key": "AAAA"}},
+        {"sender": {"sign_key": "not base64!"}},
+        {"created_at": "0001-01-01T00:00:00+14:00"},
+        {"created_at": "9999-12-31T23:59:59-14:00"},
+    ],
+    ids=lambda c: next(iter(c)) + ":" + str(next(iter(next(iter(c.values())).values())) if isinstance(next(iter(c.values())), dict) else next(iter(c.values())))[:12],
+)
+def test_hostile_manifest_fields_are_malformed_envelopes_not_crashes(
+    tmp_path: Path, change: dict[str, object]
+) -> None:
+    # Given a manifest a hostile sender crafted, validly signed by their own key
+    doc = json.loads(_manifest({}))
+    for key, value in change.items():
+        if isinstance(value, dict):
+            doc[key].update(value)
+        else:
+            doc[key] = value
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    manifest = text.encode("utf-8", "surrogatepass")
+    data = raw_envelope(DESK.public, manifest, sign(SENDER, manifest))
+    # When the desk opens it, then it is a typed envelope error, never anything else
+    with pytest.raises(EnvelopeError):
+        open_bytes(data, DESK.age, tmp_path)
+
+
+def test_an_escaped_lone_surrogate_is_a_malformed_envelope(tmp_path: Path) -> None:
+    manifest = _manifest({}).replace(b'"title":"t"', b'"title":"\\ud800"')
+    assert b"\\ud800" in manifest
+    data = raw_envelope(DESK.public, manifest, sign(SENDER, manifest))
+    with pytest.raises(MalformedEnvelope):
+        open_bytes(data, DESK.age, tmp_path)

@@ -140,3 +140,18 @@ def test_init_refuses_to_overwrite_an_existing_home(
     invite = Invite(codename="X", desk=raven.desk, token="0" * 64)
     with pytest.raises(ConfigError, match="already exists"):
         FieldHome(raven.home.root).init(invite, "pw", fast_kdf)
+
+
+def test_an_envelope_too_large_for_text_does_not_hold_back_the_others(
+    raven: FieldSession, tmp_path: Path
+) -> None:
+    # Given a large report sealed before an urgent small one
+    big = compose(raven, Draft(title="big", body="x" * 900_000, lang="en"), [])
+    # (envelopes are not compressed: this one is ~900 KB, past what text shards carry)
+    urgent = compose(raven, Draft(title="urgent", body="now", lang="en"), [])
+    # When everything is exported as text
+    results = {r.envelope_id: r for r in export_outbox(raven, tmp_path / "chat", text=True)}
+    # Then the big one is skipped with its reason and the urgent one is exported
+    assert results[big.envelope_id].skipped is not None
+    assert "USB" in results[big.envelope_id].skipped
+    assert results[urgent.envelope_id].skipped is None and results[urgent.envelope_id].paths

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -11,8 +12,9 @@ from sijil.cli.passphrase import read_passphrase
 from sijil.cli.scrub_cmds import show_findings
 from sijil.crypto.kdf import DEFAULT_KDF
 from sijil.envelope import shards as shard_codec
-from sijil.envelope.manifest import Location
+from sijil.envelope.manifest import MAX_MANIFEST_BYTES, Location
 from sijil.envelope.sealing import Draft
+from sijil.errors import ConfigError, ShardError
 from sijil.field.compose import compose, export_outbox
 from sijil.field.home import FieldHome, wipe
 from sijil.invite import Invite
@@ -56,8 +58,17 @@ def init(home: Path, invite_path: Path) -> None:
 
 @field.command()
 @HOME
-@click.option("--title", required=True, help="A short title.")
-@click.option("--text", "body", default="", help="What happened.")
+@click.option(
+    "--title",
+    default=None,
+    help="A short title. Omit it to be asked: typed answers stay out of shell history.",
+)
+@click.option(
+    "--text",
+    "body",
+    default="",
+    help="What happened; '-' reads it from standard input (keeps it out of shell history).",
+)
 @click.option("--lang", type=click.Choice(["ar", "en"]), default="ar", help="Language of the text.")
 @click.option(
     "--file",
@@ -101,6 +112,12 @@ def new(
     verification: bool,
 ) -> None:
     """Compose a report, clean its files, sign and seal it into the outbox."""
+    if body == "-":
+        body = sys.stdin.read(MAX_MANIFEST_BYTES + 1)
+    if title is None:
+        if not sys.stdin.isatty():
+            raise ConfigError("give --title, or run in a terminal to be asked for it")
+        title = click.prompt("Title")
     show_findings(files, verification=verification)
     where = None
     if location:
@@ -167,10 +184,16 @@ def export(
     results = export_outbox(
         session, dest, text=text, shard_bytes=shard_size, redundancy=redundancy, only_new=new_only
     )
+    skipped = [r for r in results if r.skipped]
     for result in results:
+        if result.skipped:
+            click.echo(f"{result.envelope_id[:16]}: NOT exported: {result.skipped}", err=True)
+            continue
         what = f"{len(result.paths)} text shards" if text else "1 file"
         click.echo(f"{result.envelope_id[:16]}: {what} in {dest}")
-    click.echo(f"exported {len(results)} envelope(s)")
+    click.echo(f"exported {len(results) - len(skipped)} envelope(s)")
+    if skipped:
+        raise ShardError(f"{len(skipped)} envelope(s) too large for text; send them by USB")
 
 
 @field.command(name="wipe")

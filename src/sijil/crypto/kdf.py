@@ -36,7 +36,12 @@ class KdfParams:
     p: int = 1
 
     def derive(self, passphrase: str, salt: bytes) -> bytes:
-        if not MIN_LOG_N <= self.log_n <= MAX_LOG_N or not 1 <= self.r <= 32 or self.p != 1:
+        if (
+            not MIN_LOG_N <= self.log_n <= MAX_LOG_N
+            or not 1 <= self.r <= 32
+            or self.p != 1
+            or 128 * self.r * (1 << self.log_n) > SCRYPT_MAXMEM // 2
+        ):
             raise KeyFileError("key file asks for key-derivation costs outside the safe range")
         return hashlib.scrypt(
             passphrase.encode("utf-8"),

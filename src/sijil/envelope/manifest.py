@@ -7,6 +7,7 @@ decimal strings), so no number formatting can differ between implementations.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import unicodedata
@@ -36,6 +37,13 @@ MAX_ATTACHMENTS = 256
 MAX_ATTACHMENT_BYTES = 64 << 30
 MAX_NAME_BYTES = 255
 LANGUAGES = ("ar", "en")
+KEY_BYTES = 32
+# Databases store years 1..9999 only, and a report cannot predate sijil's format;
+# a wider range would let one manifest fail registration after its signature checked.
+EARLIEST_CREATED = 2000
+LATEST_CREATED = 2999
+# Verification mode sends a couple of facts per attachment; more is not a report.
+MAX_EXTRA_FIELDS = 4 * 256
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
 _DECIMAL = re.compile(r"-?\d{1,3}(\.\d{1,7})?")
@@ -138,14 +146,18 @@ class Manifest:
         if len(set(names)) != len(names):
             raise UnsafeAttachmentName("two attachments share a name")
         try:
-            datetime.fromisoformat(self.created_at)
-        except ValueError as exc:
+            created = self.created
+        except (ValueError, OverflowError) as exc:
             raise MalformedEnvelope("created_at is not an ISO 8601 time") from exc
+        if not EARLIEST_CREATED <= created.year <= LATEST_CREATED:
+            raise MalformedEnvelope("created_at is outside the years a report can have")
+        _key(self.sign_key, "sender key")
+        _key(self.reply_key, "reply key")
 
     @property
     def created(self) -> datetime:
         parsed = datetime.fromisoformat(self.created_at)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -221,13 +233,42 @@ class Manifest:
                 enrol_token=None
                 if sender.get("enrol_token") is None
                 else _text(sender["enrol_token"]),
-                extra={str(k): _text(v) for k, v in dict(report.get("extra") or {}).items()},
+                extra=_extra(report.get("extra")),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise MalformedEnvelope("the manifest lacks a required field") from exc
-        if manifest.to_bytes() != data:
+        try:
+            canonical = manifest.to_bytes()
+        except (ValueError, UnicodeError) as exc:
+            # lone surrogates, non-ASCII keys: JSON allows them, canonical form does not
+            raise MalformedEnvelope("the manifest cannot be put in canonical form") from exc
+        if canonical != data:
             raise MalformedEnvelope("the manifest is not in canonical form")
         return manifest
+
+
+def _extra(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedEnvelope("the manifest's report extras are not an object")
+    if len(value) > MAX_EXTRA_FIELDS:
+        raise MalformedEnvelope("the manifest carries too many report extras")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.isascii():
+            raise MalformedEnvelope("a report extra has a non-ASCII name")
+        out[key] = _text(item)
+    return out
+
+
+def _key(value: str, what: str) -> None:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != KEY_BYTES:
+        raise MalformedEnvelope(f"the manifest's {what} is not a 32-byte key")
 
 
 def _text(value: object) -> str:

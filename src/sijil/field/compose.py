@@ -14,7 +14,7 @@ from typing import IO, Any
 from sijil import scrub as scrubber
 from sijil.envelope import shards as shard_codec
 from sijil.envelope.sealing import AttachmentSource, Draft, seal
-from sijil.errors import ConfigError, ScrubError
+from sijil.errors import ConfigError, ScrubError, ShardError
 from sijil.field.home import FieldSession
 from sijil.fsutil import atomic_write, fsync_dir
 
@@ -184,6 +184,8 @@ def compose(
 class ExportResult:
     envelope_id: str
     paths: tuple[Path, ...]
+    # why this envelope was not exported this way (e.g. too large for text); others go on
+    skipped: str | None = None
 
 
 def export_outbox(
@@ -210,7 +212,14 @@ def export_outbox(
         data = source.read_bytes() if text else b""
         paths: list[Path] = []
         if text:
-            pieces = shard_codec.split(data, shard_bytes=shard_bytes, redundancy=redundancy)
+            try:
+                pieces = shard_codec.split(data, shard_bytes=shard_bytes, redundancy=redundancy)
+            except ShardError as exc:
+                # one large video must not hold back an urgent text report behind it
+                results.append(
+                    ExportResult(envelope_id=str(entry["id"]), paths=(), skipped=str(exc))
+                )
+                continue
             for piece in pieces:
                 path = dest / f"{piece.envelope_id[:12]}-{piece.index:03d}-of-{piece.n:03d}.txt"
                 atomic_write(path, shard_codec.format_shard(piece).encode("ascii"), mode=0o644)

@@ -4,16 +4,18 @@ Each outbox entry keeps, in the encrypted index, ``relay.url`` (the upload's
 path at the relay) and ``relay.offset`` (the last offset the relay reported).
 After a cut, a crash of this process or a restart of the device, the next run
 asks the relay for the true offset (HEAD) and sends only the rest. An envelope
-is marked sent only when the relay answers that the upload is whole; the
-upload's metadata carries the envelope id, which the relay checks against the
-SHA-256 of everything it received.
+is marked sent only when the relay confirms it checked and filed it (the
+``Sijil-Stored`` header): a whole offset alone is not delivery, because the relay
+can die or fill its disk between the last byte and filing. The upload's metadata
+carries the envelope id, which the relay checks against the SHA-256 of
+everything it received.
 """
 
 from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Any
 from sijil.errors import ConfigError, RelayError, RelayUnreachable
 from sijil.field.home import FieldSession
 from sijil.relay.client import RelayClient
+from sijil.relay.tus import STORED_HEADER
 
 __all__ = ["SendResult", "send_outbox"]
 
@@ -60,6 +63,10 @@ def _blocks(path: Path, offset: int) -> Iterator[bytes]:
             yield block
 
 
+def _stored(headers: Mapping[str, str]) -> bool:
+    return headers.get(STORED_HEADER, "").strip().lower() == "yes"
+
+
 class _Sender:
     def __init__(
         self,
@@ -90,8 +97,8 @@ class _Sender:
         # the relay (an onion today, a mirror tomorrow) or another proxy
         return self.client.path_of(self.client.url(location))
 
-    def offset(self, url: str) -> int | None:
-        """The relay's offset for an upload, or None if it no longer knows it."""
+    def offset(self, url: str) -> tuple[int, bool] | None:
+        """The relay's offset for an upload and whether it is filed; None if unknown."""
         try:
             response = self.client.request("HEAD", url, headers=TUS, ok=(200,))
         except RelayError as exc:
@@ -101,7 +108,7 @@ class _Sender:
         value = response.headers.get("upload-offset", "")
         if not value.isdigit():
             raise RelayError("the relay gave no upload offset", status=502)
-        return int(value)
+        return int(value), _stored(response.headers)
 
     def send_one(self, entry: dict[str, Any]) -> SendResult:
         envelope_id = str(entry["id"])
@@ -117,16 +124,18 @@ class _Sender:
             if stalled >= MAX_STALLED:
                 break
             try:
+                stored = False
                 if not state.get("url"):
                     state.update(url=self.create(envelope_id, size), offset=0)
                     self.save()
                     offset: int | None = 0
                 else:
-                    offset = self.offset(str(state["url"]))
-                    if offset is None:  # expired or lost at the relay: start again
+                    known = self.offset(str(state["url"]))
+                    if known is None:  # expired or lost at the relay: start again
                         state.clear()
                         self.save()
                         continue
+                    offset, stored = known
                     resumed_from = resumed_from or offset
                 if offset != state.get("offset"):
                     state["offset"] = offset
@@ -144,8 +153,10 @@ class _Sender:
                         "PATCH", str(state["url"]), headers=headers, content=_blocks(path, offset)
                     )
                     offset = int(response.headers.get("upload-offset", "-1"))
-                if offset == size:
+                    stored = _stored(response.headers)
+                if offset == size and stored:
                     return self.mark_sent(entry, resumed_from)
+                # whole but not confirmed filed: the next HEAD makes the relay file it
             except RelayUnreachable:
                 self.say(f"  {envelope_id[:12]}: link cut; resuming in {backoff:.1f}s")
             except RelayError as exc:

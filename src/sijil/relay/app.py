@@ -107,7 +107,10 @@ def _tus_routes(state: _State) -> list[Route]:
         if creation.length == 0:
             raise RelayProtocolError("an empty upload cannot be an envelope")
         upload = spool.create(
-            length=creation.length, claimed_id=creation.claimed_id, now=state.clock()
+            length=creation.length,
+            claimed_id=creation.claimed_id,
+            now=state.clock(),
+            busy=state.busy.keys(),
         )
         headers = _upload_headers(upload, 0)
         headers["Location"] = f"{UPLOADS_PATH}/{upload.id}"
@@ -117,8 +120,16 @@ def _tus_routes(state: _State) -> list[Route]:
         tus.require_version(request.headers)
         await _take_over(state, request.path_params["upload"])
         upload = spool.get(request.path_params["upload"], now=state.clock())
-        headers = _upload_headers(upload, spool.offset(upload))
+        offset = spool.offset(upload)
+        if offset == upload.length and not spool.is_filed(upload):
+            # whole but never filed (a crash or a full disk after the last byte):
+            # file it now; a refusal (422, 460) reaches the sender as the answer
+            spool.complete(upload, now=state.clock())
+            upload = spool.get(upload.id, now=state.clock())
+        headers = _upload_headers(upload, offset)
         headers["Upload-Length"] = str(upload.length)
+        if spool.is_filed(upload):
+            headers[tus.STORED_HEADER] = "yes"
         return Response(status_code=200, headers=headers)
 
     async def delete(request: Request) -> Response:
@@ -139,6 +150,8 @@ def _tus_routes(state: _State) -> list[Route]:
             raise RelayLimitExceeded("too many uploads in progress; retry later", status=429)
         current = spool.offset(upload)
         parsed = tus.parse_patch(request.headers, current=current, length=upload.length)
+        # activity pushes expiry back from the start, not only when the body ends
+        upload = spool.touch(upload, now=state.clock())
         scope = anyio.CancelScope(deadline=anyio.current_time() + config.idle_timeout_s)
         released = anyio.Event()
         state.busy[upload_id] = (scope, released)
@@ -149,10 +162,13 @@ def _tus_routes(state: _State) -> list[Route]:
             del state.busy[upload_id]
             state.transfers -= 1
             released.set()
-        upload = spool.touch(upload, now=state.clock())
-        if offset == upload.length:
-            spool.complete(upload)
-        return Response(status_code=204, headers=_upload_headers(upload, offset))
+        if offset < upload.length:
+            upload = spool.touch(upload, now=state.clock())
+            return Response(status_code=204, headers=_upload_headers(upload, offset))
+        spool.complete(upload, now=state.clock())
+        headers = _upload_headers(spool.get(upload_id, now=state.clock()), offset)
+        headers[tus.STORED_HEADER] = "yes"
+        return Response(status_code=204, headers=headers)
 
     files = f"{UPLOADS_PATH}/{{upload}}"
     return [
@@ -332,6 +348,7 @@ def create_app(config: RelayConfig, *, clock: Callable[[], float] = time.time) -
             quota_bytes=config.spool_quota_bytes,
             expiry_s=config.expiry_s,
         ),
+        now=clock(),
     )
     state = _State(
         config=config,
@@ -346,7 +363,7 @@ def create_app(config: RelayConfig, *, clock: Callable[[], float] = time.time) -
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async def sweep() -> None:
             while True:  # ends when the server cancels the task group at shutdown
-                spool.expire(clock())
+                spool.expire(clock(), busy=state.busy.keys())
                 await anyio.sleep(min(60.0, config.expiry_s / 4))
 
         async with anyio.create_task_group() as group:

@@ -35,9 +35,11 @@ from sijil.errors import KeyFileError, RelayAuthError
 __all__ = [
     "AUTH_WINDOW_S",
     "ChallengeIssuer",
+    "DeskSignature",
     "ReplayGuard",
     "answer_challenge",
     "body_digest",
+    "check_desk_headers",
     "mailbox_id",
     "sign_request",
     "verify_desk_request",
@@ -83,11 +85,15 @@ class ReplayGuard:
     window_s: float = AUTH_WINDOW_S
     _seen: dict[str, float] = field(default_factory=dict)
 
+    def check(self, nonce: str, *, now: float) -> None:
+        """Refuse a nonce already used, without using it up."""
+        if self._seen.get(nonce, 0.0) > now:
+            raise RelayAuthError("this request was already used (replay)", status=401)
+
     def use(self, nonce: str, *, now: float) -> None:
         if len(self._seen) >= MAX_REMEMBERED_NONCES:
             self._seen = {n: t for n, t in self._seen.items() if t > now}
-        if self._seen.get(nonce, 0.0) > now:
-            raise RelayAuthError("this request was already used (replay)", status=401)
+        self.check(nonce, now=now)
         self._seen[nonce] = now + 2 * self.window_s
 
 
@@ -98,6 +104,31 @@ def _fresh(raw: str | None, now: float, window: float) -> int:
     if abs(now - timestamp) > window:
         raise RelayAuthError("the signature has expired (or the clocks differ)", status=401)
     return timestamp
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeskSignature:
+    """A desk request's signature headers, checked as far as they can be without the body."""
+
+    timestamp: int
+    nonce: str
+    signature: bytes
+
+
+def check_desk_headers(
+    headers: Mapping[str, str], *, now: float, guard: ReplayGuard
+) -> DeskSignature:
+    """Refuse an unsigned, stale or replayed request before reading any of its body."""
+    timestamp = _fresh(headers.get("sijil-time"), now, guard.window_s)
+    nonce = headers.get("sijil-nonce") or ""
+    if len(nonce) != 32 or any(c not in "0123456789abcdef" for c in nonce):
+        raise RelayAuthError("the request is not signed", status=401)
+    guard.check(nonce, now=now)
+    try:
+        signature = unb64(headers.get("sijil-signature"), size=64, what="signature")
+    except KeyFileError as exc:
+        raise RelayAuthError("the request is not signed by this relay's desk", status=403) from exc
+    return DeskSignature(timestamp=timestamp, nonce=nonce, signature=signature)
 
 
 def verify_desk_request(
@@ -111,16 +142,14 @@ def verify_desk_request(
     guard: ReplayGuard,
 ) -> None:
     """Refuse unless the desk signed exactly this request, recently, once."""
-    timestamp = _fresh(headers.get("sijil-time"), now, guard.window_s)
-    nonce = headers.get("sijil-nonce") or ""
-    if len(nonce) != 32 or any(c not in "0123456789abcdef" for c in nonce):
-        raise RelayAuthError("the request is not signed", status=401)
+    signed = check_desk_headers(headers, now=now, guard=guard)
     try:
-        signature = unb64(headers.get("sijil-signature"), size=64, what="signature")
-        key.verify(signature, _message(method, path, timestamp, nonce, digest))
-    except (KeyFileError, InvalidSignature) as exc:
+        key.verify(
+            signed.signature, _message(method, path, signed.timestamp, signed.nonce, digest)
+        )
+    except InvalidSignature as exc:
         raise RelayAuthError("the request is not signed by this relay's desk", status=403) from exc
-    guard.use(nonce, now=now)
+    guard.use(signed.nonce, now=now)
 
 
 def _proof_key(shared: bytes) -> bytes:

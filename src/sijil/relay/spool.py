@@ -18,12 +18,13 @@ move into ``envelopes/`` by an atomic rename, after the whole file was checked.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def _sha256(path: Path) -> str:
 class Spool:
     """All file-system state of a relay. Methods block; calls are short."""
 
-    def __init__(self, *, root: Path, limits: SpoolLimits) -> None:
+    def __init__(self, *, root: Path, limits: SpoolLimits, now: float) -> None:
         self.root = root
         self.limits = limits
         self.uploads = root / "uploads"
@@ -98,12 +99,12 @@ class Spool:
         self.mailboxes = root / "mailboxes"
         for folder in (self.uploads, self.envelopes, self.rejected, self.mailboxes):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.recover()
+        self.recover(now=now)
 
     # -- bookkeeping -------------------------------------------------------------
 
-    def recover(self) -> None:
-        """After a crash: roll back unverified checksummed bytes, drop temp files."""
+    def recover(self, *, now: float) -> None:
+        """After a crash: roll back unverified bytes, drop temp files, file whole uploads."""
         for pending in self.uploads.glob("*.pending"):
             part = pending.with_suffix(".part")
             start = int(pending.read_text("ascii") or "0")
@@ -123,6 +124,16 @@ class Spool:
                 tombstone = {"length": doc["length"], "expires": doc["expires"]}
                 atomic_write(info.with_suffix(".done"), json.dumps(tombstone).encode())
             info.unlink()
+        for info in self.uploads.glob("*.json"):
+            # a crash between the last byte's fsync and filing: the upload is whole,
+            # and its sender may already be asking; file it now, not after expiry
+            try:
+                upload = self.get(info.stem, now=now, renew=True)
+            except (NotFound, RelayProtocolError):
+                continue
+            if self.offset(upload) == upload.length:
+                with contextlib.suppress(RelayProtocolError):
+                    self.complete(upload, now=now)
 
     def used_bytes(self) -> int:
         total = 0
@@ -145,8 +156,10 @@ class Spool:
 
     # -- uploads -----------------------------------------------------------------
 
-    def create(self, *, length: int, claimed_id: str | None, now: float) -> Upload:
-        self.expire(now)
+    def create(
+        self, *, length: int, claimed_id: str | None, now: float, busy: Collection[str] = ()
+    ) -> Upload:
+        self.expire(now, busy=busy)
         if sum(1 for _ in self.uploads.glob("*.json")) >= self.limits.max_unfinished:
             raise RelayLimitExceeded("too many unfinished uploads; retry later", status=429)
         quota = self.limits.quota_bytes
@@ -163,7 +176,8 @@ class Spool:
         self._save(upload)
         return upload
 
-    def get(self, upload_id: str, *, now: float) -> Upload:
+    def get(self, upload_id: str, *, now: float, renew: bool = False) -> Upload:
+        """The upload's state; ``renew`` keeps one past its expiry (recovery only)."""
         _part, info = self._paths(upload_id)
         done = self.uploads / f"{upload_id}.done"
         try:
@@ -178,7 +192,7 @@ class Spool:
             expires=float(doc["expires"]),
             finished=finished,
         )
-        if upload.expires <= now:
+        if upload.expires <= now and not renew:
             self.terminate(upload_id)
             raise RelayProtocolError("this upload expired; start a new one", status=410)
         return upload
@@ -186,7 +200,26 @@ class Spool:
     def offset(self, upload: Upload) -> int:
         if upload.finished:
             return upload.length
-        return self._paths(upload.id)[0].stat().st_size
+        part = self._paths(upload.id)[0]
+        try:
+            return part.stat().st_size
+        except FileNotFoundError:
+            claimed = upload.claimed_id
+            if claimed is not None and (self.envelopes / f"{claimed}.age").exists():
+                # filed, but the tombstone was not written (a full disk): it is whole
+                return upload.length
+            raise NotFound("no such upload (expired or never made)") from None
+
+    def is_filed(self, upload: Upload) -> bool:
+        """Whether this upload's bytes are in ``envelopes/``: only then is it delivered."""
+        if upload.finished:
+            return True
+        claimed = upload.claimed_id
+        return (
+            claimed is not None
+            and not self._paths(upload.id)[0].exists()
+            and (self.envelopes / f"{claimed}.age").exists()
+        )
 
     def touch(self, upload: Upload, *, now: float) -> Upload:
         """Activity pushes expiry back: a slow link that keeps sending keeps its upload."""
@@ -215,10 +248,13 @@ class Spool:
         for path in (*self._paths(upload_id), *extra):
             path.unlink(missing_ok=True)
 
-    def expire(self, now: float) -> int:
-        """Remove unfinished uploads past their expiry; return how many."""
+    def expire(self, now: float, *, busy: Collection[str] = ()) -> int:
+        """Remove uploads past their expiry, except those receiving now; return how many."""
         removed = 0
         for info in [*self.uploads.glob("*.json"), *self.uploads.glob("*.done")]:
+            if info.stem in busy:
+                # a slow link still sending: its expiry is pushed back when the PATCH ends
+                continue
             try:
                 expires = float(json.loads(info.read_bytes())["expires"])
             except (OSError, ValueError, KeyError):
@@ -250,9 +286,13 @@ class Spool:
             self.reject(part, reason)
         self.terminate(upload.id)
 
-    def complete(self, upload: Upload) -> tuple[str, bool]:
+    def complete(self, upload: Upload, *, now: float) -> tuple[str, bool]:
         """Check a finished upload and file it by envelope id; return (id, duplicate)."""
-        part, info = self._paths(upload.id)
+        part = self._paths(upload.id)[0]
+        if not part.exists() and self.is_filed(upload):
+            # filed before a crash or a full disk stopped the tombstone: finish that
+            self._tombstone(upload, now=now)
+            return str(upload.claimed_id), True
         try:
             check_envelope(part)
         except RelayProtocolError as exc:
@@ -271,11 +311,16 @@ class Spool:
         else:
             part.replace(target)
             fsync_dir(self.envelopes)
-        # the tombstone holds no envelope id: only that this upload ended whole
-        tombstone = {"length": upload.length, "expires": upload.expires}
-        atomic_write(self.uploads / f"{upload.id}.done", json.dumps(tombstone).encode())
-        info.unlink(missing_ok=True)
+        self._tombstone(upload, now=now)
         return envelope_id, duplicate
+
+    def _tombstone(self, upload: Upload, *, now: float) -> None:
+        # the tombstone holds no envelope id: only that this upload ended whole; it
+        # lives a full expiry so a sender coming back late still learns it was filed
+        expires = max(upload.expires, now + self.limits.expiry_s)
+        tombstone = {"length": upload.length, "expires": expires}
+        atomic_write(self.uploads / f"{upload.id}.done", json.dumps(tombstone).encode())
+        self._paths(upload.id)[1].unlink(missing_ok=True)
 
     # -- finished envelopes (desk side) -------------------------------------------
 

@@ -25,6 +25,7 @@ __all__ = [
     "CHECKSUM_ALGORITHMS",
     "EXTENSIONS",
     "OFFSET_CONTENT_TYPE",
+    "STORED_HEADER",
     "TUS_VERSION",
     "Checksum",
     "Creation",
@@ -39,6 +40,9 @@ TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,checksum,termination,expiration"
 CHECKSUM_ALGORITHMS = {"sha256": hashlib.sha256, "sha1": hashlib.sha1}
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+# Ours, not tus: on a PATCH or HEAD answer, the upload is checked and filed as an
+# envelope. A whole offset alone is not delivery (filing can still fail or be cut).
+STORED_HEADER = "Sijil-Stored"
 # tus status codes that HTTP does not name
 CHECKSUM_MISMATCH = 460
 # Upload-Metadata is a handful of short pairs; a long one is an attack on parsing.
