@@ -5,6 +5,7 @@ Added to the ``field`` and ``desk`` groups by ``cli/main.py``.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -15,7 +16,7 @@ from sijil.cli.field_cmds import HOME as FIELD_HOME
 from sijil.cli.passphrase import read_passphrase
 from sijil.desk.home import DeskHome
 from sijil.desk.intake import ImportOutcome
-from sijil.errors import RelayError
+from sijil.errors import ConfigError, RelayError
 from sijil.field.home import FieldHome
 
 __all__ = ["inbox", "pull", "reply", "send"]
@@ -23,8 +24,35 @@ __all__ = ["inbox", "pull", "reply", "send"]
 PROXY = click.option(
     "--proxy",
     default=None,
-    help="Proxy to reach the relay through, e.g. Tor: socks5h://127.0.0.1:9050.",
+    envvar="SIJIL_PROXY",
+    show_envvar=True,
+    help="Proxy to reach the relay through, e.g. Tor: socks5h://127.0.0.1:9050 "
+    "(required for an .onion relay).",
 )
+# Enough for any reply the relay accepts (its sealed form is capped at 64 KiB).
+MAX_TEXT_CHARS = 64 << 10
+
+
+def _warn_if_direct(relay: str | None, proxy: str | None) -> None:
+    """Say once, on stderr, when this run will show the device's address to the relay."""
+    from sijil.relay.client import visible_address_warning
+
+    if relay:
+        warning = visible_address_warning(relay, proxy)
+        if warning:
+            click.echo(warning, err=True)
+
+
+def _reply_text(text: str | None) -> str:
+    """``--text -`` reads stdin, no ``--text`` prompts on a terminal: no reply in history."""
+    stdin = sys.stdin
+    if text == "-":
+        return stdin.read(MAX_TEXT_CHARS + 1).rstrip("\n")
+    if text is not None:
+        return text
+    if not stdin.isatty():
+        raise ConfigError("give the reply with --text - (read from stdin) or run in a terminal")
+    return str(click.prompt("Reply (one line)", type=str))
 
 
 FIELD_RELAY = click.option(
@@ -41,6 +69,7 @@ def send(home: Path, relay: str | None, proxy: str | None) -> None:
     from sijil.field.send import send_outbox
 
     session = FieldHome(home).unlock(read_passphrase("your correspondent key"))
+    _warn_if_direct(relay or session.settings.get("relay"), proxy)
     results = send_outbox(session, relay=relay, proxy=proxy, progress=click.echo)
     sent = sum(1 for r in results if r.status == "sent")
     failed = len(results) - sent
@@ -58,6 +87,7 @@ def inbox(home: Path, relay: str | None, proxy: str | None) -> None:
     from sijil.field.inbox import fetch_inbox
 
     session = FieldHome(home).unlock(read_passphrase("your correspondent key"))
+    _warn_if_direct(relay or session.settings.get("relay"), proxy)
     items = fetch_inbox(session, relay=relay, proxy=proxy)
     if not items:
         click.echo("No replies.")
@@ -102,16 +132,22 @@ def pull(home: Path, db_url: str | None, relay: str, proxy: str | None) -> None:
 @DB
 @click.option("--relay", required=True, help="The relay's address.")
 @click.option("--to", "codename", required=True, help="The correspondent's codename.")
-@click.option("--text", required=True, help="The reply (it is sealed to their key).")
+@click.option(
+    "--text",
+    default=None,
+    help="The reply (sealed to their key). '-' reads it from stdin; without --text you are "
+    "asked on the terminal. Both keep it out of the shell's history.",
+)
 @PROXY
 def reply(
-    home: Path, db_url: str | None, relay: str, codename: str, text: str, proxy: str | None
+    home: Path, db_url: str | None, relay: str, codename: str, text: str | None, proxy: str | None
 ) -> None:
     """Seal a reply to a correspondent and leave it in their relay mailbox."""
     from sijil.desk.reply import send_reply
 
     desk_home = DeskHome(root=home, db_url=db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
+    text = _reply_text(text)
     with desk_home.open_store() as store:
         sent = send_reply(identity, store, relay=relay, codename=codename, text=text, proxy=proxy)
     click.echo(f"reply for {sent.codename!r} left at the relay ({sent.size} bytes, sealed)")

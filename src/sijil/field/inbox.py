@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +32,8 @@ __all__ = ["INBOX_FILE", "InboxItem", "fetch_inbox", "load_inbox"]
 INBOX_FILE = "inbox.sealed"
 # One fetch takes at most this many replies; the rest wait for the next one.
 MAX_FETCH = 200
+# A reply's id at the relay is the SHA-256 of its sealed bytes.
+_REPLY_ID = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +77,28 @@ def _proven(client: RelayClient, session: FieldSession, method: str, path: str) 
     )
 
 
+def _open(
+    session: FieldSession, served_id: str, data: str, *, received_at: str
+) -> dict[str, Any] | None:
+    """One served reply as an inbox item, checked; None if its id is no reply id at all."""
+    if not _REPLY_ID.fullmatch(served_id):
+        return None
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raw = data.encode("utf-8", "replace")
+    item: dict[str, Any] = {"id": hashlib.sha256(raw).hexdigest(), "received_at": received_at}
+    try:
+        if item["id"] != served_id:
+            raise EnvelopeError("the relay served this reply under an id that is not its hash")
+        reply = open_reply(raw, identity=session.identity.box, desk=session.desk.sign)
+        item.update(text=reply.text, created_at=reply.created_at, signed=reply.signed_sha256)
+    except (EnvelopeError, ValueError) as exc:
+        # kept with the reason, not dropped: a forged reply is worth knowing of
+        item.update(text="", created_at="", problem=str(exc)[:200])
+    return item
+
+
 def fetch_inbox(
     session: FieldSession, *, relay: str | None = None, proxy: str | None = None
 ) -> list[InboxItem]:
@@ -83,7 +109,9 @@ def fetch_inbox(
     box = mailbox_id(session.identity.box.public_key())
     kept = load_inbox(session)
     known = {str(item["id"]) for item in kept}
+    seen_signed = {str(item["signed"]) for item in kept if item.get("signed")}
     fresh: set[str] = set()
+    served: list[str] = []  # the relay's ids, to acknowledge: new, replayed or damaged
     with RelayClient(relay, proxy=proxy) as client:
         url = client.url(f"v1/mailbox/{box}")
         path = client.path_of(url)
@@ -95,25 +123,23 @@ def fetch_inbox(
         except (ValueError, KeyError, TypeError) as exc:
             raise RelayError("the relay's mailbox answer does not parse", status=502) from exc
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        for reply_id, data in listed[:MAX_FETCH]:
-            if reply_id in known:
+        for served_id, data in listed[:MAX_FETCH]:
+            item = _open(session, served_id, data, received_at=now)
+            if item is None:
+                continue  # a relay id that cannot name a reply: nothing to keep or delete
+            served.append(served_id)
+            # the relay names replies; it is not trusted to: dedupe on the bytes
+            # (the id is their SHA-256) and on what the desk signed inside them
+            signed = str(item.get("signed", ""))
+            if item["id"] in known or (signed and signed in seen_signed):
                 continue
-            item: dict[str, Any] = {"id": reply_id, "received_at": now}
-            try:
-                reply = open_reply(
-                    base64.b64decode(data, validate=True),
-                    identity=session.identity.box,
-                    desk=session.desk.sign,
-                )
-                item.update(text=reply.text, created_at=reply.created_at)
-            except (EnvelopeError, binascii.Error, ValueError) as exc:
-                # kept with the reason, not dropped: a forged reply is worth knowing of
-                item.update(text="", created_at="", problem=str(exc)[:200])
             kept.append(item)
-            known.add(reply_id)
-            fresh.add(reply_id)
+            known.add(str(item["id"]))
+            if signed:
+                seen_signed.add(signed)
+            fresh.add(str(item["id"]))
         _save_inbox(session, kept)
-        for reply_id in sorted(fresh):
+        for reply_id in sorted(set(served)):
             headers = _proven(client, session, "DELETE", f"{path}/{reply_id}")
             client.request("DELETE", f"{url}/{reply_id}", headers=headers, ok=(204, 404))
     return [

@@ -24,7 +24,13 @@ from starlette.routing import Route
 from sijil.envelope.age import INTRO
 from sijil.errors import NotFound, RelayError, RelayLimitExceeded, RelayProtocolError
 from sijil.relay import tus
-from sijil.relay.auth import ChallengeIssuer, ReplayGuard, body_digest, verify_desk_request
+from sijil.relay.auth import (
+    ChallengeIssuer,
+    ReplayGuard,
+    body_digest,
+    check_desk_headers,
+    verify_desk_request,
+)
 from sijil.relay.config import MAX_REPLIES_PER_BOX, MAX_REPLY_BYTES, RateLimiter, RelayConfig
 from sijil.relay.spool import Spool, SpoolLimits, Upload
 from sijil.relay.writer import INSUFFICIENT_STORAGE
@@ -35,6 +41,9 @@ UPLOADS_PATH = "/files"
 TUS_HEADERS = {"Tus-Resumable": tus.TUS_VERSION}
 # How long a returning sender waits for its old, cut request to let go.
 TAKEOVER_WAIT_S = 5.0
+# Desk requests other than replies carry no body worth the name (lists, acks); this
+# only bounds what an unauthenticated caller can make the relay hold in memory.
+MAX_DESK_BODY = 64 << 10
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -252,11 +261,29 @@ async def _receive(
     return offset
 
 
+async def _bounded_body(request: Request, *, limit: int) -> bytes:
+    """The body, read no further than ``limit`` bytes: chunked bodies have no declared size."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise RelayLimitExceeded(f"a request body is limited to {limit} bytes", status=413)
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise RelayLimitExceeded(f"a request body is limited to {limit} bytes", status=413)
+    except ClientDisconnect as exc:
+        raise RelayProtocolError("the connection was cut") from exc
+    return bytes(body)
+
+
 def _desk_routes(state: _State) -> list[Route]:
     spool = state.spool
 
-    async def verified(request: Request) -> bytes:
-        body = await request.body()
+    async def verified(request: Request, *, limit: int = MAX_DESK_BODY) -> bytes:
+        # whatever can be checked without the body is checked before reading any of it
+        check_desk_headers(request.headers, now=state.clock(), guard=state.desk_guard)
+        body = await _bounded_body(request, limit=limit)
         verify_desk_request(
             request.headers,
             key=state.config.desk_key,
@@ -287,13 +314,8 @@ def _desk_routes(state: _State) -> list[Route]:
         return Response(status_code=204)
 
     async def leave_reply(request: Request) -> Response:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_REPLY_BYTES:
-            raise RelayLimitExceeded("a reply is limited to 64 KiB", status=413)
-        body = await verified(request)
+        body = await verified(request, limit=MAX_REPLY_BYTES)
         box = request.path_params["box"]
-        if len(body) > MAX_REPLY_BYTES:
-            raise RelayLimitExceeded("a reply is limited to 64 KiB", status=413)
         if len(spool.list_replies(box)) >= MAX_REPLIES_PER_BOX:
             raise RelayLimitExceeded("this mailbox is full", status=429)
         return JSONResponse({"id": spool.put_reply(box, body)}, status_code=201)

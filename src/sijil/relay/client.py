@@ -2,7 +2,9 @@
 
 Used by ``sijil field send``/``inbox`` and ``sijil desk pull``/``reply``. A proxy
 such as Tor's ``socks5h://127.0.0.1:9050`` resolves names at the proxy, so an
-onion address never touches local DNS.
+onion address never touches local DNS. An ``.onion`` relay without a proxy is
+refused before any socket is opened: a direct attempt would ask local DNS for
+the name, telling the network which relay this device uses.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sijil.errors import (
 )
 from sijil.fsutil import atomic_writer
 
-__all__ = ["RelayClient", "relay_error"]
+__all__ = ["RelayClient", "is_onion", "relay_error", "visible_address_warning"]
 
 # Tor circuits take seconds to build and phones sleep; a minute of silence is a cut.
 TIMEOUT = httpx.Timeout(60.0, connect=60.0)
@@ -34,6 +36,21 @@ TIMEOUT = httpx.Timeout(60.0, connect=60.0)
 USER_AGENT = "sijil"
 MAX_ERROR_TEXT = 200
 DOWNLOAD_BLOCK = 1 << 20
+
+
+def is_onion(base_url: str) -> bool:
+    host = (urlsplit(base_url).hostname or "").rstrip(".").lower()
+    return host.endswith(".onion")
+
+
+def visible_address_warning(base_url: str, proxy: str | None) -> str | None:
+    """The one-line warning for a direct connection to a clearnet relay, if one is due."""
+    if proxy is not None or is_onion(base_url):
+        return None
+    return (
+        "sijil: warning: no --proxy: the relay (and the network on the way) "
+        "sees this device's IP address"
+    )
 
 
 def relay_error(response: httpx.Response) -> RelayError:
@@ -67,6 +84,11 @@ class RelayClient:
             "https",
         ):
             raise ConfigError("the proxy must be a socks5h://, socks5:// or http:// URL")
+        if proxy is None and is_onion(base_url):
+            raise ConfigError(
+                "an .onion relay needs Tor: give --proxy socks5h://127.0.0.1:9050 "
+                "(or set SIJIL_PROXY)"
+            )
         self.base_url = base_url.rstrip("/") + "/"
         try:
             self._http = httpx.Client(

@@ -13,6 +13,7 @@ else. The relay stores the ciphertext only; it cannot read or forge a reply.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ class Reply:
     text: str
     created_at: str
     to: str
+    # SHA-256 of the signed JSON and its signature: what the desk wrote, whatever
+    # ciphertext or id the relay serves it under (a replay keeps this, not those)
+    signed_sha256: str = ""
 
 
 def seal_reply(
@@ -81,7 +85,12 @@ def open_reply(data: bytes, *, identity: X25519PrivateKey, desk: Ed25519PublicKe
         raise BadSignature("the reply is not signed by your desk") from exc
     try:
         doc = json.loads(body)
-        reply = Reply(text=str(doc["text"]), created_at=str(doc["created_at"]), to=str(doc["to"]))
+        reply = Reply(
+            text=str(doc["text"]),
+            created_at=str(doc["created_at"]),
+            to=str(doc["to"]),
+            signed_sha256=hashlib.sha256(body + signature).hexdigest(),
+        )
     except (ValueError, KeyError, TypeError) as exc:
         raise MalformedEnvelope("the reply's contents do not parse") from exc
     if reply.to != mailbox_id(identity.public_key()):

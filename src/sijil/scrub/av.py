@@ -13,7 +13,10 @@ container and writes nothing else:
   subtitles and attached pictures are left behind;
 * ``-map_metadata -1 -map_chapters -1``: no global, stream or chapter tags;
 * ``-fflags +bitexact`` and ``-flags:v/-flags:a +bitexact``: no "Lavf"
-  encoder tag and zero QuickTime creation/modification times.
+  encoder tag and zero QuickTime creation/modification times;
+* ``-bsf:v:N filter_units=remove_types=6`` on each H.264 stream: its SEI NAL
+  units go, with x264's banner of version and options (see h264.py). The
+  decoded frames are unchanged; every other packet byte is copied.
 
 Afterwards the movie, track and media headers (mvhd, tkhd, mdhd) are read
 back and any creation or modification time left non-zero is zeroed in place,
@@ -21,8 +24,11 @@ so the guarantee does not rest on one ffmpeg flag.
 
 ffmpeg needs files: the input is copied into a private scratch folder (see
 _workspace.py) that is removed afterwards. Findings come from ffprobe on the
-input. What the desk sees is the streams, unchanged; rotation (a stream's
-display matrix) is kept.
+input, and from the first video and audio packet (encoder banners). What the
+desk sees is the streams, decoding to the same frames and samples; rotation
+(a stream's display matrix) is kept. ffmpeg's own AAC encoder tag
+("Lavc59.37.100", a fill element inside the first audio frame) stays: it is
+audio data, reported as kept.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from sijil.errors import CorruptMedia
 from sijil.scrub._source import CHUNK_BYTES, ByteSource, Output
 from sijil.scrub._workspace import private_workdir, run_tool
 from sijil.scrub.findings import Finding, ScrubReport, printable
+from sijil.scrub.h264 import DROP_SEI_BSF, user_data_texts
 from sijil.scrub.limits import FFMPEG_TIMEOUT_S, FFPROBE_TIMEOUT_S, MAX_VIDEO_BYTES
 from sijil.scrub.ogg import scrub_ogg_native
 
@@ -53,6 +60,11 @@ _ISO6709 = re.compile(r"([+-]\d{1,2}(?:\.\d+)?)([+-]\d{1,3}(?:\.\d+)?)")
 _CONTAINERS = {b"moov", b"trak", b"mdia"}
 _TIMED = {b"mvhd", b"tkhd", b"mdhd"}
 _MAX_BOXES = 100_000  # boxes walked when checking times; a movie has dozens
+# ffmpeg's AAC encoder names itself ("Lavc59.37.100") in a fill element of the first frame.
+_LAVC = re.compile(rb"Lavc\d{1,3}\.\d{1,3}\.\d{1,3}")
+# Bytes of a first packet searched for banners: a 4K keyframe is a few MB, the banner is
+# in its first kilobytes (SEI precedes the picture slices).
+_MAX_FIRST_PACKET = 1 << 20
 
 
 def _brand_muxer(head: bytes) -> str:
@@ -193,27 +205,93 @@ def _remux(src: ByteSource, dst: Output, fmt: str, what: str) -> ScrubReport:
         head = _head(original)
         muxer = "ogg" if fmt == "ogg" else _brand_muxer(head)
         target = work / f"output.{muxer}"
-        # ffprobe (findings) and ffmpeg (the remux) read the same input at once.
+        # The probe comes first: which streams are H.264 decides the remux's filters.
+        probe = _probe(source, demuxer, work, what, original)
+        streams = [s for s in probe.get("streams", []) if isinstance(s, dict)]
+        removed = _findings(probe)
+        kept = ["audio and video streams: decoded frames and samples unchanged"]
+        # The banners are read while ffmpeg remuxes the same input.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            probing = pool.submit(_probe, source, demuxer, work, what, original)
+            reading = pool.submit(_banners, source, streams, demuxer, work, what, original)
             if not dst.discarding:
                 run_tool(
                     ["ffmpeg", "-nostdin", "-v", "error", "-f", demuxer, "-i", source,
-                     "-map", "0:V?", "-map", "0:a?", "-c", "copy",
+                     "-map", "0:V?", "-map", "0:a?", "-c", "copy", *_sei_filters(streams),
                      "-map_metadata", "-1", "-map_chapters", "-1",
                      "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
                      "-f", muxer, target.name],
                     timeout=FFMPEG_TIMEOUT_S, workdir=work, what=what, hide=original,
                 )  # fmt: skip
-            removed = _findings(probing.result())
+            video_banners, audio_tags = reading.result()
+        removed = list(dict.fromkeys([*removed, *video_banners]))
+        kept += [
+            f'audio encoder tag "{tag}" inside the audio data (see docs/scrub.md)'
+            for tag in audio_tags
+        ]
         if dst.discarding:
-            return ScrubReport(format=fmt, removed=removed)
+            return ScrubReport(format=fmt, removed=removed, kept=kept)
         if muxer != "ogg":
             zero_quicktime_times(target)
         with target.open("rb") as f:
             while block := f.read(CHUNK_BYTES):
                 dst.write(block)
-    return ScrubReport(format=fmt, removed=removed, kept=["audio and video streams, unchanged"])
+    return ScrubReport(format=fmt, removed=removed, kept=kept)
+
+
+def _remuxed_video(streams: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The video streams ``-map 0:V`` keeps (not cover art), in output order."""
+    return [
+        s
+        for s in streams
+        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+    ]
+
+
+def _sei_filters(streams: list[dict[str, Any]]) -> list[str]:
+    """``-bsf:v:N`` arguments dropping SEI from each H.264 output stream, and only those."""
+    args: list[str] = []
+    for n, stream in enumerate(_remuxed_video(streams)):
+        if stream.get("codec_name") == "h264":
+            args += [f"-bsf:v:{n}", DROP_SEI_BSF]
+    return args
+
+
+def _banners(
+    source: str, streams: list[dict[str, Any]], demuxer: str, work: Path, what: str, hide: Path
+) -> tuple[list[Finding], list[str]]:
+    """Encoder banners in the first packets: H.264 SEI (removed), AAC ``Lavc`` tags (kept).
+
+    Both encoders write them into the first frame only, so one packet each is read.
+    """
+    if demuxer != "mov":
+        return [], []
+    video = [s for s in _remuxed_video(streams) if s.get("codec_name") == "h264"][:1]
+    audio = [s for s in streams if s.get("codec_type") == "audio"][:1]
+    args: list[str] = []
+    for stream, muxer, name in [(s, "h264", "first.h264") for s in video] + [
+        (s, "data", "first.audio") for s in audio
+    ]:
+        args += ["-map", f"0:{int(stream.get('index', 0))}", "-c", "copy", "-frames", "1",
+                 "-f", muxer, name]  # fmt: skip
+    if not args:
+        return [], []
+    run_tool(
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", demuxer, "-i", source, *args],
+        timeout=FFMPEG_TIMEOUT_S, workdir=work, what=what, hide=hide,
+    )  # fmt: skip
+    found = [
+        Finding("software", f'video encoder banner "{text}"')
+        for text in user_data_texts(_read_small(work / "first.h264"))
+    ]
+    tags = list(dict.fromkeys(m.decode() for m in _LAVC.findall(_read_small(work / "first.audio"))))
+    return found, tags[:1]
+
+
+def _read_small(path: Path) -> bytes:
+    if not path.is_file():
+        return b""
+    with path.open("rb") as f:
+        return f.read(_MAX_FIRST_PACKET)
 
 
 def _head(path: Path) -> bytes:
