@@ -217,3 +217,113 @@ def test_shards_of_two_envelopes_in_one_chat_rebuild_both(
     chat.write_text("\n\n".join(mixed))
     outcomes = _import(desk, chat)
     assert sorted(o.status for o in outcomes) == ["imported", "imported"]
+
+
+def test_two_shard_exports_of_one_envelope_with_different_sizes_still_rebuild(
+    desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path
+) -> None:
+    # Given the same envelope exported twice as text, with different shard sizes
+    olive = make_correspondent(desk, "Olive")
+    envelope_id = _seal(olive, tmp_path, "twice")
+    (first,) = export_outbox(olive, tmp_path / "a", text=True)
+    (second,) = export_outbox(olive, tmp_path / "b", text=True, shard_bytes=2000)
+    chat = tmp_path / "both.txt"
+    chat.write_text("\n".join(p.read_text() for p in (*first.paths, *second.paths)))
+    # When both sets arrive in one chat file, then the envelope is imported once
+    outcomes = _import(desk, chat)
+    assert [(o.status, o.envelope_id) for o in outcomes] == [("imported", envelope_id)]
+
+
+def test_poisoned_envelopes_are_quarantined_and_intake_goes_on(
+    desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path
+) -> None:
+    from envelope_helpers import raw_envelope, sign
+    from sijil.crypto.identity import b64, raw_public
+    from sijil.envelope.manifest import canonical_json
+
+    # Given, sorted first in the folder, envelopes a hostile sender crafted with a
+    # valid signature of their own, and after them a good report
+    stranger = CorrespondentIdentity.generate()
+    base = {
+        "v": 1, "type": "report", "nonce": "00" * 16, "created_at": "2016-11-22T03:14:15Z",
+        "report": {"title": "t", "body": "", "lang": "en", "location": None},
+        "attachments": [],
+        "sender": {"sign_key": b64(raw_public(stranger.sign.public_key())),
+                   "reply_key": "AAAA", "enrol_token": None},
+    }
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    manifest = canonical_json(base)
+    (inbox / "0-poison.age").write_bytes(
+        raw_envelope(desk.home.public(), manifest, sign(stranger, manifest))
+    )
+    escaped = manifest.replace(b'"title":"t"', b'"title":"\\ud800"')
+    assert b"\\ud800" in escaped
+    (inbox / "1-poison.age").write_bytes(
+        raw_envelope(desk.home.public(), escaped, sign(stranger, escaped))
+    )
+    raven = make_correspondent(desk, "Raven")
+    _seal(raven, tmp_path, "good", photo=False)
+    export_outbox(raven, inbox)
+    # When the folder is imported
+    outcomes = _import(desk, inbox)
+    # Then the poison is quarantined with its reason and the good report still arrives
+    statuses = sorted(o.status for o in outcomes)
+    assert statuses == ["imported", "quarantined", "quarantined"]
+
+
+def test_symlinks_and_special_files_are_skipped_not_followed(
+    desk: DeskFixture, tmp_path: Path
+) -> None:
+    import os as _os
+
+    secret = tmp_path / "desk-secret.txt"
+    secret.write_text("not for the quarantine")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "link.age").symlink_to(secret)
+    _os.mkfifo(inbox / "pipe.age")
+    outcomes = _import(desk, inbox)
+    assert sorted(o.status for o in outcomes) == ["skipped", "skipped"]
+    assert not any(desk.home.quarantine.glob("*.bin"))
+
+
+def test_a_report_re_sealed_into_a_new_envelope_is_quarantined_not_duplicated(
+    desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path
+) -> None:
+    import io
+
+    from sijil.envelope.age import AgeReader, AgeWriter
+
+    # Given a report received once
+    raven = make_correspondent(desk, "Raven")
+    envelope_id = _seal(raven, tmp_path, "once", photo=False)
+    (export,) = export_outbox(raven, tmp_path / "usb")
+    _import(desk, tmp_path / "usb")
+    # And the same plaintext re-encrypted (only the desk's key can do this)
+    identity = desk.home.unlock("test passphrase, not secret")
+    with export.paths[0].open("rb") as handle:
+        plain = AgeReader(handle, identity.age).read()
+    out = io.BytesIO()
+    writer = AgeWriter(out, identity.age.public_key())
+    writer.write(plain)
+    writer.close()
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "copy.age").write_bytes(out.getvalue())
+    # When it is imported, then it is kept in quarantine, not registered twice
+    (outcome,) = _import(desk, again)
+    assert outcome.status == "quarantined" and "re-sealed" in outcome.detail
+    assert outcome.envelope_id != envelope_id
+    with desk.home.open_store() as store:
+        assert len(list_reports(store)) == 1
+
+
+def test_the_audit_passes_after_poison_and_re_sealed_copies_were_quarantined(
+    desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path, run_cli: Callable[..., object]
+) -> None:
+    test_a_report_re_sealed_into_a_new_envelope_is_quarantined_not_duplicated(
+        desk, make_correspondent, tmp_path
+    )
+    result = run_cli("verify", *desk.args)
+    assert result.code == 0, result.out + result.err  # type: ignore[attr-defined]

@@ -11,8 +11,10 @@ from PIL import Image
 
 from conftest import CliResult, DeskFixture
 from media import camera_jpeg
+from sijil.cli.scrub_cmds import _publish
 from sijil.crypto.identity import DeskIdentity
 from sijil.envelope.sealing import Draft, open_envelope
+from sijil.errors import ConfigError
 from sijil.field.compose import compose
 from sijil.field.home import FieldSession
 from sijil.scrub import IDENTIFYING_GROUPS, IDENTIFYING_TAGS, KEPT_TAGS, inspect
@@ -145,3 +147,92 @@ def test_unsupported_formats_are_refused_by_name(tmp_path: Path, name: str, run_
     Image.new("RGB", (8, 8)).save(path)
     result = run_cli("scrub", "--inspect", str(path))
     assert result.code != 0 and "cannot clean BMP files yet" in result.err
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".tmp-"))
+
+
+def test_inputs_with_the_same_name_are_both_refused_never_overwritten(
+    tmp_path: Path, run_cli: Run
+) -> None:
+    # Given two different photos both named a.jpg (one spelled A.JPG: one file on FAT),
+    # and a third photo
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    first, second, third = tmp_path / "x" / "a.jpg", tmp_path / "y" / "A.JPG", tmp_path / "b.jpg"
+    first.write_bytes(camera_jpeg())
+    Image.new("RGB", (8, 8), "red").save(second, "JPEG")
+    third.write_bytes(camera_jpeg())
+    out = tmp_path / "clean"
+    # When cleaned into one folder
+    result = run_cli("scrub", str(first), str(second), str(third), "--out", str(out))
+    # Then both same-named files are refused, each named by its path in one line
+    assert result.code != 0
+    err = result.err.strip().splitlines()
+    assert f"{first}: NOT CLEANED: another file given has the same name" in result.err
+    assert f"{second}: NOT CLEANED: another file given has the same name" in result.err
+    assert err[-1] == "sijil: error: 2 of 3 file(s) could not be cleaned"
+    # And only the third is written: neither copy of a.jpg silently replaced the other
+    assert sorted(p.name for p in out.iterdir()) == ["b.jpg"]
+    assert "b.jpg: removed" in result.out and "a.jpg: removed" not in result.out
+
+
+def test_a_file_already_in_out_is_kept_unless_overwrite_is_given(
+    tmp_path: Path, run_cli: Run
+) -> None:
+    # Given a folder that already holds a p.jpg, and a photo p.jpg to clean
+    photo, out = tmp_path / "p.jpg", tmp_path / "clean"
+    photo.write_bytes(camera_jpeg())
+    out.mkdir()
+    (out / "p.jpg").write_bytes(b"yesterday's cleaned copy")
+    # When cleaned into that folder
+    result = run_cli("scrub", str(photo), "--out", str(out))
+    # Then the file is refused in one line and the existing one is untouched
+    assert result.code != 0
+    assert "p.jpg: NOT CLEANED: a file of this name is already in --out" in result.err
+    assert (out / "p.jpg").read_bytes() == b"yesterday's cleaned copy"
+    assert _leftovers(out) == []
+    # And with --overwrite it is replaced by the cleaned copy
+    result = run_cli("scrub", str(photo), "--out", str(out), "--overwrite")
+    assert result.code == 0, result.err
+    assert inspect(out / "p.jpg") == [] and (out / "p.jpg").read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_a_symlink_in_out_fails_only_its_file_and_the_batch_goes_on(
+    tmp_path: Path, run_cli: Run
+) -> None:
+    # Given an --out folder where a.jpg is a symlink to a place outside it
+    outside, out = tmp_path / "outside", tmp_path / "clean"
+    outside.mkdir()
+    out.mkdir()
+    (out / "a.jpg").symlink_to(outside / "a.jpg")
+    photos = [tmp_path / "a.jpg", tmp_path / "b.jpg", tmp_path / "c.jpg"]
+    for photo in photos:
+        photo.write_bytes(camera_jpeg())
+    # When three photos are cleaned into it
+    result = run_cli("scrub", *map(str, photos), "--out", str(out))
+    # Then a.jpg alone fails, in one line, and the others are cleaned
+    assert result.code != 0
+    assert "a.jpg: NOT CLEANED: path escapes its folder" in result.err
+    assert result.err.strip().splitlines()[-1] == "sijil: error: 1 of 3 file(s) could not be cleaned"
+    assert "Traceback" not in result.err
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "b.jpg", "c.jpg"]
+    assert inspect(out / "b.jpg") == [] and inspect(out / "c.jpg") == []
+    # And nothing was written outside, nor left half-written inside
+    assert list(outside.iterdir()) == [] and (out / "a.jpg").is_symlink()
+    assert _leftovers(out) == []
+
+
+def test_publishing_never_replaces_a_file_that_appeared_meanwhile(tmp_path: Path) -> None:
+    # Given a finished temporary copy and a file that appeared at the target since the check
+    tmp, target = tmp_path / ".tmp-1", tmp_path / "p.jpg"
+    tmp.write_bytes(b"new")
+    target.write_bytes(b"theirs")
+    # When published without --overwrite, Then it is refused and the other file stays
+    with pytest.raises(ConfigError, match="already in --out"):
+        _publish(tmp, target, overwrite=False)
+    assert target.read_bytes() == b"theirs"
+    # And with --overwrite it replaces it
+    _publish(tmp, target, overwrite=True)
+    assert target.read_bytes() == b"new" and not tmp.exists()

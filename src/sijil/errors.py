@@ -18,7 +18,8 @@ boundary with ``raise Ours(...) from exc``.
     │   ├── ManifestTooLarge        a manifest over the named limit
     │   ├── UnsafeAttachmentName    path separators, "..", control characters
     │   ├── BadSignature            the manifest signature does not verify
-    │   └── AttachmentHashMismatch  an attachment differs from its manifest entry
+    │   ├── AttachmentHashMismatch  an attachment differs from its manifest entry
+    │   └── ResealedReport          a report already received, re-sealed into a new envelope
     ├── ShardError                  text shards that cannot rebuild an envelope
     │   ├── MalformedShard          a shard whose header or body does not parse
     │   ├── TooFewShards            fewer than k distinct shards
@@ -75,6 +76,7 @@ __all__ = [
     "RelayLimitExceeded",
     "RelayProtocolError",
     "RelayUnreachable",
+    "ResealedReport",
     "ScrubError",
     "ShardError",
     "SijilError",
@@ -145,6 +147,10 @@ class BadSignature(EnvelopeError):
 
 class AttachmentHashMismatch(EnvelopeError):
     """An attachment's bytes do not match its manifest entry."""
+
+
+class ResealedReport(EnvelopeError):
+    """The same signed report arrived before inside a different envelope."""
 
 
 class ShardError(SijilError):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import tempfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -9,10 +13,10 @@ from pathlib import Path
 import click
 
 from sijil import scrub as scrubber
-from sijil.errors import ConfigError, ScrubError
-from sijil.fsutil import atomic_writer, confine
+from sijil.errors import ConfigError, ScrubError, SijilError
+from sijil.fsutil import confine, fsync_dir
 
-__all__ = ["clean_one", "run_batch", "scrub", "show_findings"]
+__all__ = ["clashing_names", "clean_one", "run_batch", "scrub", "show_findings"]
 
 # Threads for a batch: two keep both cores of an old laptop busy while one
 # thread waits on ffmpeg; more only add memory (files cleaned in memory).
@@ -46,22 +50,38 @@ MAX_JOBS = 16
     default=DEFAULT_JOBS,
     help="Files cleaned at once (videos wait on ffmpeg, so this helps even on one core).",
 )
-def scrub(files: tuple[Path, ...], out_dir: Path | None, inspect_only: bool, jobs: int) -> None:
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace files of the same name already in --out (never the originals).",
+)
+def scrub(
+    files: tuple[Path, ...], out_dir: Path | None, inspect_only: bool, jobs: int, overwrite: bool
+) -> None:
     """Remove identifying metadata from FILES losslessly (pixels and samples unchanged).
 
     Every file is checked by its bytes, not its name. A file that cannot be
     cleaned is named with the reason and no output is left for it; the others
-    are still cleaned, and the command then fails.
+    are still cleaned, and the command then fails. Nothing in --out is
+    replaced without --overwrite, and two FILES with the same name are both
+    refused (one would replace the other).
     """
     if not inspect_only and out_dir is None:
         raise click.UsageError("give --out DIR for the cleaned copies, or --inspect")
     if out_dir is not None and not inspect_only:
-        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise ConfigError(f"cannot make the --out folder: {exc.strerror or 'error'}") from exc
+    clashing = clashing_names(files) if not inspect_only else set()
     failed = 0
-    for path, outcome in run_batch(files, out_dir, inspect_only=inspect_only, jobs=jobs):
-        if isinstance(outcome, ScrubError):
+    batch = run_batch(files, out_dir, inspect_only=inspect_only, jobs=jobs, overwrite=overwrite)
+    for path, outcome in batch:
+        if isinstance(outcome, SijilError):
             failed += 1
-            click.echo(f"{path.name}: NOT CLEANED: {outcome}", err=True)
+            # Two inputs share this name: only the path as typed tells them apart.
+            label = str(path) if _key(path) in clashing else path.name
+            click.echo(f"{label}: NOT CLEANED: {outcome}", err=True)
         else:
             click.echo("\n".join(outcome))
     if failed:
@@ -69,21 +89,47 @@ def scrub(files: tuple[Path, ...], out_dir: Path | None, inspect_only: bool, job
         raise ScrubError(f"{failed} of {len(files)} file(s) could not be {verb}")
 
 
+def clashing_names(files: Sequence[Path]) -> set[str]:
+    """Names (case-folded) that more than one input has: their copies would collide in --out.
+
+    Case-folded because a USB stick's FAT or a Mac's disk treats ``A.jpg`` and
+    ``a.jpg`` as one file.
+    """
+    counts = Counter(_key(path) for path in files)
+    return {name for name, count in counts.items() if count > 1}
+
+
+def _key(path: Path) -> str:
+    return path.name.casefold()
+
+
 def run_batch(
-    files: Sequence[Path], out_dir: Path | None, *, inspect_only: bool, jobs: int
-) -> Iterator[tuple[Path, list[str] | ScrubError]]:
+    files: Sequence[Path],
+    out_dir: Path | None,
+    *,
+    inspect_only: bool,
+    jobs: int,
+    overwrite: bool = False,
+) -> Iterator[tuple[Path, list[str] | SijilError]]:
     """Clean (or inspect) ``files`` on ``jobs`` threads; yield results in input order.
 
-    Threads suffice: the Python cleaners are short, and the video and Ogg
+    Each file fails on its own (a typed error as its outcome), the others go
+    on. Threads suffice: the Python cleaners are short, and the video and Ogg
     cleaners spend their time waiting on ffmpeg, a separate process.
     """
+    clashing = set() if inspect_only or out_dir is None else clashing_names(files)
 
-    def one(path: Path) -> list[str] | ScrubError:
+    def one(path: Path) -> list[str] | SijilError:
         try:
             if inspect_only or out_dir is None:
                 return _inspect(path)
-            return clean_one(path, out_dir)
-        except ScrubError as exc:
+            if _key(path) in clashing:
+                # Refuse all of them: which one would win is no basis for a record.
+                raise ConfigError(
+                    "another file given has the same name; clean them into separate --out folders"
+                )
+            return clean_one(path, out_dir, overwrite=overwrite)
+        except SijilError as exc:
             return exc
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -99,20 +145,72 @@ def _inspect(path: Path) -> list[str]:
     ]
 
 
-def clean_one(path: Path, out_dir: Path) -> list[str]:
-    """Write the cleaned copy of ``path`` into ``out_dir`` atomically; lines to show."""
+def clean_one(path: Path, out_dir: Path, *, overwrite: bool = False) -> list[str]:
+    """Write the cleaned copy of ``path`` into ``out_dir``; lines to show.
+
+    Raises ConfigError when the copy would land outside ``out_dir`` (a
+    symlink), on the original, or on an existing file without ``overwrite``.
+    """
     target = confine(out_dir, path.name)
     if target.exists() and target.samefile(path):
-        raise ConfigError(f"{path.name}: --out would overwrite the original; choose another folder")
-    # atomic_writer leaves no file behind when scrub() raises.
-    with atomic_writer(target) as handle:
-        report = scrubber.scrub(path, handle)
+        raise ConfigError("--out would overwrite the original; choose another folder")
+    # lexists: a symlink in --out, even a dangling one, is something already there.
+    if not overwrite and os.path.lexists(out_dir / path.name):
+        raise ConfigError(_EXISTS)
+    report = _write_copy(path, target, overwrite=overwrite)
     gone = "; ".join(f.text for f in report.removed) or "nothing identifying found"
     lines = [f"{path.name}: removed {gone}"]
     if report.kept:
         lines.append(f"  kept: {'; '.join(report.kept)}")
     lines.append(f"  -> {target} ({report.bytes_out} bytes)")
     return lines
+
+
+_EXISTS = "a file of this name is already in --out; not replaced (--overwrite replaces it)"
+
+
+def _write_copy(path: Path, target: Path, *, overwrite: bool) -> scrubber.ScrubReport:
+    """Clean ``path`` into a temporary file beside ``target``, then publish it.
+
+    A failure leaves no file behind. Without ``overwrite`` the copy is
+    published with a hard link, which fails rather than replace a file that
+    appeared meanwhile (another run into the same folder).
+    """
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    except OSError as exc:
+        raise ConfigError(f"cannot write into --out: {exc.strerror or 'error'}") from exc
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            report = scrubber.scrub(path, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _publish(tmp, target, overwrite=overwrite)
+        fsync_dir(target.parent)
+    except OSError as exc:
+        raise ConfigError(f"cannot write into --out: {exc.strerror or 'error'}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return report
+
+
+def _publish(tmp: Path, target: Path, *, overwrite: bool) -> None:
+    if overwrite:
+        tmp.replace(target)
+        return
+    try:
+        os.link(tmp, target)
+    except FileExistsError as exc:
+        raise ConfigError(_EXISTS) from exc
+    except OSError as exc:
+        # FAT and some network file systems have no hard links: check, then rename.
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if os.path.lexists(target):
+            raise ConfigError(_EXISTS) from exc
+        tmp.replace(target)
 
 
 def show_findings(files: tuple[Path, ...], *, verification: bool) -> None:

@@ -22,7 +22,13 @@ from sijil.desk.register import register_report
 from sijil.envelope import shards as shard_codec
 from sijil.envelope.age import INTRO
 from sijil.envelope.sealing import OpenedEnvelope, open_envelope
-from sijil.errors import AlreadyRegistered, EnvelopeError, ShardError, TooFewShards
+from sijil.errors import (
+    AlreadyRegistered,
+    EnvelopeError,
+    KeyFileError,
+    ShardError,
+    TooFewShards,
+)
 from sijil.fsutil import atomic_write, confine, fsync_dir
 from sijil.ledger import log as ledger_log
 from sijil.ledger.entries import NewEntry
@@ -44,7 +50,7 @@ MAX_INPUT_FILES = 100_000
 @dataclass(frozen=True, kw_only=True)
 class ImportOutcome:
     source: str
-    status: str  # imported | duplicate | waiting | quarantined
+    status: str  # imported | duplicate | waiting | quarantined | skipped
     detail: str
     envelope_id: str | None = None
     report_id: int | None = None
@@ -55,17 +61,18 @@ Progress = Callable[[ImportOutcome], None]
 
 
 def _walk(paths: Sequence[Path]) -> Iterator[Path]:
+    """Every file under ``paths``, symlinks and special files included (intake skips them)."""
     count = 0
     for path in paths:
         candidates: list[Path]
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             candidates = sorted(
                 Path(dirpath) / name
                 for dirpath, _dirs, names in os.walk(path)
                 for name in names
                 if not name.startswith(".")
             )
-        elif path.is_file():
+        elif path.exists() or path.is_symlink():
             candidates = [path]
         else:
             raise FileNotFoundError(path)
@@ -163,11 +170,21 @@ class _Intake:
                 opened = open_envelope(
                     handle, identity=self.identity.age, staging=self.home.staging
                 )
-        except EnvelopeError as exc:
+        except (EnvelopeError, KeyFileError) as exc:
             self.quarantine(
                 path,
                 source=source,
                 reason=str(exc),
+                error_type=type(exc).__name__,
+                envelope_id=envelope_id,
+                channel=channel,
+            )
+            return
+        except Exception as exc:  # noqa: BLE001 - one hostile file must not stop intake
+            self.quarantine(
+                path,
+                source=source,
+                reason=f"could not be opened ({type(exc).__name__}); kept for review",
                 error_type=type(exc).__name__,
                 envelope_id=envelope_id,
                 channel=channel,
@@ -192,6 +209,17 @@ class _Intake:
                     ImportOutcome(
                         source=source, status="duplicate", detail=str(exc), envelope_id=envelope_id
                     )
+                )
+                return
+            except (EnvelopeError, KeyFileError) as exc:
+                # opened and verified, yet not registrable: kept with the reason
+                self.quarantine(
+                    path,
+                    source=source,
+                    reason=str(exc),
+                    error_type=type(exc).__name__,
+                    envelope_id=envelope_id,
+                    channel=channel,
                 )
                 return
             # derived facts from the plaintext before it goes; never raises
@@ -268,11 +296,29 @@ class _Intake:
                     )
                 )
                 return
-        pieces = []
+        # The same envelope exported twice with different shard sizes gives two
+        # families of shards; each is tried on its own, and either may complete it.
+        families: dict[tuple[int, int, int], list[shard_codec.Shard]] = {}
         for shard_file in sorted(folder.glob("*.txt")):
-            pieces.extend(shard_codec.parse_text(shard_file.read_text("ascii"))[0])
+            for piece in shard_codec.parse_text(shard_file.read_text("ascii"))[0]:
+                families.setdefault((piece.k, piece.n, piece.length), []).append(piece)
+        data: bytes | None = None
+        waiting: list[TooFewShards] = []
+        failure: ShardError | None = None
+        for family in families.values():
+            try:
+                data = shard_codec.rebuild(family)
+                break
+            except TooFewShards as exc:
+                waiting.append(exc)
+            except ShardError as exc:
+                failure = exc
         try:
-            data = shard_codec.rebuild(pieces)
+            if data is None:
+                # a family still waiting keeps every shard; only when all fail is it quarantined
+                if waiting:
+                    raise waiting[0]
+                raise failure or TooFewShards("no readable shard")
         except TooFewShards as exc:
             self.emit(
                 ImportOutcome(
@@ -353,6 +399,12 @@ def import_paths(
     touched: set[str] = set()
     for path in _walk([Path(p) for p in paths]):
         source = str(path)
+        if path.is_symlink() or not path.is_file():
+            # a link could point anywhere (and copying its target could leak it); a FIFO
+            # or device would hang the import. Neither is an envelope a person carried.
+            kind = "a symbolic link" if path.is_symlink() else "not a regular file"
+            emit(ImportOutcome(source=source, status="skipped", detail=f"{kind}; not read"))
+            continue
         with path.open("rb") as handle:
             head = handle.read(len(INTRO))
         size = path.stat().st_size

@@ -3,8 +3,8 @@
 Every request is signed with the desk's Ed25519 key (see ``sijil.relay.auth``).
 An envelope is acknowledged, and so deleted at the relay, only once intake has
 kept it: imported, already known, or quarantined with its reason. A download
-whose bytes do not hash to the envelope id is neither imported nor acknowledged;
-the next pull tries again.
+whose bytes do not hash to the envelope id, or that runs past the size the relay
+listed for it, is neither imported nor acknowledged; the next pull tries again.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from collections.abc import Callable
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
 from sijil.desk.intake import ImportOutcome, Progress, import_paths
-from sijil.errors import RelayError
+from sijil.errors import RelayError, RelayProtocolError
 from sijil.relay.auth import sign_request
 from sijil.relay.client import RelayClient
+from sijil.relay.config import DEFAULT_MAX_ENVELOPE_BYTES
 from sijil.store import Store
 
 __all__ = ["pull_envelopes"]
@@ -26,6 +27,9 @@ __all__ = ["pull_envelopes"]
 # One pull takes at most this many; the rest wait for the next pull.
 MAX_PER_PULL = 1000
 _ID = re.compile(r"[0-9a-f]{64}")
+# What a relay accepts by default; a listing above it is a relay gone wrong, and a
+# download is never let grow past what was listed (a relay must not fill the desk).
+MAX_PULL_BYTES = DEFAULT_MAX_ENVELOPE_BYTES
 
 
 def pull_envelopes(
@@ -37,6 +41,7 @@ def pull_envelopes(
     proxy: str | None = None,
     progress: Progress | None = None,
     clock: Callable[[], float] = time.time,
+    max_envelope_bytes: int = MAX_PULL_BYTES,
 ) -> list[ImportOutcome]:
     """Import every envelope waiting at ``relay``; return one outcome per envelope."""
     outcomes: list[ImportOutcome] = []
@@ -51,21 +56,35 @@ def pull_envelopes(
             "GET", "v1/desk/envelopes", headers=signed("GET", "v1/desk/envelopes"), ok=(200,)
         )
         try:
-            ids = [str(item["id"]) for item in listing.json()["envelopes"]]
+            listed = [(str(item["id"]), int(item["size"])) for item in listing.json()["envelopes"]]
         except (ValueError, KeyError, TypeError) as exc:
             raise RelayError("the relay's envelope list does not parse", status=502) from exc
-        for envelope_id in ids[:MAX_PER_PULL]:
+        for envelope_id, size in listed[:MAX_PER_PULL]:
             if not _ID.fullmatch(envelope_id):
                 continue
             url = f"v1/desk/envelopes/{envelope_id}"
             target = home.staging / f"{envelope_id}.age"
             try:
-                digest = client.download(url, target, headers=signed("GET", url))
-                if digest != envelope_id:
+                problem = ""
+                if not 0 < size <= max_envelope_bytes:
+                    problem = "the relay lists it at an impossible size; not downloaded"
+                else:
+                    try:
+                        digest = client.download(
+                            url, target, headers=signed("GET", url), max_bytes=size
+                        )
+                    except RelayProtocolError as exc:
+                        if exc.status != 502:
+                            raise
+                        problem = str(exc)
+                    else:
+                        if digest != envelope_id:
+                            problem = "the download was damaged"
+                if problem:
                     outcome = ImportOutcome(
                         source=target.name,
                         status="waiting",
-                        detail="the download was damaged; it stays at the relay for next time",
+                        detail=f"{problem}; it stays at the relay for next time",
                         envelope_id=envelope_id,
                     )
                     outcomes.append(outcome)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sijil.crypto.identity import fingerprint, unb64
 from sijil.envelope.manifest import Manifest
 from sijil.envelope.sealing import OpenedEnvelope
-from sijil.errors import AlreadyRegistered
+from sijil.errors import AlreadyRegistered, ResealedReport
 from sijil.ledger import log as ledger_log
 from sijil.ledger.records import register_entries
 from sijil.store import Attachment, Correspondent, Envelope, Report, Store, utcnow
@@ -45,7 +45,13 @@ def resolve_sender(session: Session, manifest: Manifest) -> Correspondent:
             return invited
     # A used invite presented by another key lands here too: possibly a seized
     # invite, so it must not inherit the trusted codename.
-    codename = "unenrolled-" + fp.replace(" ", "")[:10]
+    digits = fp.replace(" ", "")
+    codename = "unenrolled-" + digits[:10]
+    # A key ground to collide with a known codename's prefix must not fail the import.
+    for length in range(12, len(digits) + 1, 2):
+        if session.scalar(select(Correspondent.id).filter_by(codename=codename)) is None:
+            break
+        codename = "unenrolled-" + digits[:length]
     stranger = Correspondent(
         codename=codename,
         sign_key=manifest.sign_key,
@@ -80,6 +86,10 @@ def register_report(
         ledger_log.lock(session)
         if session.get(Envelope, envelope_id) is not None:
             raise AlreadyRegistered(f"envelope {envelope_id[:16]} was registered meanwhile")
+        earlier = session.scalar(select(Report.id).filter_by(signature=opened.signature.hex()))
+        if earlier is not None:
+            # same signed manifest, new ciphertext: only the desk's key can do that
+            raise ResealedReport(f"report {earlier} arrived before; this is a re-sealed copy")
         sender = resolve_sender(session, manifest)
         envelope = Envelope(
             id=envelope_id, size=size, channel=channel, status="opened", vault_path=vault_path

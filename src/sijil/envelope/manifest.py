@@ -45,7 +45,8 @@ LATEST_CREATED = 2999
 # Verification mode sends a couple of facts per attachment; more is not a report.
 MAX_EXTRA_FIELDS = 4 * 256
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+# at most 127 characters in all, the width of the desk's column (RFC 6838 allows 127 each)
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
 _DECIMAL = re.compile(r"-?\d{1,3}(\.\d{1,7})?")
 
 

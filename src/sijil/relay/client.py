@@ -130,9 +130,15 @@ class RelayClient:
             raise relay_error(response)
         return response
 
-    def download(self, url: str, target: Path, *, headers: Mapping[str, str]) -> str:
-        """Stream a response body into ``target`` (atomically); return its SHA-256 hex."""
+    def download(
+        self, url: str, target: Path, *, headers: Mapping[str, str], max_bytes: int
+    ) -> str:
+        """Stream a body of at most ``max_bytes`` into ``target`` (atomically); return its SHA-256.
+
+        A longer body is refused as soon as it passes the cap, and nothing is written.
+        """
         digest = hashlib.sha256()
+        received = 0
         try:
             with (
                 self._http.stream("GET", self.url(url), headers=dict(headers)) as response,
@@ -140,8 +146,18 @@ class RelayClient:
                 if response.status_code != 200:
                     response.read()
                     raise relay_error(response)
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise RelayProtocolError(
+                        "the relay sent more than it listed; not imported", status=502
+                    )
                 with atomic_writer(target) as out:
                     for block in response.iter_bytes(DOWNLOAD_BLOCK):
+                        received += len(block)
+                        if received > max_bytes:
+                            raise RelayProtocolError(
+                                "the relay sent more than it listed; not imported", status=502
+                            )
                         digest.update(block)
                         out.write(block)
         except httpx.HTTPError as exc:
