@@ -15,12 +15,14 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pikepdf
 import pytest
 
+from conftest import CliResult
 from media import camera_jpeg
 from sijil.errors import CorruptMedia, ScrubError
 from sijil.scrub import inspect, leaks, scrub
@@ -66,6 +68,26 @@ def _streams(path: Path, *, decode: bool = False) -> str:
     return done.stdout.decode()
 
 
+def _without_sei(path: Path, work: Path) -> Path:
+    """``path`` remuxed without the SEI NAL units of its first video stream (H.264)."""
+    ref = work / f"reference-without-sei{path.suffix}"
+    _ffmpeg("-i", str(path), "-map", "0:V", "-map", "0:a?", "-c", "copy",
+            "-bsf:v:0", "filter_units=remove_types=6", str(ref))  # fmt: skip
+    return ref
+
+
+def _frames(path: Path) -> list[str]:
+    """ffmpeg framemd5 of every decoded video frame (headers left out)."""
+    assert FFMPEG is not None
+    done = subprocess.run(
+        [FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:V", "-f", "framemd5", "-"],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    return [line for line in done.stdout.decode().splitlines() if not line.startswith("#")]
+
+
 def _clean_file(src: Path, dst: Path) -> list[str]:
     with dst.open("wb") as f:
         report = scrub(src, f)
@@ -109,8 +131,9 @@ def test_video_location_times_and_extra_tracks_are_removed_losslessly(
     assert [k for k, v in after.items() if leaks(k, v)] == []
     dates = {k: v for k, v in after.items() if k.endswith("Date") and k.startswith("QuickTime")}
     assert dates and set(dates.values()) == {"1904:01:01 00:00:00+00:00"}
-    # And the audio and video packets are the same, and only they remain
-    assert _streams(out) == _streams(phone_video)
+    # And the audio and video packets are the same but for H.264 SEI, and only they remain
+    assert _streams(out) == _streams(_without_sei(phone_video, tmp_path))
+    assert _frames(out) == _frames(phone_video)
     assert _streams(out, decode=True) == _streams(phone_video, decode=True)
     assert "Raven" not in json.dumps(after) and b"Raven" not in out.read_bytes()
 
@@ -337,3 +360,46 @@ def test_a_successful_remux_leaves_no_scratch_files(phone_video: Path, scratch_r
     report = scrub(io.BytesIO(phone_video.read_bytes()), out)
     assert report.bytes_out == len(out.getvalue()) > 0
     assert list(scratch_root.iterdir()) == []
+
+
+def test_x264_banner_inside_h264_video_is_removed_and_frames_decode_the_same(
+    phone_video: Path, tmp_path: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    # Given a libx264 video: x264 wrote its version and options into an SEI of the first frame
+    assert b"x264 - core" in phone_video.read_bytes()
+    # When cleaned
+    out = tmp_path / "clean.mp4"
+    with out.open("wb") as f:
+        report = scrub(phone_video, f)
+    # Then the banner is gone from the bytes, and the correspondent is told it went
+    assert b"x264 - core" not in out.read_bytes()
+    banners = [x.text for x in report.removed if x.text.startswith("video encoder banner")]
+    assert len(banners) == 1 and '"x264 - core ' in banners[0]
+    assert any(x.text == banners[0] for x in inspect(phone_video))
+    # And every decoded frame is identical, the audio packets too
+    assert _frames(out) == _frames(phone_video)
+    assert _streams(out).splitlines()[1] == _streams(phone_video).splitlines()[1]
+    # And ffmpeg's AAC encoder tag, audio data, is reported as what stays, truthfully
+    assert any(f.text.startswith('audio encoder tag "Lavc') for f in report.remaining)
+    assert b"Lavc" in out.read_bytes()
+    # And the command line shows both before anything is written
+    shown = run_cli("scrub", "--inspect", str(phone_video))
+    assert shown.code == 0, shown.err
+    assert '- video encoder banner "x264 - core' in shown.out
+    assert '  stays: audio encoder tag "Lavc' in shown.out
+
+
+def test_hevc_video_is_not_filtered_and_its_encoder_banner_is_reported_as_kept(
+    tmp_path: Path,
+) -> None:
+    # Given an HEVC video from x265, whose SEI also carries HDR signalling in general
+    src, out = tmp_path / "h.mp4", tmp_path / "clean.mp4"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-t", "0.5", "-c:v", "libx265",
+            "-preset", "ultrafast", "-x265-params", "log-level=error", str(src))  # fmt: skip
+    # When cleaned
+    with out.open("wb") as f:
+        report = scrub(src, f)
+    # Then its packets are copied byte for byte (the H.264 SEI filter never touches HEVC)
+    assert _streams(out) == _streams(src)
+    # And the banner that stays is named in the report
+    assert any(f.text.startswith('video encoder banner "x265 (build') for f in report.remaining)

@@ -26,6 +26,8 @@ from PIL import Image, ImageCms, PngImagePlugin
 
 from sijil.errors import CorruptMedia, ScrubError
 from sijil.scrub import ScrubReport, leaks, scrub
+from sijil.scrub.findings import printable
+from sijil.scrub.h264 import user_data_texts
 from sijil.scrub.tags import describe_id3v2, describe_vorbis_comments
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "media"
@@ -408,3 +410,42 @@ def test_a_standard_profile_is_kept_under_a_neutral_name_and_others_removed() ->
     other = b"x\x00\x00" + zlib.compress(bytes(edited))
     report, cleaned = _clean(data[:33] + _chunk(b"iCCP", other) + data[33:])
     assert "ICC colour profile" in _texts(report) and b"iCCP" not in cleaned
+
+
+def _sei_nal(payload_type: int, payload: bytes) -> bytes:
+    """An Annex B H.264 SEI NAL unit with one message, emulation prevention applied."""
+    def ff(n: int) -> bytes:
+        return b"\xff" * (n // 255) + bytes([n % 255])
+
+    rbsp = ff(payload_type) + ff(len(payload)) + payload + b"\x80"
+    escaped = bytearray()
+    zeros = 0
+    for byte in rbsp:
+        if zeros >= 2 and byte <= 3:
+            escaped.append(3)
+            zeros = 0
+        escaped.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    return b"\x00\x00\x00\x01\x06" + bytes(escaped)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    uuid=st.binary(min_size=16, max_size=16),
+    text=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=300),
+    before=st.binary(max_size=40),
+)
+def test_h264_user_data_banner_is_read_back_whatever_surrounds_it(
+    uuid: bytes, text: str, before: bytes
+) -> None:
+    # Given a slice-like NAL and an SEI carrying a banner after any 16-byte UUID
+    stream = b"\x00\x00\x01\x65" + before.replace(b"\x00", b"\x01") + _sei_nal(5, uuid + text.encode() + b"\x00")
+    # When read, Then the banner comes back (shortened for display like every finding)
+    assert user_data_texts(stream) == [printable(text)]
+
+
+@given(st.binary(max_size=400))
+def test_h264_sei_reader_never_raises_on_hostile_bytes(data: bytes) -> None:
+    for hevc in (False, True):
+        texts = user_data_texts(b"\x00\x00\x01\x06" + data, hevc=hevc)
+        assert len(texts) <= 4 and all("\n" not in t for t in texts)

@@ -137,12 +137,13 @@ def run_batch(
 
 
 def _inspect(path: Path) -> list[str]:
-    findings = scrubber.inspect(path)
-    if not findings:
-        return [f"{path.name}: no identifying metadata found"]
-    return [f"{path.name}: {len(findings)} identifying item(s)"] + [
-        f"  - {finding.text}" for finding in findings
-    ]
+    report = scrubber.survey(path)
+    findings = report.removed
+    lines = [f"{path.name}: no identifying metadata found"]
+    if findings:
+        lines = [f"{path.name}: {len(findings)} identifying item(s)"]
+        lines += [f"  - {finding.text}" for finding in findings]
+    return lines + [f"  stays: {finding.text}" for finding in report.remaining]
 
 
 def clean_one(path: Path, out_dir: Path, *, overwrite: bool = False) -> list[str]:
@@ -162,6 +163,8 @@ def clean_one(path: Path, out_dir: Path, *, overwrite: bool = False) -> list[str
     lines = [f"{path.name}: removed {gone}"]
     if report.kept:
         lines.append(f"  kept: {'; '.join(report.kept)}")
+    if report.remaining:
+        lines.append(f"  stays: {'; '.join(f.text for f in report.remaining)}")
     lines.append(f"  -> {target} ({report.bytes_out} bytes)")
     return lines
 
@@ -217,16 +220,22 @@ def show_findings(files: tuple[Path, ...], *, verification: bool) -> None:
     """Tell the correspondent, before sealing, what each file would have given away."""
     for path in files:
         try:
-            findings = scrubber.inspect(path)
+            report = scrubber.survey(path)
         except ScrubError as exc:
             click.echo(f"  {path.name}: cannot be cleaned: {exc}")
             continue
-        if not findings:
+        if not report.removed:
             click.echo(f"  {path.name}: no identifying metadata found")
-            continue
-        click.echo(f"  {path.name} carries (removed before sealing):")
-        for finding in findings:
-            click.echo(f"    - {finding.text}")
+        else:
+            click.echo(f"  {path.name} carries (removed before sealing):")
+            for finding in report.removed:
+                click.echo(f"    - {finding.text}")
+        if report.remaining:
+            click.echo(
+                f"  {path.name} keeps (inside the audio/video, cannot be removed losslessly):"
+            )
+            for finding in report.remaining:
+                click.echo(f"    - {finding.text}")
     if verification:
         click.echo(
             "  verification: capture time and position go to the desk inside the sealed report only"

@@ -18,7 +18,7 @@ from sijil.desk.home import DeskHome
 from sijil.desk.intake import ImportOutcome, Progress, import_paths
 from sijil.errors import RelayError, RelayProtocolError
 from sijil.relay.auth import sign_request
-from sijil.relay.client import RelayClient
+from sijil.relay.client import LONGER_THAN_LISTED, RelayClient
 from sijil.relay.config import DEFAULT_MAX_ENVELOPE_BYTES
 from sijil.store import Store
 
@@ -74,7 +74,7 @@ def pull_envelopes(
                             url, target, headers=signed("GET", url), max_bytes=size
                         )
                     except RelayProtocolError as exc:
-                        if exc.status != 502:
+                        if exc.status != LONGER_THAN_LISTED:
                             raise
                         problem = str(exc)
                     else:

@@ -4,7 +4,9 @@ Each request proves we hold the reply key (a fresh relay challenge answered with
 an X25519 Diffie-Hellman MAC, see ``sijil.relay.auth``). Replies are opened and
 checked against the desk's signing key, then kept in ``outbox/inbox.sealed``
 (age, to our own key, like the outbox index, so a wipe removes them too) before
-the relay is told to delete them.
+the relay is told to delete them. The relay's ids are not trusted: a reply's id
+must be the SHA-256 of its bytes, and replies are de-duplicated on those bytes
+and on the signed words inside, so an old reply served again is never new.
 """
 
 from __future__ import annotations

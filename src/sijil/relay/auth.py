@@ -144,9 +144,7 @@ def verify_desk_request(
     """Refuse unless the desk signed exactly this request, recently, once."""
     signed = check_desk_headers(headers, now=now, guard=guard)
     try:
-        key.verify(
-            signed.signature, _message(method, path, signed.timestamp, signed.nonce, digest)
-        )
+        key.verify(signed.signature, _message(method, path, signed.timestamp, signed.nonce, digest))
     except InvalidSignature as exc:
         raise RelayAuthError("the request is not signed by this relay's desk", status=403) from exc
     guard.use(signed.nonce, now=now)

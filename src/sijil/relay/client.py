@@ -28,7 +28,13 @@ from sijil.errors import (
 )
 from sijil.fsutil import atomic_writer
 
-__all__ = ["RelayClient", "is_onion", "relay_error", "visible_address_warning"]
+__all__ = [
+    "LONGER_THAN_LISTED",
+    "RelayClient",
+    "is_onion",
+    "relay_error",
+    "visible_address_warning",
+]
 
 # Tor circuits take seconds to build and phones sleep; a minute of silence is a cut.
 TIMEOUT = httpx.Timeout(60.0, connect=60.0)
@@ -36,6 +42,8 @@ TIMEOUT = httpx.Timeout(60.0, connect=60.0)
 USER_AGENT = "sijil"
 MAX_ERROR_TEXT = 200
 DOWNLOAD_BLOCK = 1 << 20
+# The status a download past its cap is refused with (the relay misbehaved: 502).
+LONGER_THAN_LISTED = 502
 
 
 def is_onion(base_url: str) -> bool:
@@ -149,14 +157,16 @@ class RelayClient:
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
                     raise RelayProtocolError(
-                        "the relay sent more than it listed; not imported", status=502
+                        "the relay sent more than it listed; not imported",
+                        status=LONGER_THAN_LISTED,
                     )
                 with atomic_writer(target) as out:
                     for block in response.iter_bytes(DOWNLOAD_BLOCK):
                         received += len(block)
                         if received > max_bytes:
                             raise RelayProtocolError(
-                                "the relay sent more than it listed; not imported", status=502
+                                "the relay sent more than it listed; not imported",
+                                status=LONGER_THAN_LISTED,
                             )
                         digest.update(block)
                         out.write(block)

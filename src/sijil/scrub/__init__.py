@@ -2,10 +2,12 @@
 
 A photo's GPS tag or camera serial can get a correspondent killed, so nothing
 leaves the device unscrubbed. Every cleaner is lossless: pixels, audio
-samples and video packets are copied byte for byte, only the structures
-around them are rewritten (see docs/scrub.md for each format, and for what
-is identifying, what is kept and why). The cleaner is chosen by the format
-``detect_format`` reads from the magic bytes, never from the file name.
+samples and video packets are copied byte for byte (H.264 video loses only
+its SEI messages, where encoders sign their names; the frames decode the
+same), only the structures around them are rewritten (see docs/scrub.md
+for each format, and for what is identifying, what is kept and why). The
+cleaner is chosen by the format ``detect_format`` reads from the magic
+bytes, never from the file name.
 
     report = scrub("photo.jpg", dst)   # dst: a temp file the caller owns
     findings = inspect("photo.jpg")    # what the file would give away
@@ -62,6 +64,7 @@ __all__ = [
     "is_identifying",
     "leaks",
     "scrub",
+    "survey",
 ]
 
 Source = str | os.PathLike[str] | BinaryIO
@@ -112,6 +115,14 @@ def inspect(src: Source) -> list[Finding]:
     exactly what scrub() removes; the same errors apply.
     """
     return _run(src, Output(None)).removed
+
+
+def survey(src: Source) -> ScrubReport:
+    """What scrub() would report for ``src``, writing nothing.
+
+    ``removed`` is inspect(); ``remaining`` what would stay (docs/scrub.md).
+    """
+    return _run(src, Output(None))
 
 
 def _run(src: Source, sink: Output) -> ScrubReport:

@@ -61,6 +61,7 @@ _CONTAINERS = {b"moov", b"trak", b"mdia"}
 _TIMED = {b"mvhd", b"tkhd", b"mdhd"}
 _MAX_BOXES = 100_000  # boxes walked when checking times; a movie has dozens
 # ffmpeg's AAC encoder names itself ("Lavc59.37.100") in a fill element of the first frame.
+_SEI_CODECS = ("h264", "hevc")  # video whose first packet is read for encoder banners
 _LAVC = re.compile(rb"Lavc\d{1,3}\.\d{1,3}\.\d{1,3}")
 # Bytes of a first packet searched for banners: a 4K keyframe is a few MB, the banner is
 # in its first kilobytes (SEI precedes the picture slices).
@@ -222,20 +223,16 @@ def _remux(src: ByteSource, dst: Output, fmt: str, what: str) -> ScrubReport:
                      "-f", muxer, target.name],
                     timeout=FFMPEG_TIMEOUT_S, workdir=work, what=what, hide=original,
                 )  # fmt: skip
-            video_banners, audio_tags = reading.result()
-        removed = list(dict.fromkeys([*removed, *video_banners]))
-        kept += [
-            f'audio encoder tag "{tag}" inside the audio data (see docs/scrub.md)'
-            for tag in audio_tags
-        ]
+            banners, remaining = reading.result()
+        removed = list(dict.fromkeys([*removed, *banners]))
         if dst.discarding:
-            return ScrubReport(format=fmt, removed=removed, kept=kept)
+            return ScrubReport(format=fmt, removed=removed, kept=kept, remaining=remaining)
         if muxer != "ogg":
             zero_quicktime_times(target)
         with target.open("rb") as f:
             while block := f.read(CHUNK_BYTES):
                 dst.write(block)
-    return ScrubReport(format=fmt, removed=removed, kept=kept)
+    return ScrubReport(format=fmt, removed=removed, kept=kept, remaining=remaining)
 
 
 def _remuxed_video(streams: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -258,33 +255,44 @@ def _sei_filters(streams: list[dict[str, Any]]) -> list[str]:
 
 def _banners(
     source: str, streams: list[dict[str, Any]], demuxer: str, work: Path, what: str, hide: Path
-) -> tuple[list[Finding], list[str]]:
-    """Encoder banners in the first packets: H.264 SEI (removed), AAC ``Lavc`` tags (kept).
+) -> tuple[list[Finding], list[Finding]]:
+    """Encoder banners in the first packets: H.264 SEI (removed), HEVC SEI and AAC tags (kept).
 
-    Both encoders write them into the first frame only, so one packet each is read.
+    The encoders write them into the first frame only, so one packet each is read.
     """
     if demuxer != "mov":
         return [], []
-    video = [s for s in _remuxed_video(streams) if s.get("codec_name") == "h264"][:1]
+    video = [s for s in _remuxed_video(streams) if s.get("codec_name") in _SEI_CODECS][:1]
     audio = [s for s in streams if s.get("codec_type") == "audio"][:1]
     args: list[str] = []
-    for stream, muxer, name in [(s, "h264", "first.h264") for s in video] + [
-        (s, "data", "first.audio") for s in audio
-    ]:
+    for stream in video + audio:
+        codec = str(stream.get("codec_name"))
+        muxer = codec if stream in video else "data"
         args += ["-map", f"0:{int(stream.get('index', 0))}", "-c", "copy", "-frames", "1",
-                 "-f", muxer, name]  # fmt: skip
+                 "-f", muxer, f"first.{muxer}"]  # fmt: skip
     if not args:
         return [], []
-    run_tool(
-        ["ffmpeg", "-nostdin", "-v", "error", "-f", demuxer, "-i", source, *args],
-        timeout=FFMPEG_TIMEOUT_S, workdir=work, what=what, hide=hide,
-    )  # fmt: skip
+    try:
+        run_tool(
+            ["ffmpeg", "-nostdin", "-v", "error", "-f", demuxer, "-i", source, *args],
+            timeout=FFMPEG_TIMEOUT_S, workdir=work, what=what, hide=hide,
+        )  # fmt: skip
+    except CorruptMedia:
+        # Only the report depends on it: the remux still drops the H.264 SEI.
+        return [], [Finding("other", "encoder banners inside the streams: could not be checked")]
     found = [
         Finding("software", f'video encoder banner "{text}"')
         for text in user_data_texts(_read_small(work / "first.h264"))
     ]
-    tags = list(dict.fromkeys(m.decode() for m in _LAVC.findall(_read_small(work / "first.audio"))))
-    return found, tags[:1]
+    remaining = [
+        Finding("software", f'video encoder banner "{text}" inside the HEVC data')
+        for text in user_data_texts(_read_small(work / "first.hevc"), hevc=True)
+    ]
+    tags = dict.fromkeys(m.decode() for m in _LAVC.findall(_read_small(work / "first.data")))
+    remaining += [
+        Finding("software", f'audio encoder tag "{tag}" inside the audio data') for tag in tags
+    ]
+    return found, remaining
 
 
 def _read_small(path: Path) -> bytes:

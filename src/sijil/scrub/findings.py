@@ -185,11 +185,14 @@ class Finding:
 @dataclass(frozen=True)
 class ScrubReport:
     """What a scrub did: ``removed`` was in the file and is gone; ``kept`` names
-    what the cleaned file still says (e.g. "orientation 6")."""
+    what the cleaned file still says (e.g. "orientation 6"); ``remaining`` names
+    what could point to the software behind the file and stays, because it is
+    inside the coded audio or video (docs/scrub.md, "What is NOT removed")."""
 
     format: str
     removed: list[Finding] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    remaining: list[Finding] = field(default_factory=list)
     bytes_in: int = 0
     bytes_out: int = 0
 

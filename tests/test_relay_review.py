@@ -1,0 +1,463 @@
+"""Fixes from the relay's security review (issue 3): each test failed before its fix."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import DeskFixture, RelayHandle
+from envelope_helpers import seal_bytes
+from sijil.crypto.identity import CorrespondentIdentity, DeskIdentity
+from sijil.desk.pull import pull_envelopes
+from sijil.envelope.sealing import Draft
+from sijil.errors import ConfigError
+from sijil.field.compose import compose
+from sijil.field.home import FieldSession
+from sijil.field.inbox import fetch_inbox
+from sijil.field.send import send_outbox
+from sijil.relay.auth import mailbox_id, sign_request
+from sijil.relay.config import MAX_REPLY_BYTES
+from sijil.relay.replies import open_reply, seal_reply
+from test_relay_crash import relay_process
+
+TUS = {"Tus-Resumable": "1.0.0"}
+OCTETS = {**TUS, "Content-Type": "application/offset+octet-stream"}
+POLLS = 500  # bounded polling loops
+
+
+def _compose(session: FieldSession, tmp: Path, name: str, size: int) -> str:
+    photo = tmp / f"{name}.bin"
+    photo.write_bytes(os.urandom(size))
+    made = compose(
+        session, Draft(title=f"report {name}", body="text", lang="en"), [photo], keep_metadata=True
+    )
+    return made.envelope_id
+
+
+def _create(url: str, envelope: bytes) -> str:
+    claimed = base64.b64encode(hashlib.sha256(envelope).hexdigest().encode())
+    response = httpx.post(
+        f"{url}/files",
+        headers={
+            **TUS,
+            "Upload-Length": str(len(envelope)),
+            "Upload-Metadata": f"envelope {claimed.decode()}",
+        },
+    )
+    assert response.status_code == 201, response.text
+    return str(response.headers["location"])
+
+
+def _leave_unfiled(spool: Path, url: str, location: str, envelope: bytes) -> Path:
+    """The state a crash (or a full disk) leaves between the last byte's fsync and filing.
+
+    All but the last byte go through the relay; the last is appended to the part file
+    directly, as ``writer.commit()`` would have before the relay died.
+    """
+    sent = httpx.patch(
+        url + location, content=envelope[:-1], headers={**OCTETS, "Upload-Offset": "0"}
+    )
+    assert sent.status_code == 204
+    part = spool / "uploads" / f"{location.rsplit('/', 1)[1]}.part"
+    with part.open("ab") as handle:
+        handle.write(envelope[-1:])
+    assert part.stat().st_size == len(envelope)
+    return part
+
+
+# --- 1. a whole upload that a crash left unfiled ------------------------------------------
+
+
+def test_a_whole_upload_left_unfiled_by_a_crash_is_filed_when_the_relay_restarts(
+    tmp_path: Path,
+) -> None:
+    desk = DeskIdentity.generate()
+    envelope = seal_bytes(CorrespondentIdentity.generate(), desk.public, {"a": os.urandom(50_000)})
+    desk_pub = tmp_path / "desk.pub"
+    desk_pub.write_bytes(desk.public.to_bytes())
+    spool = tmp_path / "spool"
+    stored = spool / "envelopes" / f"{hashlib.sha256(envelope).hexdigest()}.age"
+    # Given a relay killed after the last byte was durable but before it was filed
+    with relay_process(spool, desk_pub) as (url, proc):
+        location = _create(url, envelope)
+        _leave_unfiled(spool, url, location, envelope)
+        proc.kill()
+        proc.wait(10)
+    assert not stored.exists()
+    # When it starts again on the same spool
+    with relay_process(spool, desk_pub) as (url2, _proc):
+        # Then the upload is filed at start, before anyone asks
+        assert stored.read_bytes() == envelope
+        # and a HEAD says so explicitly
+        head = httpx.head(url2 + location, headers=TUS)
+        assert head.headers["upload-offset"] == str(len(envelope))
+        assert head.headers["sijil-stored"] == "yes"
+
+
+def test_the_sender_marks_sent_only_after_the_relay_filed_the_envelope(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[..., FieldSession],
+    make_relay: Callable[..., RelayHandle],
+    passphrase: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    desk = make_desk()
+    identity = desk.home.unlock(passphrase)
+    session = make_correspondent(desk, "Raven")
+    envelope_id = _compose(session, tmp_path, "a", 30_000)
+    envelope = session.envelope_path(envelope_id).read_bytes()
+    relay = make_relay(identity.public.sign)
+    stored = relay.spool / "envelopes" / f"{envelope_id}.age"
+    # Given an upload whose bytes are all at the relay but that was never filed
+    # (the relay's disk filled between the last write and filing)
+    location = _create(relay.url, envelope)
+    _leave_unfiled(relay.spool, relay.url, location, envelope)
+    index = session.load_index()
+    index[0]["relay"] = {"url": location, "offset": len(envelope) - 1}
+    session.save_index(index)
+    filed_when_marked: list[bool] = []
+    save = FieldSession.save_index
+
+    def watching_save(self: FieldSession, entries: list[dict[str, Any]]) -> None:
+        # observes the index as it is written: when "sent" appears, is it filed?
+        if entries[0].get("relay", {}).get("sent_at") and not filed_when_marked:
+            filed_when_marked.append(stored.exists())
+        save(self, entries)
+
+    monkeypatch.setattr(FieldSession, "save_index", watching_save)
+    # When the phone sends again
+    [result] = send_outbox(session, relay=relay.url, sleep=lambda _s: None)
+    # Then the relay filed it, and the phone recorded "sent" only after that
+    assert result.status == "sent"
+    assert filed_when_marked == [True]
+    assert stored.read_bytes() == envelope
+
+
+# --- 2. expiry and an upload still receiving ------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_expiry_does_not_delete_an_upload_that_is_still_receiving(
+    make_relay: Callable[..., RelayHandle], tmp_path: Path
+) -> None:
+    desk = DeskIdentity.generate()
+    envelope = seal_bytes(CorrespondentIdentity.generate(), desk.public, {"a": os.urandom(200_000)})
+    clock = Clock()
+    relay = make_relay(
+        desk.public.sign,
+        clock=clock,
+        expiry_s=3600,
+        max_concurrent_uploads=1,
+        idle_timeout_s=30.0,
+    )
+    location = _create(relay.url, envelope)
+    upload_id = location.rsplit("/", 1)[1]
+    other = _create(relay.url, envelope)
+    clock.now += 3000  # idle for most of its expiry before the PATCH begins
+    port = int(relay.url.rsplit(":", 1)[1])
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    with raw:
+        # Given a PATCH that has started and is still receiving
+        raw.sendall(
+            (
+                f"PATCH {location} HTTP/1.1\r\nHost: relay\r\nTus-Resumable: 1.0.0\r\n"
+                "Content-Type: application/offset+octet-stream\r\n"
+                f"Upload-Offset: 0\r\nContent-Length: {len(envelope)}\r\n\r\n"
+            ).encode()
+            + envelope[:4096]
+        )
+        for _ in range(POLLS):  # bounded: until the relay is receiving it (one slot)
+            if (
+                httpx.patch(
+                    relay.url + other, content=b"", headers={**OCTETS, "Upload-Offset": "0"}
+                ).status_code
+                == 429
+            ):
+                break
+        else:
+            raise AssertionError("the relay never started receiving")
+        # Then the PATCH's start pushed the expiry back
+        info = json.loads((relay.spool / "uploads" / f"{upload_id}.json").read_bytes())
+        assert info["expires"] == clock.now + 3600
+        # When the clock passes that expiry while the body is still arriving, and a
+        # sweep runs (a new upload triggers one)
+        clock.now += 3700
+        httpx.post(f"{relay.url}/files", headers={**TUS, "Upload-Length": "10"})
+        # Then the receiving upload survives, and completes when the rest comes
+        assert (relay.spool / "uploads" / f"{upload_id}.part").exists()
+        raw.sendall(envelope[4096:])
+        answer = raw.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 204"), answer
+    assert "sijil-stored: yes" in answer.lower()
+    stored = relay.spool / "envelopes" / f"{hashlib.sha256(envelope).hexdigest()}.age"
+    assert stored.read_bytes() == envelope
+    # while an idle one past its expiry was swept
+    assert not (relay.spool / "uploads" / f"{other.rsplit('/', 1)[1]}.json").exists()
+
+
+# --- 3. no proxy: onion refused, clearnet warned ---------------------------------------
+
+
+ONION = "http://sijilrelayexampleexampleexampleexampleexampleexampleexample.onion"
+
+
+def test_an_onion_relay_without_a_proxy_is_refused_before_any_lookup(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[..., FieldSession],
+    run_cli: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    desk = make_desk()
+    session = make_correspondent(desk, "Raven")
+    _compose(session, tmp_path, "a", 5_000)
+    monkeypatch.delenv("SIJIL_PROXY", raising=False)
+    network: list[object] = []
+
+    def record(*args: object, **_kw: object) -> Any:
+        network.append(args)
+        raise OSError("no network in this test")
+
+    # every name lookup and every connection goes through these two
+    monkeypatch.setattr(socket, "getaddrinfo", record)
+    monkeypatch.setattr(socket, "create_connection", record)
+    with pytest.raises(ConfigError, match="needs Tor"):
+        send_outbox(session, relay=ONION, sleep=lambda _s: None)
+    with pytest.raises(ConfigError, match="needs Tor"):
+        fetch_inbox(session, relay=ONION)
+    result = run_cli("field", "send", "--home", str(session.home.root), "--relay", ONION)
+    assert result.code != 0
+    assert result.err.startswith("sijil: error:") and len(result.err.splitlines()) == 1
+    assert "--proxy socks5h://127.0.0.1:9050" in result.err
+    assert network == []
+
+
+def test_a_clearnet_relay_without_a_proxy_is_sent_to_with_a_warning(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[..., FieldSession],
+    make_relay: Callable[..., RelayHandle],
+    run_cli: Callable[..., Any],
+    passphrase: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    desk = make_desk()
+    identity = desk.home.unlock(passphrase)
+    session = make_correspondent(desk, "Raven")
+    _compose(session, tmp_path, "a", 5_000)
+    relay = make_relay(identity.public.sign)
+    monkeypatch.delenv("SIJIL_PROXY", raising=False)
+    result = run_cli("field", "send", "--home", str(session.home.root), "--relay", relay.url)
+    assert result.code == 0, result.err
+    [warning] = result.err.splitlines()
+    assert warning.startswith("sijil: warning:") and "IP address" in warning
+
+
+# --- 4. desk bodies are capped before they are authenticated -----------------------------
+
+
+def _chunked(relay: RelayHandle, method: str, path: str, headers: dict[str, str]) -> socket.socket:
+    port = int(relay.url.rsplit(":", 1)[1])
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    raw.sendall(
+        f"{method} {path} HTTP/1.1\r\nHost: relay\r\nTransfer-Encoding: chunked\r\n{head}\r\n".encode()
+    )
+    return raw
+
+
+def _send_chunks(raw: socket.socket, total: int, chunk: int = 8192) -> None:
+    for _ in range(total // chunk):
+        raw.sendall(f"{chunk:x}\r\n".encode() + b"x" * chunk + b"\r\n")
+
+
+def test_an_oversized_chunked_desk_body_is_refused_having_read_only_the_cap(
+    make_relay: Callable[..., RelayHandle],
+) -> None:
+    desk = DeskIdentity.generate()
+    relay = make_relay(desk.public.sign)
+    box = "ab" * 32
+    path = f"/v1/desk/mailboxes/{box}"
+    # Given a POST that looks signed (fresh time, new nonce) with a chunked body that
+    # never ends: the relay cannot know its size, and cannot check the signature yet
+    looks_signed = sign_request(desk.sign, method="POST", path=path, body=b"", now=time.time())
+    with _chunked(relay, "POST", path, looks_signed) as raw:
+        # When a little more than the cap has been sent, and then nothing more
+        _send_chunks(raw, MAX_REPLY_BYTES + 16_384)
+        # Then the relay answers 413 at once: it read no further than the cap
+        answer = raw.recv(200).decode()
+    assert answer.startswith("HTTP/1.1 413"), answer
+    # Given an unsigned request with a body that never ends
+    with _chunked(relay, "GET", "/v1/desk/envelopes", {}) as raw:
+        _send_chunks(raw, 8192)
+        # Then it is refused on its headers alone, without waiting for the body
+        answer = raw.recv(200).decode()
+    assert answer.startswith("HTTP/1.1 401"), answer
+    # and a properly signed reply still goes through
+    sealed = seal_reply(
+        "ok", desk_sign=desk.sign, to=CorrespondentIdentity.generate().box.public_key()
+    )
+    good = sign_request(desk.sign, method="POST", path=path, body=sealed, now=time.time())
+    assert httpx.post(relay.url + path, content=sealed, headers=good).status_code == 201
+
+
+# --- 5. replayed replies -----------------------------------------------------------------
+
+
+def _post_reply(relay: RelayHandle, desk: DeskIdentity, box: str, sealed: bytes) -> None:
+    path = f"/v1/desk/mailboxes/{box}"
+    headers = sign_request(desk.sign, method="POST", path=path, body=sealed, now=time.time())
+    assert httpx.post(relay.url + path, content=sealed, headers=headers).status_code == 201
+
+
+def test_a_reply_served_again_is_not_shown_as_new(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[..., FieldSession],
+    make_relay: Callable[..., RelayHandle],
+    passphrase: str,
+) -> None:
+    desk = make_desk()
+    identity = desk.home.unlock(passphrase)
+    session = make_correspondent(desk, "Raven")
+    relay = make_relay(identity.public.sign)
+    key = session.identity.box.public_key()
+    box = mailbox_id(key)
+    folder = relay.spool / "mailboxes" / box
+    written = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    # Given one reply the desk sealed twice (same signed words, two ciphertexts)
+    first = seal_reply("meet at noon", desk_sign=identity.sign, to=key, now=written)
+    second = seal_reply("meet at noon", desk_sign=identity.sign, to=key, now=written)
+    assert first != second
+    _post_reply(relay, identity, box, first)
+    _post_reply(relay, identity, box, second)
+    # When the phone fetches
+    items = fetch_inbox(session, relay=relay.url)
+    # Then it is shown once, and the relay was told to drop both copies
+    assert [(i.text, i.new) for i in items] == [("meet at noon", True)]
+    assert list(folder.glob("*.age")) == []
+    # When a relay serves the old ciphertext again under another id
+    (folder / f"{'0' * 64}.age").write_bytes(first)
+    # and again under its own id
+    (folder / f"{hashlib.sha256(first).hexdigest()}.age").write_bytes(first)
+    items = fetch_inbox(session, relay=relay.url)
+    # Then nothing is new, and the replays are acknowledged away
+    assert [(i.text, i.new) for i in items] == [("meet at noon", False)]
+    assert list(folder.glob("*.age")) == []
+    # and a new reply under an id that is not its hash is kept only as suspect
+    third = seal_reply("new words", desk_sign=identity.sign, to=key)
+    (folder / f"{'1' * 64}.age").write_bytes(third)
+    items = fetch_inbox(session, relay=relay.url)
+    [suspect] = [i for i in items if i.new]
+    assert suspect.text == "" and "not its hash" in suspect.problem
+    assert open_reply(third, identity=session.identity.box, desk=identity.public.sign).text == (
+        "new words"
+    )
+
+
+# --- 6. desk pull caps what it downloads ---------------------------------------------------
+
+
+def test_pull_refuses_a_download_longer_than_listed(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[..., FieldSession],
+    make_relay: Callable[..., RelayHandle],
+    passphrase: str,
+    tmp_path: Path,
+) -> None:
+    desk = make_desk()
+    identity = desk.home.unlock(passphrase)
+    session = make_correspondent(desk, "Raven")
+    ids = {_compose(session, tmp_path, n, 20_000) for n in ("a", "b")}
+    relay = make_relay(identity.public.sign)
+    assert {r.status for r in send_outbox(session, relay=relay.url)} == {"sent"}
+    grown: list[str] = []
+
+    def grow_the_other(outcome: Any) -> None:
+        # after the list was taken, the relay makes the other envelope 64 MiB longer
+        if not grown:
+            [other] = ids - {outcome.envelope_id}
+            path = relay.spool / "envelopes" / f"{other}.age"
+            os.truncate(path, path.stat().st_size + (64 << 20))
+            grown.append(other)
+
+    with desk.home.open_store() as store:
+        outcomes = pull_envelopes(
+            desk.home, identity, store, relay=relay.url, progress=grow_the_other
+        )
+    by_id = {o.envelope_id: o for o in outcomes}
+    [other] = grown
+    assert by_id[other].status == "waiting"
+    assert "more than it listed" in by_id[other].detail
+    assert [o.status for o in outcomes if o.envelope_id != other] == ["imported"]
+    # the refused one stays at the relay, and nothing of it stays at the desk
+    assert (relay.spool / "envelopes" / f"{other}.age").exists()
+    assert list(desk.home.staging.iterdir()) == []
+    # a listing above the largest envelope is not even downloaded
+    with desk.home.open_store() as store:
+        [refused] = pull_envelopes(
+            desk.home, identity, store, relay=relay.url, max_envelope_bytes=1000
+        )
+    assert refused.status == "waiting" and "impossible size" in refused.detail
+
+
+# --- 7. desk reply text off the command line -------------------------------------------------
+
+
+def test_desk_reply_reads_its_text_from_stdin(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[..., FieldSession],
+    make_relay: Callable[..., RelayHandle],
+    run_cli: Callable[..., Any],
+    passphrase: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    desk = make_desk()
+    identity = desk.home.unlock(passphrase)
+    session = make_correspondent(desk, "Sparrow")
+    _compose(session, tmp_path, "c", 5_000)
+    relay = make_relay(identity.public.sign)
+    send_outbox(session, relay=relay.url)
+    with desk.home.open_store() as store:
+        pull_envelopes(desk.home, identity, store, relay=relay.url)
+    words = "the words stay out of the shell history"
+    # When the desk replies with --text - and the words on stdin
+    monkeypatch.setattr(sys, "stdin", io.StringIO(words + "\n"))
+    replied = run_cli(
+        "desk", "reply", *desk.args, "--relay", relay.url, "--to", "Sparrow", "--text", "-"
+    )
+    assert replied.code == 0, replied.err
+    # Then the reply carries those words
+    [sealed] = (relay.spool / "mailboxes" / mailbox_id(session.identity.box.public_key())).glob(
+        "*.age"
+    )
+    reply = open_reply(
+        sealed.read_bytes(), identity=session.identity.box, desk=identity.public.sign
+    )
+    assert reply.text == words
+    # and without --text and without a terminal it says how, in one line
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    missing = run_cli("desk", "reply", *desk.args, "--relay", relay.url, "--to", "Sparrow")
+    assert missing.code != 0
+    assert len(missing.err.splitlines()) == 1 and "--text -" in missing.err
