@@ -91,13 +91,16 @@ def _open(
         raw = data.encode("utf-8", "replace")
     item: dict[str, Any] = {"id": hashlib.sha256(raw).hexdigest(), "received_at": received_at}
     try:
-        if item["id"] != served_id:
-            raise EnvelopeError("the relay served this reply under an id that is not its hash")
         reply = open_reply(raw, identity=session.identity.box, desk=session.desk.sign)
-        item.update(text=reply.text, created_at=reply.created_at, signed=reply.signed_sha256)
     except (EnvelopeError, ValueError) as exc:
         # kept with the reason, not dropped: a forged reply is worth knowing of
         item.update(text="", created_at="", problem=str(exc)[:200])
+        return item
+    # the signed digest is kept even for a suspect one: a replay of it is then known
+    item.update(text=reply.text, created_at=reply.created_at, signed=reply.signed_sha256)
+    if item["id"] != served_id:
+        problem = "the relay served this reply under an id that is not its hash"
+        item.update(text="", created_at="", problem=problem)
     return item
 
 
