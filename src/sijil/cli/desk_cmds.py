@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from sijil.cli.options import DB, DESK_HOME
 from sijil.cli.passphrase import read_passphrase
 from sijil.crypto.identity import age_identity_string, age_recipient_string
 from sijil.crypto.kdf import DEFAULT_KDF
@@ -18,23 +19,7 @@ from sijil.invite import CODENAME_PATTERN
 
 __all__ = ["desk"]
 
-HOME = click.option(
-    "--home",
-    required=True,
-    envvar="SIJIL_DESK_HOME",
-    show_envvar=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The desk's home folder.",
-)
-DB = click.option(
-    "--db",
-    "db_url",
-    default=None,
-    envvar="SIJIL_DB_URL",
-    show_envvar=True,
-    help="Database URL (default: SQLite in the home). Keep passwords out of it: "
-    "use PostgreSQL peer/trust auth or a .pgpass file.",
-)
+HOME = DESK_HOME
 
 
 @click.group()

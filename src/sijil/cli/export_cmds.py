@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from sijil.cli.options import DB, DESK_HOME
 from sijil.cli.passphrase import read_passphrase
 from sijil.desk.home import DeskHome
 from sijil.errors import ConfigError
@@ -19,22 +20,8 @@ def export() -> None:
 
 
 @export.command()
-@click.option(
-    "--home",
-    required=True,
-    envvar="SIJIL_DESK_HOME",
-    show_envvar=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The desk's home folder.",
-)
-@click.option(
-    "--db",
-    "db_url",
-    default=None,
-    envvar="SIJIL_DB_URL",
-    show_envvar=True,
-    help="Database URL (default: SQLite in the home).",
-)
+@DESK_HOME
+@DB
 @click.option("--report", "report_ids", type=int, multiple=True, help="A report id (repeatable).")
 @click.option("--incident", "incident_id", type=int, default=None, help="An incident id.")
 @click.option(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from sijil.cli.options import FIELD_HOME
 from sijil.cli.passphrase import read_passphrase
 from sijil.cli.scrub_cmds import show_findings
 from sijil.crypto.kdf import DEFAULT_KDF
@@ -21,14 +22,7 @@ from sijil.invite import Invite
 
 __all__ = ["field"]
 
-HOME = click.option(
-    "--home",
-    required=True,
-    envvar="SIJIL_FIELD_HOME",
-    show_envvar=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The correspondent's home folder.",
-)
+HOME = FIELD_HOME
 
 
 @click.group()

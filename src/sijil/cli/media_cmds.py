@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from sijil.cli.desk_cmds import DB, HOME
+from sijil.cli.options import DB
+from sijil.cli.options import DESK_HOME as HOME
 from sijil.cli.passphrase import read_passphrase
 from sijil.desk.home import DeskHome
 from sijil.media.backfill import Backfilled, backfill

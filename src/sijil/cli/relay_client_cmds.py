@@ -10,9 +10,7 @@ from pathlib import Path
 
 import click
 
-from sijil.cli.desk_cmds import DB
-from sijil.cli.desk_cmds import HOME as DESK_HOME
-from sijil.cli.field_cmds import HOME as FIELD_HOME
+from sijil.cli.options import DB, DESK_HOME, FIELD_HOME
 from sijil.cli.passphrase import read_passphrase
 from sijil.desk.home import DeskHome
 from sijil.desk.intake import ImportOutcome

@@ -6,28 +6,14 @@ from pathlib import Path
 
 import click
 
+from sijil.cli.options import DB, DESK_HOME
 from sijil.cli.passphrase import read_passphrase
 from sijil.desk.home import DeskHome
 from sijil.errors import AuditFailed, PackageError
 
 __all__ = ["ledger", "verify", "verify_package"]
 
-HOME = click.option(
-    "--home",
-    required=True,
-    envvar="SIJIL_DESK_HOME",
-    show_envvar=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The desk's home folder.",
-)
-DB = click.option(
-    "--db",
-    "db_url",
-    default=None,
-    envvar="SIJIL_DB_URL",
-    show_envvar=True,
-    help="Database URL (default: SQLite in the home).",
-)
+HOME = DESK_HOME
 
 
 @click.command()

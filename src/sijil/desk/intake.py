@@ -170,21 +170,13 @@ class _Intake:
                 opened = open_envelope(
                     handle, identity=self.identity.age, staging=self.home.staging
                 )
-        except (EnvelopeError, KeyFileError) as exc:
-            self.quarantine(
-                path,
-                source=source,
-                reason=str(exc),
-                error_type=type(exc).__name__,
-                envelope_id=envelope_id,
-                channel=channel,
-            )
-            return
         except Exception as exc:  # noqa: BLE001 - one hostile file must not stop intake
+            expected = isinstance(exc, EnvelopeError | KeyFileError)
             self.quarantine(
                 path,
                 source=source,
-                reason=f"could not be opened ({type(exc).__name__}); kept for review",
+                # an unexpected error's text could quote plaintext: only its type is kept
+                reason=str(exc) if expected else f"could not be opened ({type(exc).__name__})",
                 error_type=type(exc).__name__,
                 envelope_id=envelope_id,
                 channel=channel,
