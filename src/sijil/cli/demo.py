@@ -342,9 +342,12 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
                 )
 
     _over_the_relay(home, desk, sessions, scratch, night, echo)
+    _custody(
+        home, desk, [r.id for r in sorted(rows, key=lambda r: r.id) if r.attachments][:2], echo
+    )
 
     q = shlex.quote
-    echo("\n== 7. Explore ==")
+    echo("\n== 9. Explore ==")
     echo(f"  export SIJIL_PASSPHRASE={q(PASSPHRASE)}   # the demo passphrase, demo only")
     echo(f"  sijil desk reports --home {q(str(desk.root))}")
     echo(f"  ls {q(str(desk.quarantine))}; cat {q(str(desk.quarantine))}/*.reason.txt")
@@ -354,9 +357,6 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     echo("     (it warns: that file is the desk's secret key, unencrypted; delete it after)")
     echo(f"  age -d -i {key_file} {q(str(carried['Raven'][0]))} | head -c 400")
     echo("     (the standard age tool opens any envelope: SIJIL/1, the signed manifest, the files)")
-    _custody(
-        home, desk, [r.id for r in sorted(rows, key=lambda r: r.id) if r.attachments][:2], echo
-    )
     return home
 
 
@@ -419,7 +419,7 @@ def _over_the_relay(
     from sijil.relay.lossy import LossyLink
     from sijil.relay.server import running_relay
 
-    echo("\n== 6b. Over the relay (المرحّل): a resumable upload on a bad link ==")
+    echo("\n== 7. Over the relay (المرحّل): a resumable upload on a bad link ==")
     identity = desk.unlock(PASSPHRASE)
     config = RelayConfig(spool=home / "relay-spool", desk_key=identity.public.sign)
     for number, scene in enumerate(RELAY_SCENES, 60):
