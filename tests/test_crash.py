@@ -30,12 +30,14 @@ from sijil.store import Envelope, LedgerEntry, Report, VaultBlob
 
 TRIALS_PER_BACKEND = 26
 ENVELOPES_PER_TRIAL = 2
-# (crash point, how many times it may be passed in one trial's import)
+# (crash point, how many times it is surely passed in one trial's import): every
+# envelope stores at least its original in the vault and registers once.
 POINTS = [
-    ("vault.before_commit", 4),
+    ("vault.before_commit", ENVELOPES_PER_TRIAL),
     ("register.before_commit", ENVELOPES_PER_TRIAL),
-    ("head.before_commit", 1),
 ]
+# A signed head is due only on a fresh desk (then hourly): the first trial kills there.
+FIRST_POINT = ("head.before_commit", 1)
 # A trial's import takes about a second, most of it Python starting up.
 KILL_DELAY_S = (0.6, 1.4)
 RUN_TIMEOUT_S = 60
@@ -57,7 +59,7 @@ def _kill_run(desk: DeskFixture, folder: Path, rng: random.Random, trial: int) -
     """One import, killed somewhere; returns how."""
     command = [*_cli(desk, "desk", "import", "--channel", "usb"), str(folder)]
     if trial % 2 == 0:
-        point, most = POINTS[(trial // 2) % len(POINTS)]
+        point, most = FIRST_POINT if trial == 0 else POINTS[(trial // 2) % len(POINTS)]
         nth = rng.randint(1, most)
         done = subprocess.run(
             command,
@@ -136,7 +138,10 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
             )
         # When the import is killed
         how = _kill_run(desk, folder, rng, trial)
-        killed += how.endswith(f"-> {-signal.SIGKILL}")
+        was_killed = how.endswith(f"-> {-signal.SIGKILL}")
+        killed += was_killed
+        # a named crash point is always reached: the kill there must really happen
+        assert was_killed or how.startswith("timer"), how
         # Then each envelope is all there or not there, and the desk audits clean
         _assert_all_or_nothing(desk, batch, how)
         # and importing again completes without duplicates
@@ -147,8 +152,9 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
                 reports = session.scalar(select(func.count()).select_from(Report))
                 assert reports == (trial + 1) * ENVELOPES_PER_TRIAL, how
         _assert_all_or_nothing(desk, batch, how)
-    # most trials must really have been killed, not finished before the signal
-    assert killed >= TRIALS_PER_BACKEND * 2 // 3
+    # every crash-point trial was killed (asserted above); timer kills come on top,
+    # as many as the machine's speed allows
+    assert killed >= (TRIALS_PER_BACKEND + 1) // 2
 
 
 def test_two_importers_of_the_same_folder_register_each_envelope_once(
