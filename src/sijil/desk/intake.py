@@ -215,7 +215,7 @@ class _Intake:
                 )
                 return
             # derived facts from the plaintext before it goes; never raises
-            fingerprint_report(
+            matches = fingerprint_report(
                 self.store, self.home.root, report_id, [i.path for i in opened.attachments]
             )
         finally:
@@ -227,7 +227,8 @@ class _Intake:
             ImportOutcome(
                 source=source,
                 status="imported",
-                detail=f"report {report_id}: {opened.manifest.title[:60]!r}, {files} file(s)",
+                detail=f"report {report_id}: {opened.manifest.title[:60]!r}, {files} file(s)"
+                + (f"; {len(matches)} near-duplicate match(es)" if matches else ""),
                 envelope_id=envelope_id,
                 report_id=report_id,
                 correspondent=codename,
