@@ -327,3 +327,34 @@ def test_the_audit_passes_after_poison_and_re_sealed_copies_were_quarantined(
     )
     result = run_cli("verify", *desk.args)
     assert result.code == 0, result.out + result.err  # type: ignore[attr-defined]
+
+
+def test_hidden_files_and_linked_folders_are_reported_not_silently_passed(
+    desk: DeskFixture, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / ".hidden.age").write_bytes(b"age-encryption.org/v1\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (inbox / "linked").symlink_to(elsewhere, target_is_directory=True)
+    outcomes = _import(desk, inbox)
+    details = sorted((o.status, o.detail.split(";")[0]) for o in outcomes)
+    assert details == [("skipped", "a hidden file"), ("skipped", "a linked folder")]
+
+
+def test_plaintext_left_in_staging_by_a_killed_import_is_removed_by_the_next(
+    desk: DeskFixture, tmp_path: Path
+) -> None:
+    # Given what a kill -9 in the middle of opening leaves: a dead process's folder
+    staging = desk.home.staging
+    dead = staging / "run-999999999-abcd"
+    dead.mkdir(parents=True)
+    (dead / ".open-x").write_bytes(b"\xff\xd8 decrypted photo")
+    (staging / ".open-old-layout").write_bytes(b"plaintext")
+    # When the next import runs (even with nothing to import)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _import(desk, empty)
+    # Then no plaintext is left behind, neither theirs nor its own
+    assert list(staging.iterdir()) == []

@@ -47,8 +47,11 @@ def _export(run_cli: Callable[..., CliResult], ev: Evidence, out: Path, *extra: 
     return result
 
 
-def _check(run_cli: Callable[..., CliResult], ev: Evidence, package: Path) -> CliResult:
-    return run_cli("verify-package", str(package), "--desk-key", str(ev.desk.home.public_file))
+def _check(
+    run_cli: Callable[..., CliResult], ev: Evidence, package: Path, *extra: str
+) -> CliResult:
+    key = str(ev.desk.home.public_file)
+    return run_cli("verify-package", str(package), "--desk-key", key, *extra)
 
 
 def _members(package: Path) -> dict[str, bytes]:
@@ -245,8 +248,13 @@ def test_timestamps_from_a_local_authority_verify_offline(
     # Then, with the authority gone, the stored timestamps still verify
     files = _members(package)
     assert "data/ledger/tree-head.tsr" in files and "data/ledger/tsa-ca.pem" in files
-    result = _check(run_cli, evidence, package)
+    root = ("--tsa-ca", str(authority.ca_file))
+    result = _check(run_cli, evidence, package, *root)
     assert result.code == 0 and "timestamp: RFC 3161 token verifies" in result.out
+    # without the investigator's own copy of the root, the token is not vouched for
+    unanchored = _check(run_cli, evidence, package)
+    assert "timestamp: present but NOT checked against a trusted root" in unanchored.out
+    assert "token verifies" not in unanchored.out
     audit = run_cli("verify", *evidence.desk.args)
     assert audit.code == 0, audit.out
 
@@ -255,7 +263,17 @@ def test_timestamps_from_a_local_authority_verify_offline(
         files["data/ledger/tree-head.tsr"] = files["data/ledger/tree-head.tsr"][:-1] + b"\x00"
 
     forged = _rewrite(package, tmp_path / "forged.zip", swap)
-    assert "timestamp: the RFC 3161 token does not verify" in _check(run_cli, evidence, forged).out
+    assert (
+        "timestamp: the RFC 3161 token does not verify"
+        in _check(run_cli, evidence, forged, *root).out
+    )
+
+    # and a root planted in the package is not trusted: only --tsa-ca is
+    def plant(files: dict[str, bytes]) -> None:
+        files["data/ledger/tsa-ca.pem"] = b"-----BEGIN CERTIFICATE-----\nforged\n"
+
+    planted = _check(run_cli, evidence, _rewrite(package, tmp_path / "planted.zip", plant), *root)
+    assert planted.code == 0 and "timestamp: RFC 3161 token verifies" in planted.out
 
 
 def test_export_needs_reports_and_names_a_missing_one(

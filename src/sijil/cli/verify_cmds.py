@@ -55,11 +55,17 @@ def verify(home: Path, db_url: str | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The desk's public-key file (desk.pub), obtained independently of the package.",
 )
-def verify_package(package: Path, desk_key: Path) -> None:
+@click.option(
+    "--tsa-ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The timestamp authority's root certificate (PEM), obtained from the authority; "
+    "without it a timestamp is reported as present but not checked.",
+)
+def verify_package(package: Path, desk_key: Path, tsa_ca: Path | None) -> None:
     """Check an evidence package with nothing but the desk's public key."""
     from sijil.export import verifier
 
-    report = verifier.verify_package(package, desk_key)
+    report = verifier.verify_package(package, desk_key, tsa_ca=tsa_ca)
     for line in report.lines:
         click.echo(line)
     if report.problems:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -60,27 +61,72 @@ class ImportOutcome:
 Progress = Callable[[ImportOutcome], None]
 
 
-def _walk(paths: Sequence[Path]) -> Iterator[Path]:
-    """Every file under ``paths``, symlinks and special files included (intake skips them)."""
+def _walk(paths: Sequence[Path]) -> Iterator[tuple[Path, str | None]]:
+    """Every file under ``paths``, each with why it must be skipped (None: read it).
+
+    Nothing is passed over silently: hidden files, linked folders and what lies past
+    MAX_INPUT_FILES are all reported, so no one wipes a stick believing it imported.
+    """
     count = 0
     for path in paths:
-        candidates: list[Path]
+        candidates: list[tuple[Path, str | None]] = []
         if path.is_dir() and not path.is_symlink():
-            candidates = sorted(
-                Path(dirpath) / name
-                for dirpath, _dirs, names in os.walk(path)
-                for name in names
-                if not name.startswith(".")
-            )
+            for dirpath, dirs, names in os.walk(path):
+                for name in sorted(dirs):
+                    if (Path(dirpath) / name).is_symlink():
+                        candidates.append((Path(dirpath) / name, "a linked folder; not followed"))
+                for name in names:
+                    hidden = "a hidden file; not read" if name.startswith(".") else None
+                    candidates.append((Path(dirpath) / name, hidden))
+            candidates.sort()
         elif path.exists() or path.is_symlink():
-            candidates = [path]
+            candidates = [(path, None)]
         else:
             raise FileNotFoundError(path)
-        for candidate in candidates:
+        for candidate, reason in candidates:
             count += 1
             if count > MAX_INPUT_FILES:
+                yield (
+                    candidate,
+                    (
+                        f"more than {MAX_INPUT_FILES} files given: this one and the rest were "
+                        "not read; import them in smaller batches"
+                    ),
+                )
                 return
-            yield candidate
+            yield candidate, reason
+
+
+def _own_staging(root: Path) -> Path:
+    """A staging folder for this process; leftovers of killed imports are removed first.
+
+    Staging briefly holds decrypted attachments. A kill -9 leaves them behind, and
+    docs/security.md promises plaintext exists only while an envelope is opened, so
+    every folder whose process is gone is deleted before new work starts.
+    """
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for leftover in root.iterdir():
+        if leftover.name.startswith(".open-"):
+            leftover.unlink(missing_ok=True)  # decrypted attachments of the older layout
+            continue
+        if not leftover.name.startswith("run-") or leftover.is_symlink():
+            continue  # others' files (a pull's downloads) are theirs to manage
+        owner = leftover.name.split("-")[1]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(leftover, ignore_errors=True)
+    own = root / f"run-{os.getpid()}-{secrets.token_hex(4)}"
+    own.mkdir(mode=0o700)
+    return own
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass
@@ -91,6 +137,7 @@ class _Intake:
     channel: str
     emit: Progress
     vault: Vault
+    staging: Path
 
     def quarantine(
         self,
@@ -164,12 +211,9 @@ class _Intake:
                     )
                 )
                 return
-        self.home.staging.mkdir(parents=True, exist_ok=True)
         try:
             with path.open("rb") as handle:
-                opened = open_envelope(
-                    handle, identity=self.identity.age, staging=self.home.staging
-                )
+                opened = open_envelope(handle, identity=self.identity.age, staging=self.staging)
         except Exception as exc:  # noqa: BLE001 - one hostile file must not stop intake
             expected = isinstance(exc, EnvelopeError | KeyFileError)
             self.quarantine(
@@ -323,7 +367,7 @@ class _Intake:
             )
             return
         except ShardError as exc:
-            bundle = self.home.staging / f"{envelope_id}.shards.txt"
+            bundle = self.staging / f"{envelope_id}.shards.txt"
             atomic_write(bundle, b"".join(p.read_bytes() for p in sorted(folder.glob("*.txt"))))
             self.quarantine(
                 bundle,
@@ -335,7 +379,7 @@ class _Intake:
             bundle.unlink()
             shutil.rmtree(folder)
             return
-        rebuilt = self.home.staging / f"{envelope_id}.age"
+        rebuilt = self.staging / f"{envelope_id}.age"
         atomic_write(rebuilt, data)
         try:
             self.take_envelope(rebuilt, source=label, channel="text")
@@ -381,17 +425,34 @@ def import_paths(
         if progress is not None:
             progress(outcome)
 
-    intake = _Intake(
-        home=home,
-        identity=identity,
-        store=store,
-        channel=channel,
-        emit=emit,
-        vault=home.open_vault(identity),
-    )
+    staging = _own_staging(home.staging)
+    try:
+        intake = _Intake(
+            home=home,
+            identity=identity,
+            store=store,
+            channel=channel,
+            emit=emit,
+            vault=home.open_vault(identity),
+            staging=staging,
+        )
+        _take_all(intake, [Path(p) for p in paths], channel, emit)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    # the schedule of signed tree heads: due when the newest is stale
+    with store.session(write=True) as session:
+        if head_due(session, now=utcnow()):
+            issue_head(session, identity.sign)
+    return outcomes
+
+
+def _take_all(intake: _Intake, paths: list[Path], channel: str, emit: Progress) -> None:
     touched: set[str] = set()
-    for path in _walk([Path(p) for p in paths]):
+    for path, skip in _walk(paths):
         source = str(path)
+        if skip is not None:
+            emit(ImportOutcome(source=source, status="skipped", detail=skip))
+            continue
         if path.is_symlink() or not path.is_file():
             # a link could point anywhere (and copying its target could leak it); a FIFO
             # or device would hang the import. Neither is an envelope a person carried.
@@ -415,8 +476,3 @@ def import_paths(
             )
     for envelope_id in sorted(touched):
         intake.rebuild(envelope_id)
-    # the schedule of signed tree heads: due when the newest is stale
-    with store.session(write=True) as session:
-        if head_due(session, now=utcnow()):
-            issue_head(session, identity.sign)
-    return outcomes

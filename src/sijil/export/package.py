@@ -5,22 +5,36 @@ Layout (``<bag>/`` is one top folder in the zip)::
     bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt
     README.txt  verify_package.py           the standalone verifier, for convenience
     data/evidence.json                      reports, their fields and files, entry numbers
-    data/reports/report-<id>/<name>         working copies (attachments as received)
+    data/reports/report-<id>/<nn>-<name>    working copies (as received, or scrubbed here)
     data/originals/<envelope id>.age        sealed originals, only with --originals
     data/ledger/entries.jsonl               the exact bytes of every entry concerned
     data/ledger/proofs.json                 an RFC 9162 inclusion proof for each
     data/ledger/tree-head.json              the signed tree head they are proven in
     data/ledger/tree-head.tsr, tsa-ca.pem   its RFC 3161 timestamp, when configured
 
-The export itself is a ledger entry ("exported", saying whether originals left),
-appended before the head is signed, so the package proves its own export.
+The export itself is a ledger entry ("exported", saying whether originals left,
+and which working copies were scrubbed at export), appended before the head is
+signed, so the package proves its own export. That entry must be proven inside
+the package, so it is appended before the zip is written: an export that fails
+while writing leaves an "exported" entry for a package that never existed (the
+"exported" entry records an intent; the slow, fallible scrubbing is done first).
+
+A working copy still carrying identifying metadata (sealed with
+--keep-metadata, or from a source that did not scrub) is never exported as is:
+it is scrubbed losslessly into the package, and the "exported" entry records
+the scrubbed derivative's SHA-256 next to the original's. A file the scrubber
+cannot read is refused, naming the report and the file. "envelope.opened"
+entries (they carry a digest of the sender's key, which links packages to one
+correspondent) are left out; no proof needs them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +43,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from sijil import scrub
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
-from sijil.errors import ConfigError, NotFound
+from sijil.errors import ConfigError, NotFound, ScrubError, SijilError
 from sijil.export import verifier
 from sijil.fsutil import atomic_writer
 from sijil.ledger import log
@@ -40,6 +55,7 @@ from sijil.ledger.heads import SignedHead
 from sijil.ledger.service import sign_now
 from sijil.ledger.timestamp import TsaConfig
 from sijil.store import LedgerEntry, Report, Store
+from sijil.vault.vault import Vault
 
 __all__ = ["ExportResult", "export_package"]
 
@@ -110,10 +126,58 @@ def _entries_for(store: Store, subjects: set[str], export_seq: int) -> dict[int,
     with store.session() as session:
         rows = session.execute(
             select(LedgerEntry.seq, LedgerEntry.body).where(
-                LedgerEntry.subject.in_(subjects) | (LedgerEntry.seq == export_seq)
+                (LedgerEntry.subject.in_(subjects) & (LedgerEntry.kind != "envelope.opened"))
+                | (LedgerEntry.seq == export_seq)
             )
         )
         return {int(seq): body.encode() for seq, body in rows}
+
+
+def _sha256_file(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _scrub_copies(
+    reports: list[Report], vault: Vault, scratch: Path
+) -> tuple[dict[tuple[int, int], Path], list[dict[str, Any]]]:
+    """Scrub every working copy that still identifies someone; refuse what cannot be read."""
+    cleaned: dict[tuple[int, int], Path] = {}
+    records: list[dict[str, Any]] = []
+    for report in reports:
+        for item in report.attachments:
+            raw = scratch / "copy"
+            with raw.open("wb") as fh:
+                for chunk in vault.chunks(item.sha256):
+                    fh.write(chunk)
+            clean = scratch / f"{report.id}-{item.position}"
+            try:
+                if not scrub.inspect(raw):
+                    continue
+                with clean.open("wb") as fh:
+                    done = scrub.scrub(raw, fh)
+            except SijilError as exc:
+                raise ScrubError(
+                    f"report #{report.id}, file {item.name!r}: cannot be checked for "
+                    f"identifying metadata, so it is not exported ({exc}); leave the report "
+                    "out, or export it by other means after checking the file by hand"
+                ) from exc
+            finally:
+                raw.unlink(missing_ok=True)
+            cleaned[(report.id, item.position)] = clean
+            records.append(
+                {
+                    "report": report.id,
+                    "position": item.position,
+                    "of": item.sha256,
+                    "sha256": _sha256_file(clean),
+                    "removed": sorted({f.kind for f in done.removed}),
+                }
+            )
+    return cleaned, records
 
 
 def export_package(
@@ -131,6 +195,38 @@ def export_package(
     reports = _load_reports(store, report_ids)
     vault = home.open_vault(identity)
     envelopes = {r.envelope_id for r in reports}
+    # plaintext scratch beside the package, whose zip will hold the same bytes
+    with tempfile.TemporaryDirectory(prefix=".sijil-export-", dir=out.parent) as scratch:
+        cleaned, scrubbed = _scrub_copies(reports, vault, Path(scratch))
+        return _export(
+            home,
+            identity,
+            store,
+            reports=reports,
+            envelopes=envelopes,
+            out=out,
+            originals=originals,
+            cleaned=cleaned,
+            scrubbed=scrubbed,
+        )
+
+
+def _export(
+    home: DeskHome,
+    identity: DeskIdentity,
+    store: Store,
+    *,
+    reports: list[Report],
+    envelopes: set[str],
+    out: Path,
+    originals: bool,
+    cleaned: dict[tuple[int, int], Path],
+    scrubbed: list[dict[str, Any]],
+) -> ExportResult:
+    vault = home.open_vault(identity)
+    facts: dict[str, Any] = {"reports": [r.id for r in reports], "originals": originals}
+    if scrubbed:
+        facts["scrubbed"] = scrubbed
     with store.session(write=True) as session:
         (export_seq,) = log.append(
             session,
@@ -138,7 +234,7 @@ def export_package(
                 NewEntry(
                     kind="exported",
                     subject=hashlib.sha256(out.name.encode()).hexdigest(),
-                    data={"reports": sorted(report_ids), "originals": originals},
+                    data=facts,
                 )
             ],
         )
@@ -155,15 +251,24 @@ def export_package(
         doc = json.loads(body)
         by_subject.setdefault((doc["kind"], doc["subject"]), seq)
     bag = f"sijil-evidence-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-    payload: dict[str, bytes | tuple[str, str]] = {}  # path -> bytes, or ("vault", sha)
+    # path -> bytes, ("vault", sha) or ("file", scrubbed copy)
+    payload: dict[str, bytes | tuple[str, str]] = {}
     evidence: list[dict[str, Any]] = []
     for report in reports:
         folder = f"data/reports/report-{report.id}"
         files = []
         for item in report.attachments:
             path = f"{folder}/{item.position + 1:02d}-{item.name}"
-            payload[path] = ("vault", item.sha256)
-            files.append({"position": item.position, "path": path, "media_type": item.media_type})
+            copy = cleaned.get((report.id, item.position))
+            payload[path] = ("vault", item.sha256) if copy is None else ("file", str(copy))
+            files.append(
+                {
+                    "position": item.position,
+                    "path": path,
+                    "media_type": item.media_type,
+                    "scrubbed_at_export": copy is not None,
+                }
+            )
         record: dict[str, Any] = {
             "report": report.id,
             "envelope": report.envelope_id,
@@ -189,7 +294,7 @@ def export_package(
         config = TsaConfig.load(home.tsa_config)
         if config is not None:
             payload["data/ledger/tsa-ca.pem"] = config.ca_pem
-    _write_bag(out, bag, payload, vault_reader=vault.chunks, reports=len(reports))
+    _write_bag(out, bag, payload, vault=vault, reports=len(reports))
     return ExportResult(
         path=out,
         reports=len(reports),
@@ -200,12 +305,24 @@ def export_package(
     )
 
 
+def _content(content: bytes | tuple[str, str], vault: Vault) -> Iterable[bytes]:
+    if isinstance(content, bytes):
+        return [content]
+    where, ref = content
+    return vault.chunks(ref) if where == "vault" else _file_chunks(Path(ref))
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        yield from iter(lambda: fh.read(1 << 20), b"")
+
+
 def _write_bag(
     out: Path,
     bag: str,
     payload: dict[str, bytes | tuple[str, str]],
     *,
-    vault_reader: Any,
+    vault: Vault,
     reports: int,
 ) -> None:
     manifest: list[str] = []
@@ -214,7 +331,7 @@ def _write_bag(
         for path, content in sorted(payload.items()):
             hasher = hashlib.sha256()
             with archive.open(f"{bag}/{path}", "w", force_zip64=True) as member:
-                chunks = vault_reader(content[1]) if isinstance(content, tuple) else [content]
+                chunks = _content(content, vault)
                 for chunk in chunks:
                     hasher.update(chunk)
                     member.write(chunk)

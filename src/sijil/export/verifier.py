@@ -5,8 +5,10 @@ An investigator runs it without sijil:
 every package; docs/package.md says how to check it is this file). It imports
 nothing from sijil on purpose. It checks the BagIt manifests, the desk's
 Ed25519 signature on the tree head, every entry's RFC 9162 inclusion proof, that
-every file hashes to what the ledger recorded, that each exported field matches
-its ledger digest, and, if ``openssl`` is present, the RFC 3161 timestamp.
+every payload file is one the proven entries account for (paths derived from the
+ledger, never taken from evidence.json alone) and hashes to what they recorded,
+that each exported field matches its ledger digest, and, given the authority's
+root (``--tsa-ca``) and ``openssl``, the RFC 3161 timestamp.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,9 +32,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 __all__ = ["VerifyReport", "main", "verify_package"]
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
-# A package larger than this, or with more files, is not one sijil made.
+# A package larger than this, or with more files, is not one sijil made: a case
+# of a few hundred reports, each with a handful of photos or a few videos (the
+# scrubber takes videos up to a few GiB), stays well under 64 GiB; a zip bomb
+# claiming more is refused before anything is inflated.
 MAX_FILES = 100_000
-MAX_TOTAL = 1 << 40
+MAX_TOTAL = 64 << 30
+# A regular file's mode in a zip's external attributes (Unix high 16 bits)
+_S_IFMT, _S_IFLNK = 0o170000, 0o120000
 # evidence.json, entries and proofs: a few MB even for thousands of reports
 MAX_METADATA = 256 << 20
 
@@ -87,7 +95,24 @@ class _Bag:
     """The bag's files, by path inside the bag; big files are hashed as streams, never loaded."""
 
     def __init__(self, archive: zipfile.ZipFile) -> None:
-        infos = [i for i in archive.infolist() if not i.is_dir()]
+        every = archive.infolist()
+        if len(every) > MAX_FILES:
+            raise ValueError("the package is larger than any sijil package")
+        seen = Counter(i.filename for i in every)
+        if any(n > 1 for n in seen.values()):
+            # zip tools disagree on which copy of a duplicated name they extract
+            dup = next(name for name, n in seen.items() if n > 1)
+            raise ValueError(f"unsafe package: the name {dup!r} appears twice in the zip")
+        for info in every:
+            name = info.filename
+            parts = PurePosixPath(name).parts
+            if name.startswith("/") or "\\" in name or ":" in (parts[0] if parts else ""):
+                raise ValueError(f"unsafe package: absolute path {name!r}")
+            if ".." in parts:
+                raise ValueError(f"unsafe package: path {name!r} climbs out with '..'")
+            if (info.external_attr >> 16) & _S_IFMT == _S_IFLNK:
+                raise ValueError(f"unsafe package: {name!r} is a symbolic link")
+        infos = [i for i in every if not i.is_dir()]
         if len(infos) > MAX_FILES or sum(i.file_size for i in infos) > MAX_TOTAL:
             raise ValueError("the package is larger than any sijil package")
         tops = {PurePosixPath(i.filename).parts[0] for i in infos}
@@ -98,10 +123,7 @@ class _Bag:
         self._infos: dict[str, zipfile.ZipInfo] = {}
         self._hashes: dict[str, str] = {}
         for info in infos:
-            rel = PurePosixPath(info.filename).relative_to(top)
-            if rel.is_absolute() or ".." in rel.parts or "\\" in info.filename:
-                raise ValueError(f"unsafe path in the package: {info.filename!r}")
-            self._infos[str(rel)] = info
+            self._infos[str(PurePosixPath(info.filename).relative_to(top))] = info
 
     def __contains__(self, path: object) -> bool:
         return path in self._infos
@@ -142,7 +164,9 @@ def _check_manifest(files: _Bag, name: str, wanted: set[str], r: VerifyReport) -
             r.problems.append(f"{path}: does not match its SHA-256 in {name} (altered)")
 
 
-def _check_head(files: _Bag, key: Ed25519PublicKey, r: VerifyReport) -> dict[str, Any]:
+def _check_head(
+    files: _Bag, key: Ed25519PublicKey, tsa_ca: bytes | None, r: VerifyReport
+) -> dict[str, Any]:
     doc = json.loads(files.read("data/ledger/tree-head.json"))
     body = doc["tree_head"].encode()
     try:
@@ -154,16 +178,23 @@ def _check_head(files: _Bag, key: Ed25519PublicKey, r: VerifyReport) -> dict[str
         r.problems.append("tree head: it names a different desk key")
     r.lines.append(f"tree head: {head['tree_size']} entries, signed {head['timestamp']}")
     tsr = files.get("data/ledger/tree-head.tsr")
-    ca = files.get("data/ledger/tsa-ca.pem")
     if tsr is not None:
-        _check_timestamp(tsr, body, ca, r)
+        _check_timestamp(tsr, body, tsa_ca, r)
     return head
 
 
 def _check_timestamp(tsr: bytes, body: bytes, ca: bytes | None, r: VerifyReport) -> None:
+    # the root must come from the investigator: a root shipped in the package
+    # would let whoever forged the package forge its timestamp too
     openssl = shutil.which("openssl")
-    if openssl is None or ca is None:
-        r.lines.append("timestamp: present, not checked (needs openssl and tsa-ca.pem)")
+    if ca is None:
+        r.lines.append(
+            "timestamp: present but NOT checked against a trusted root "
+            "(pass --tsa-ca with the authority's root certificate)"
+        )
+        return
+    if openssl is None:
+        r.lines.append("timestamp: present but NOT checked (needs openssl)")
         return
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "t.tsr").write_bytes(tsr)
@@ -172,7 +203,7 @@ def _check_timestamp(tsr: bytes, body: bytes, ca: bytes | None, r: VerifyReport)
         args += ["-in", str(Path(tmp) / "t.tsr"), "-CAfile", str(Path(tmp) / "ca.pem")]
         done = subprocess.run(args, capture_output=True, timeout=60, check=False)  # noqa: S603
     if done.returncode == 0 and b"Verification: OK" in done.stdout:
-        r.lines.append("timestamp: RFC 3161 token verifies for this tree head")
+        r.lines.append("timestamp: RFC 3161 token verifies for this tree head (trusted root)")
     else:
         r.problems.append("timestamp: the RFC 3161 token does not verify for this tree head")
 
@@ -196,39 +227,100 @@ def _check_entries(files: _Bag, head: dict[str, Any], r: VerifyReport) -> dict[i
     return entries
 
 
+# Payload files that are not evidence items: the package's own bookkeeping.
+_LEDGER_FILES = {
+    "data/evidence.json",
+    "data/ledger/entries.jsonl",
+    "data/ledger/proofs.json",
+    "data/ledger/tree-head.json",
+    "data/ledger/tree-head.tsr",
+    "data/ledger/tsa-ca.pem",
+}
+
+
+def _export_entry(entries: dict[int, dict[str, Any]], r: VerifyReport) -> dict[str, Any] | None:
+    exported = [e for e in entries.values() if e["kind"] == "exported"]
+    if len(exported) != 1:
+        r.problems.append(f"the package holds {len(exported)} export entries, not exactly one")
+        return None
+    return exported[0]["data"]  # type: ignore[no-any-return]
+
+
+def _entry(
+    entries: dict[int, dict[str, Any]], seq: Any, kind: str, envelope: str
+) -> dict[str, Any] | None:
+    entry = entries.get(seq) if isinstance(seq, int) else None
+    if entry is None or entry["kind"] != kind or entry["subject"] != envelope:
+        return None
+    return entry
+
+
 def _check_items(files: _Bag, entries: dict[int, dict[str, Any]], r: VerifyReport) -> None:
+    """Every payload file is derived from proven entries; evidence.json names nothing alone."""
     evidence = json.loads(files.read("data/evidence.json"))
+    export = _export_entry(entries, r)
+    if export is None:
+        return
+    ids = [report["report"] for report in evidence["reports"]]
+    if sorted(ids) != sorted(export["reports"]) or len(set(ids)) != len(ids):
+        r.problems.append("evidence.json does not list exactly the reports the export recorded")
+    derived = {(d["report"], d["position"]): d for d in export.get("scrubbed", [])}
+    accounted = {p for p in _LEDGER_FILES if p in files}
     for report in evidence["reports"]:
-        where = f"report #{report['report']}"
-        entry = entries.get(report["ledger"]["registered"])
-        if entry is None or entry["kind"] != "item.registered":
+        rid, envelope = report["report"], report["envelope"]
+        where = f"report #{rid}"
+        registered = _entry(entries, report["ledger"]["registered"], "item.registered", envelope)
+        received = _entry(entries, report["ledger"]["received"], "envelope.received", envelope)
+        if registered is None or registered["data"]["report"] != rid:
             r.problems.append(f"{where}: its registration entry is not in the package")
             continue
+        if received is None or received["data"]["envelope"] != envelope:
+            r.problems.append(f"{where}: its envelope.received entry is not in the package")
+        if registered["data"]["fields"].get("envelope_id") != _digest(envelope):
+            r.problems.append(f"{where}: envelope id differs from the ledger")
         for name, value in report["fields"].items():
-            if entry["data"]["fields"].get(name) != _digest(value):
+            if registered["data"]["fields"].get(name) != _digest(value):
                 r.problems.append(f"{where}: field {name!r} differs from the ledger")
-        logged = {a["position"]: a for a in entry["data"]["attachments"]}
-        for item in report["files"]:
-            expect = logged.get(item["position"], {})
-            if item["path"] not in files:
-                r.problems.append(f"{where}: {item['path']} is missing")
-            elif files.sha256(item["path"]) != expect.get("sha256"):
-                r.problems.append(f"{where}: {item['path']} differs from what the ledger recorded")
-        original = report.get("original")
-        if original:
-            received = entries.get(report["ledger"]["received"], {})
-            if original not in files or files.sha256(original) != received.get("subject"):
+        logged = registered["data"]["attachments"]
+        paths = []
+        for item in logged:
+            path = f"data/reports/report-{rid}/{item['position'] + 1:02d}-{item['name']}"
+            paths.append(path)
+            accounted.add(path)
+            copy = derived.get((rid, item["position"]))
+            expect = item["sha256"] if copy is None else copy["sha256"]
+            if copy is not None and copy.get("of") != item["sha256"]:
+                r.problems.append(f"{where}: {path} is recorded as derived from another file")
+            elif path not in files:
+                r.problems.append(f"{where}: {path} is missing")
+            elif files.sha256(path) != expect:
+                r.problems.append(f"{where}: {path} differs from what the ledger recorded")
+        if [f.get("path") for f in report.get("files", [])] != paths:
+            r.problems.append(f"{where}: evidence.json's file list differs from the ledger's")
+        if export["originals"]:
+            original = f"data/originals/{envelope}.age"
+            accounted.add(original)
+            if report.get("original") != original:
+                r.problems.append(f"{where}: evidence.json does not name its sealed original")
+            if original not in files or files.sha256(original) != envelope:
                 r.problems.append(f"{where}: sealed original differs from the envelope received")
-        r.lines.append(f"{where}: {len(report['files'])} file(s) match the ledger")
-    if not any(e["kind"] == "exported" for e in entries.values()):
-        r.problems.append("the export itself is not recorded in the ledger")
+        scrubbed = sum(1 for item in logged if (rid, item["position"]) in derived)
+        note = f" ({scrubbed} scrubbed at export, recorded)" if scrubbed else ""
+        r.lines.append(f"{where}: {len(logged)} file(s) match the ledger{note}")
+    for path in sorted(p for p in files.paths() if p.startswith("data/") and p not in accounted):
+        r.problems.append(f"{path}: a file the ledger does not account for")
 
 
-def verify_package(package: Path, desk_key: Path) -> VerifyReport:
-    """Check everything; return what was checked and every problem found."""
+def verify_package(package: Path, desk_key: Path, *, tsa_ca: Path | None = None) -> VerifyReport:
+    """Check everything; return what was checked and every problem found.
+
+    ``tsa_ca`` is the timestamp authority's root certificate, obtained by the
+    investigator; without it a timestamp is reported as present but unchecked.
+    """
     report = VerifyReport()
     try:
         key = _desk_key(Path(desk_key))
+        root = None if tsa_ca is None else Path(tsa_ca).read_bytes()
         with zipfile.ZipFile(package) as archive:
             files = _Bag(archive)
             if files.get("bagit.txt") != BAGIT_TXT:
@@ -238,12 +330,16 @@ def verify_package(package: Path, desk_key: Path) -> VerifyReport:
             tags = {p for p in paths if not p.startswith("data/")} - {"tagmanifest-sha256.txt"}
             _check_manifest(files, "manifest-sha256.txt", payload, report)
             _check_manifest(files, "tagmanifest-sha256.txt", tags, report)
-            head = _check_head(files, key, report)
+            head = _check_head(files, key, root, report)
             entries = _check_entries(files, head, report)
             _check_items(files, entries, report)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
         what = type(exc).__name__ if isinstance(exc, KeyError | TypeError) else str(exc)
         report.problems.append(f"the package cannot be read as a sijil evidence bag ({what})")
+    except (RecursionError, MemoryError) as exc:
+        # deeply nested or huge JSON: a hostile package, not a crash of ours
+        name = type(exc).__name__
+        report.problems.append(f"the package cannot be read as a sijil evidence bag ({name})")
     return report
 
 
@@ -253,8 +349,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Verify a sijil evidence package.")
     parser.add_argument("package", type=Path)
     parser.add_argument("--desk-key", type=Path, required=True, help="the desk's desk.pub")
+    parser.add_argument(
+        "--tsa-ca", type=Path, help="the timestamp authority's root (PEM), from the authority"
+    )
     args = parser.parse_args(argv)
-    result = verify_package(args.package, args.desk_key)
+    result = verify_package(args.package, args.desk_key, tsa_ca=args.tsa_ca)
     for line in result.lines:
         print(line)
     for problem in result.problems:

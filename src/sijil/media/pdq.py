@@ -15,6 +15,7 @@ a rotated or mirrored copy is matched by querying all eight.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 import pdqhash
 import pillow_heif
 from numpy.typing import NDArray
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
 
 from sijil.errors import DamagedMedia, MediaTooLarge, UnsupportedMedia
 
@@ -33,6 +34,8 @@ __all__ = [
     "DIHEDRAL",
     "HASH_BYTES",
     "HASH_SIDE",
+    "MAX_DECODED_PIXELS",
+    "MAX_HEIF_DECODED_PIXELS",
     "MAX_IMAGE_PIXELS",
     "TRANSFORMS",
     "ImagePrint",
@@ -48,8 +51,21 @@ HASH_SIDE: Final = 64
 # least this large: a 4000x3000 photo is decoded at 1/8 (500x375).
 DECODE_TARGET: Final = 256
 # A decompression bomb (a tiny file claiming gigapixels) is refused before
-# any pixel is decoded; 200 MP is beyond any phone or DSLR photo today.
+# any pixel is decoded; 200 MP covers the largest phone photos (108 and 200 MP
+# sensors), which are JPEGs decoded at 1/8 scale, so their cost stays small.
 MAX_IMAGE_PIXELS: Final = 200_000_000
+# PNG, WebP, GIF, TIFF, HEIC and AVIF cannot be decoded reduced: every pixel
+# lands in memory. Pillow holds nearly every mode in 4 bytes a pixel (RGB is
+# padded to 32 bits) and libheif keeps its own RGB buffer besides Pillow's
+# copy; flattening and shrinking then work a strip at a time, so the decode
+# is the peak. Capping decoded pixels keeps that peak near DECODE_MEMORY.
+DECODE_MEMORY: Final = 256 * 2**20
+BYTES_PER_PIXEL: Final = 4
+HEIF_BYTES_PER_PIXEL: Final = 8
+MAX_DECODED_PIXELS: Final = DECODE_MEMORY // BYTES_PER_PIXEL  # 67 MP
+MAX_HEIF_DECODED_PIXELS: Final = DECODE_MEMORY // HEIF_BYTES_PER_PIXEL  # 33 MP
+# flattening and shrinking a full-size decode go this many pixels at a time
+STRIP_PIXELS: Final = 1 << 20
 # Margin detection runs on a small grey copy. A line is margin when nearly
 # all its pixels are close to its median: UI text in a bar stays under the
 # share, a photo's rows (even sky, with noise and gradients) rarely do.
@@ -86,6 +102,18 @@ TRANSFORMS: Final = (
     "transpose",
     "transverse",
 )
+
+_ORIENTATION: Final = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_HEIF_FORMATS: Final = frozenset({"HEIF", "AVIF"})
+_PILLOW_LIMIT = threading.Lock()
 
 pillow_heif.register_heif_opener()
 
@@ -170,14 +198,68 @@ def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
     return (round(left * sx), round(top * sy), round(right * sx), round(bottom * sy))
 
 
-def _flatten(image: Image.Image) -> Image.Image:
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # transparent pixels carry arbitrary colour; put them on white like a viewer does
-        rgba = image.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        canvas.alpha_composite(rgba)
-        return canvas.convert("RGB")
-    return image if image.mode == "RGB" else image.convert("RGB")
+def _flatten(strip: Image.Image) -> Image.Image:
+    """RGB, with transparent pixels on white as a viewer shows them."""
+    if strip.mode == "PA" or (strip.mode == "P" and "transparency" in strip.info):
+        strip = strip.convert("RGBA")
+    if strip.mode in ("RGBA", "LA"):
+        # the alpha band is the paste mask: no composited RGBA copy is made
+        canvas = Image.new("RGB", strip.size, (255, 255, 255))
+        canvas.paste(strip, (0, 0), strip)
+        return canvas
+    return strip if strip.mode == "RGB" else strip.convert("RGB")
+
+
+def _factor(side: int) -> int:
+    """The reduction JPEG's DCT scaling would pick: 1, 2, 4 or 8, keeping DECODE_TARGET."""
+    return next(f for f in (8, 4, 2, 1) if side // f >= DECODE_TARGET or f == 1)
+
+
+def _flat_small(image: Image.Image) -> Image.Image:
+    """RGB on white, box-reduced per side like a JPEG draft, a strip at a time."""
+    fx, fy = (1, 1) if _is_jpeg(image) else (_factor(image.width), _factor(image.height))
+    if (fx, fy) == (1, 1) and image.mode == "RGB":
+        return image
+    width, height = image.size
+    rows = max(fy, STRIP_PIXELS // max(width, 1) // fy * fy)
+    out = Image.new("RGB", (-(-width // fx), -(-height // fy)))
+    for top in range(0, height, rows):
+        strip = _flatten(image.crop((0, top, width, min(height, top + rows))))
+        out.paste(strip.reduce((fx, fy)) if (fx, fy) != (1, 1) else strip, (0, top // fy))
+    return out
+
+
+def _is_jpeg(image: Image.Image) -> bool:
+    # MPO (a phone JPEG with a depth map or preview) is a JPEG to the decoder
+    return isinstance(image, JpegImagePlugin.JpegImageFile)
+
+
+def _open(source: Path | IO[bytes]) -> Image.Image:
+    # Pillow's own bomb check reads the module-wide Image.MAX_IMAGE_PIXELS at
+    # open time and refuses over twice its 89.5 MP default, short of sijil's
+    # limit; sijil's limit stands in for this open only, under a lock, and the
+    # previous value is put back. sijil's own checks follow before any decode.
+    with _PILLOW_LIMIT:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+        try:
+            return Image.open(source)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _check_size(image: Image.Image, width: int, height: int) -> None:
+    if width * height > MAX_IMAGE_PIXELS:
+        raise MediaTooLarge(
+            f"image of {width}x{height} pixels is over the {MAX_IMAGE_PIXELS:,} pixel limit"
+        )
+    heif = image.format in _HEIF_FORMATS
+    limit = MAX_HEIF_DECODED_PIXELS if heif else MAX_DECODED_PIXELS
+    if image.width * image.height > limit:
+        raise MediaTooLarge(
+            f"{image.format or 'image'} of {width}x{height} pixels is over the {limit:,} pixel"
+            " limit for images decoded at full size"
+        )
 
 
 def decode_small(source: Path | IO[bytes]) -> tuple[Image.Image, int, int]:
@@ -187,17 +269,17 @@ def decode_small(source: Path | IO[bytes]) -> tuple[Image.Image, int, int]:
             # damaged EXIF only costs the orientation; the pixels are what is hashed
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(source)
+            image = _open(source)
             width, height = image.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise MediaTooLarge(
-                    f"image of {width}x{height} pixels is over the {MAX_IMAGE_PIXELS:,} pixel limit"
-                )
-            if image.format == "JPEG":
+            if _is_jpeg(image):
+                # draft shrinks image.size to what will be decoded
                 image.draft("RGB", (DECODE_TARGET, DECODE_TARGET))
+            _check_size(image, width, height)
             image.seek(0)
             image.load()
-            upright = _flatten(ImageOps.exif_transpose(image))
+            turn = _ORIENTATION.get(image.getexif().get(ExifTags.Base.Orientation, 1))
+            flat = _flat_small(image)
+            upright = flat.transpose(turn) if turn is not None else flat
     except UnidentifiedImageError as exc:
         raise UnsupportedMedia("not an image format sijil can read") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

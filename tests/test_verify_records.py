@@ -1,0 +1,195 @@
+"""`sijil verify` the other way round: every record the ledger names must still exist.
+
+Each test removes or hides something the record-by-record checks cannot see
+(a whole report, a quarantine record, a quarantined file, a status, the tree
+heads) and checks the audit names it, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from conftest import PASSPHRASE, CliResult, DeskFixture
+from ledger_helpers import Evidence, desk_with_evidence
+from sijil.export.audit import audit_desk
+from sijil.field.home import FieldSession
+from sijil.store import (
+    Attachment,
+    Envelope,
+    LedgerHead,
+    MediaMatch,
+    MediaPrintRow,
+    QuarantineItem,
+    Report,
+    VaultBlob,
+    utcnow,
+)
+
+
+@pytest.fixture
+def evidence(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[[DeskFixture, str], FieldSession],
+    store_url: str,
+    tmp_path: Path,
+) -> Evidence:
+    return desk_with_evidence(make_desk, make_correspondent, store_url, tmp_path)
+
+
+def _verify(run_cli: Callable[..., CliResult], evidence: Evidence) -> CliResult:
+    return run_cli("verify", *evidence.desk.args)
+
+
+def _report_with_photo(evidence: Evidence) -> tuple[int, str, str]:
+    """(report id, envelope id, photo sha256) of the first report with a photo."""
+    with evidence.desk.home.open_store() as store, store.session() as session:
+        item = session.scalars(select(Attachment).order_by(Attachment.id)).first()
+        assert item is not None
+        report = session.get(Report, item.report_id)
+        assert report is not None
+        return report.id, report.envelope_id, item.sha256
+
+
+def _quarantined(evidence: Evidence) -> tuple[int, str, Path]:
+    with evidence.desk.home.open_store() as store, store.session() as session:
+        kept = session.scalars(select(QuarantineItem)).one()
+        path = evidence.desk.home.root / kept.stored_path
+        assert path.is_file()
+        return kept.id, kept.sha256, path
+
+
+def test_a_report_deleted_with_its_envelope_blobs_and_files_is_named(
+    run_cli: Callable[..., CliResult], evidence: Evidence
+) -> None:
+    # Given someone removes every trace of one report but its ledger entries
+    report_id, envelope_id, photo = _report_with_photo(evidence)
+    with evidence.desk.home.open_store() as store, store.session(write=True) as session:
+        items = select(Attachment.id).where(Attachment.report_id == report_id)
+        session.execute(
+            delete(MediaMatch).where(
+                MediaMatch.attachment_id.in_(items) | MediaMatch.other_id.in_(items)
+            )
+        )
+        session.execute(delete(MediaPrintRow).where(MediaPrintRow.attachment_id.in_(items)))
+        session.execute(delete(Attachment).where(Attachment.report_id == report_id))
+        session.execute(delete(Report).where(Report.id == report_id))
+        session.execute(delete(Envelope).where(Envelope.id == envelope_id))
+        session.execute(delete(VaultBlob).where(VaultBlob.sha256.in_([envelope_id, photo])))
+    vault = evidence.desk.home.open_vault(evidence.desk.home.unlock(PASSPHRASE))
+    for sha in (envelope_id, photo):
+        (evidence.desk.home.vault / vault.name_of(sha)[:2] / vault.name_of(sha)).unlink()
+    # When audited
+    result = _verify(run_cli, evidence)
+    # Then the envelope, the report and both blobs are named, one line each
+    assert result.code == 1
+    eid = envelope_id[:12]
+    assert f"PROBLEM  envelope {eid}: its arrival is in ledger entry #" in result.out
+    assert f"PROBLEM  report #{report_id} (envelope {eid}): registered in ledger entry #" in (
+        result.out
+    )
+    assert (
+        f"PROBLEM  sealed original of envelope {eid} (sha256 {eid}): no vault record, "
+        "and missing from the vault" in result.out
+    )
+    assert (
+        f"PROBLEM  attachment 1 of report #{report_id} (sha256 {photo[:12]}): no vault record, "
+        "and missing from the vault" in result.out
+    )
+    assert result.err.startswith("sijil: error: 4 problem(s) found")
+
+
+def test_a_status_flip_does_not_hide_an_edited_report(
+    run_cli: Callable[..., CliResult], evidence: Evidence
+) -> None:
+    # Given an opened envelope marked quarantined, so its edited report looks unchecked
+    report_id, envelope_id, _ = _report_with_photo(evidence)
+    with evidence.desk.home.open_store() as store, store.session(write=True) as session:
+        session.execute(
+            update(Envelope).where(Envelope.id == envelope_id).values(status="quarantined")
+        )
+        session.execute(
+            update(Report).where(Report.id == report_id).values(title="FORGED", body="forged")
+        )
+    result = _verify(run_cli, evidence)
+    # Then the status and both edited fields are named
+    assert result.code == 1
+    where = f"report #{report_id} (envelope {envelope_id[:12]})"
+    assert (
+        f"envelope {envelope_id[:12]}: ledger entry #" in result.out
+        and "records it opened, but its status is now 'quarantined'" in result.out
+    )
+    assert f"{where}: field 'title' differs from its ledger entry #" in result.out
+    assert f"{where}: field 'body' differs from its ledger entry #" in result.out
+
+
+def test_a_deleted_quarantine_record_is_named(
+    run_cli: Callable[..., CliResult], evidence: Evidence
+) -> None:
+    item_id, sha, _ = _quarantined(evidence)
+    with evidence.desk.home.open_store() as store, store.session(write=True) as session:
+        session.execute(delete(QuarantineItem))
+    result = _verify(run_cli, evidence)
+    assert result.code == 1
+    assert (
+        f"PROBLEM  quarantine item #{item_id} (sha256 {sha[:12]}): recorded in ledger entry #"
+        in result.out
+    )
+    assert "but its record is missing" in result.out
+
+
+def test_a_deleted_quarantined_file_is_named(
+    run_cli: Callable[..., CliResult], evidence: Evidence
+) -> None:
+    item_id, _, path = _quarantined(evidence)
+    path.unlink()
+    result = _verify(run_cli, evidence)
+    assert result.code == 1
+    assert (
+        f"PROBLEM  quarantine item #{item_id} (junk.bin): its stored file is missing" in result.out
+    )
+
+
+def test_an_altered_quarantined_file_is_named(
+    run_cli: Callable[..., CliResult], evidence: Evidence
+) -> None:
+    item_id, _, path = _quarantined(evidence)
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0x01
+    path.write_bytes(bytes(data))
+    result = _verify(run_cli, evidence)
+    assert result.code == 1
+    assert (
+        f"PROBLEM  quarantine item #{item_id} (junk.bin): its stored file no longer hashes"
+        in result.out
+    )
+
+
+def test_deleting_every_tree_head_is_a_problem_once_an_import_had_time_to_sign(
+    run_cli: Callable[..., CliResult], evidence: Evidence
+) -> None:
+    # Given every signed tree head deleted
+    with evidence.desk.home.open_store() as store, store.session(write=True) as session:
+        session.execute(delete(LedgerHead))
+    identity = evidence.desk.home.unlock(PASSPHRASE)
+    vault = evidence.desk.home.open_vault(identity)
+    with evidence.desk.home.open_store() as store:
+        # When audited later than an import signs its head, it is a problem
+        later = audit_desk(
+            store, vault, identity.sign.public_key(), now=utcnow() + timedelta(hours=2)
+        )
+        # and right away it is only a note: a first import killed before signing looks the same
+        now = audit_desk(store, vault, identity.sign.public_key())
+    assert [p for p in later.problems if p.startswith("no signed tree head")] == [
+        "no signed tree head, though the ledger's first entry is 2 hour(s) old: "
+        "the heads were deleted, or no import ever finished"
+    ]
+    assert now.problems == []
+    assert "no signed tree head yet: run 'sijil ledger head'" in now.notes
+    # and signing a head clears it
+    assert run_cli("ledger", "head", *evidence.desk.args).code == 0
+    assert _verify(run_cli, evidence).code == 0
