@@ -61,7 +61,10 @@ class _FolderPending:
                 # content-addressed: what is there is the same content; keep it
                 self._path.unlink()
                 return False
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.parent.is_dir():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                # a new fan-out folder is itself a directory entry that must survive a crash
+                fsync_dir(target.parent.parent)
             self._path.replace(target)
             fsync_dir(target.parent)
             return True
