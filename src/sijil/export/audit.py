@@ -176,31 +176,16 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_quarantine_file(
-    kept: QuarantineItem, where: str, home: Path | None, hashed: dict[str, str], audit: DeskAudit
-) -> None:
-    if home is None:
-        return
+def _quarantine_file_problem(home: Path, kept: QuarantineItem) -> str | None:
     try:
-        path = confine(home, kept.stored_path)
+        found = _file_sha256(confine(home, kept.stored_path))
     except ConfigError:
-        audit.problems.append(f"{where}: its stored path leaves the desk's folder")
-        return
-    key = str(path)
-    if key not in hashed:
-        try:
-            hashed[key] = _file_sha256(path)
-        except FileNotFoundError:
-            hashed[key] = ""
-        except OSError as exc:
-            hashed[key] = f"unreadable: {exc.strerror or type(exc).__name__}"
-    found = hashed[key]
-    if found == "":
-        audit.problems.append(f"{where}: its stored file is missing from the quarantine folder")
-    elif found.startswith("unreadable"):
-        audit.problems.append(f"{where}: its stored file is {found}")
-    elif found != kept.sha256:
-        audit.problems.append(f"{where}: its stored file no longer hashes to its sha256")
+        return "its stored path leaves the desk's folder"
+    except FileNotFoundError:
+        return "its stored file is missing from the quarantine folder"
+    except OSError as exc:
+        return f"its stored file is unreadable: {exc.strerror or type(exc).__name__}"
+    return None if found == kept.sha256 else "its stored file no longer hashes to its sha256"
 
 
 def _check_records(
@@ -221,7 +206,8 @@ def _check_records(
         if envelope.report is not None:
             seen.reports.add(envelope.id)
         _check_envelope(envelope, entries, expected, audit)
-    hashed: dict[str, str] = {}
+    # the same bytes quarantined twice share one stored file: hash it once
+    problems: dict[tuple[str, str], str | None] = {}
     for kept in session.scalars(select(QuarantineItem)):
         audit.records += 1
         seen.quarantined.add(kept.id)
@@ -235,7 +221,12 @@ def _check_records(
             audit.problems.append(f"{where}: no ledger entry records it")
         else:
             _compare(where, logged[0], quarantine_facts(kept), audit)
-        _check_quarantine_file(kept, where, home, hashed, audit)
+        if home is not None:
+            key = (kept.stored_path, kept.sha256)
+            if key not in problems:
+                problems[key] = _quarantine_file_problem(home, kept)
+            if problems[key] is not None:
+                audit.problems.append(f"{where}: {problems[key]}")
     return expected
 
 

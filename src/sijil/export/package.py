@@ -69,19 +69,25 @@ You do not need to trust the desk or its software to check it:
 1. Get the desk's public key file (desk.pub) from the desk through a channel you
    trust (not from this package) and compare its fingerprint with the one the
    desk publishes.
-2. Run: python3 verify_package.py THIS.zip --desk-key desk.pub
-   (needs Python 3.11+ and the 'cryptography' package; openssl for timestamps).
+2. Run: python3 verify_package.py THIS.zip --desk-key desk.pub [--tsa-ca root.pem]
+   (needs Python 3.11+ and the 'cryptography' package; openssl for timestamps;
+   root.pem is the timestamp authority's root, obtained from the authority).
    Or re-implement the checks from the description below; they are short.
 
 What is checked: every file against manifest-sha256.txt (BagIt); the desk's
 Ed25519 signature on data/ledger/tree-head.json; each line of
 data/ledger/entries.jsonl is proven in that tree head (RFC 9162: leaf hash
 SHA-256(0x00 || line), node hash SHA-256(0x01 || left || right), proofs in
-data/ledger/proofs.json); every file's SHA-256 equals what the ledger recorded
-when it arrived; every field in data/evidence.json hashes (SHA-256 of its
-canonical JSON) to the digest in its "item.registered" entry. With a
-tree-head.tsr, an RFC 3161 authority attests when the head existed:
-openssl ts -verify -digest <sha256 of the tree_head text> -in tree-head.tsr -CAfile tsa-ca.pem
+data/ledger/proofs.json); every payload file is data/reports/report-<id>/<nn>-<name>
+for an attachment the "item.registered" entry lists (or a sealed original named
+by its envelope id, or the ledger files) and nothing else is in data/; each hashes
+to what the ledger recorded when it arrived (or, if scrubbed at export, to the
+derivative the "exported" entry records); every field in data/evidence.json
+hashes (SHA-256 of its canonical JSON) to the digest in its "item.registered"
+entry. With a tree-head.tsr, an RFC 3161 authority attests when the head existed:
+openssl ts -verify -digest <sha256 of the tree_head text> -in tree-head.tsr -CAfile ROOT
+where ROOT is the authority's root certificate from the authority itself; the
+tsa-ca.pem in this package is only a hint of which authority to ask.
 """
 
 

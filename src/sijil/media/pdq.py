@@ -35,10 +35,11 @@ __all__ = [
     "HASH_BYTES",
     "HASH_SIDE",
     "MAX_DECODED_PIXELS",
-    "MAX_HEIF_DECODED_PIXELS",
     "MAX_IMAGE_PIXELS",
+    "MAX_PROGRESSIVE_PIXELS",
     "TRANSFORMS",
     "ImagePrint",
+    "decode_limit",
     "hash_image",
     "hash_pixels",
 ]
@@ -55,17 +56,26 @@ DECODE_TARGET: Final = 256
 # sensors), which are JPEGs decoded at 1/8 scale, so their cost stays small.
 MAX_IMAGE_PIXELS: Final = 200_000_000
 # PNG, WebP, GIF, TIFF, HEIC and AVIF cannot be decoded reduced: every pixel
-# lands in memory. Pillow holds nearly every mode in 4 bytes a pixel (RGB is
-# padded to 32 bits) and libheif keeps its own RGB buffer besides Pillow's
-# copy; flattening and shrinking then work a strip at a time, so the decode
-# is the peak. Capping decoded pixels keeps that peak near DECODE_MEMORY.
+# lands in memory. Flattening and shrinking then work a strip at a time, so
+# the decode itself is the peak, and capping decoded pixels at
+# DECODE_MEMORY / (bytes a pixel) bounds it. Bytes a pixel, measured as peak
+# VmHWM over decoded pixels (Pillow 13, 30-64 MP files): Pillow holds nearly
+# every mode in 4 (RGB is padded to 32 bits), PNG/TIFF/GIF peaked at 4.2-4.3;
+# libheif keeps its own buffer besides Pillow's (HEIC 7.2, AVIF 9.1); Pillow's
+# WebP decoder holds libwebp's output and a bytes copy besides its own (15.7).
 DECODE_MEMORY: Final = 256 * 2**20
-BYTES_PER_PIXEL: Final = 4
-HEIF_BYTES_PER_PIXEL: Final = 8
-MAX_DECODED_PIXELS: Final = DECODE_MEMORY // BYTES_PER_PIXEL  # 67 MP
-MAX_HEIF_DECODED_PIXELS: Final = DECODE_MEMORY // HEIF_BYTES_PER_PIXEL  # 33 MP
+BYTES_PER_PIXEL: Final = 5
+FORMAT_BYTES_PER_PIXEL: Final = {"HEIF": 10, "AVIF": 10, "WEBP": 16}
+MAX_DECODED_PIXELS: Final = DECODE_MEMORY // BYTES_PER_PIXEL  # 53.7 MP
+# A progressive JPEG is decoded reduced too, but libjpeg first buffers every
+# DCT coefficient of the whole image: 2 bytes each, up to 6 bytes a pixel
+# (4:4:4 colour). Phone cameras write baseline JPEGs, which stream.
+PROGRESSIVE_BYTES_PER_PIXEL: Final = 6
+MAX_PROGRESSIVE_PIXELS: Final = DECODE_MEMORY // PROGRESSIVE_BYTES_PER_PIXEL  # 44 MP
 # flattening and shrinking a full-size decode go this many pixels at a time
 STRIP_PIXELS: Final = 1 << 20
+# the reduced copy of a full-size decode stays under this (16 MB)
+MAX_REDUCED_PIXELS: Final = 4_000_000
 # Margin detection runs on a small grey copy. A line is margin when nearly
 # all its pixels are close to its median: UI text in a bar stays under the
 # share, a photo's rows (even sky, with noise and gradients) rarely do.
@@ -112,7 +122,6 @@ _ORIENTATION: Final = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_HEIF_FORMATS: Final = frozenset({"HEIF", "AVIF"})
 _PILLOW_LIMIT = threading.Lock()
 
 pillow_heif.register_heif_opener()
@@ -215,9 +224,21 @@ def _factor(side: int) -> int:
     return next(f for f in (8, 4, 2, 1) if side // f >= DECODE_TARGET or f == 1)
 
 
+def _reduction(image: Image.Image) -> tuple[int, int]:
+    if _is_jpeg(image):
+        return 1, 1  # draft already did it in the DCT domain
+    # one factor for both sides, as a JPEG draft picks, keeps hashes of a PNG
+    # and a JPEG of the same picture close; a long thin image that one factor
+    # would leave large is reduced per side instead, to bound the copy
+    same = min(_factor(image.width), _factor(image.height))
+    if (image.width // same) * (image.height // same) <= MAX_REDUCED_PIXELS:
+        return same, same
+    return _factor(image.width), _factor(image.height)
+
+
 def _flat_small(image: Image.Image) -> Image.Image:
-    """RGB on white, box-reduced per side like a JPEG draft, a strip at a time."""
-    fx, fy = (1, 1) if _is_jpeg(image) else (_factor(image.width), _factor(image.height))
+    """RGB on white, box-reduced like a JPEG draft, a strip at a time."""
+    fx, fy = _reduction(image)
     if (fx, fy) == (1, 1) and image.mode == "RGB":
         return image
     width, height = image.size
@@ -248,13 +269,23 @@ def _open(source: Path | IO[bytes]) -> Image.Image:
             Image.MAX_IMAGE_PIXELS = saved
 
 
+def decode_limit(image_format: str | None) -> int:
+    """Most pixels sijil decodes at once for this Pillow format name (see DECODE_MEMORY)."""
+    return DECODE_MEMORY // FORMAT_BYTES_PER_PIXEL.get(image_format or "", BYTES_PER_PIXEL)
+
+
 def _check_size(image: Image.Image, width: int, height: int) -> None:
     if width * height > MAX_IMAGE_PIXELS:
         raise MediaTooLarge(
             f"image of {width}x{height} pixels is over the {MAX_IMAGE_PIXELS:,} pixel limit"
         )
-    heif = image.format in _HEIF_FORMATS
-    limit = MAX_HEIF_DECODED_PIXELS if heif else MAX_DECODED_PIXELS
+    progressive = _is_jpeg(image) and "progression" in image.info
+    if progressive and width * height > MAX_PROGRESSIVE_PIXELS:
+        raise MediaTooLarge(
+            f"progressive JPEG of {width}x{height} pixels is over the"
+            f" {MAX_PROGRESSIVE_PIXELS:,} pixel limit"
+        )
+    limit = decode_limit(image.format)
     if image.width * image.height > limit:
         raise MediaTooLarge(
             f"{image.format or 'image'} of {width}x{height} pixels is over the {limit:,} pixel"
