@@ -3,7 +3,9 @@
 PDQ (Meta's perceptual hash, 256 bits with a 0-100 quality score) reduces any
 picture to a 64x64 luminance grid, so decoding a 12-megapixel photo at full
 size only to throw the pixels away is wasted time. JPEGs are decoded at 1/2,
-1/4 or 1/8 scale in the DCT domain (Pillow's ``draft``), then every image is
+1/4 or 1/8 scale in the DCT domain (Pillow's ``draft``); other formats are
+decoded whole under a lower pixel cap (their memory is the decode), flattened
+and box-reduced by the same factor a strip at a time. Every image is then
 resampled to exactly 64x64 with Lanczos before PDQ runs; PDQ's own box
 filter is then a no-op. This deviates from hashing the full image with the
 reference code by a few bits, and buys stability: the reference box filter
