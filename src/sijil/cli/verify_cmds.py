@@ -33,6 +33,7 @@ def verify(home: Path, db_url: str | None) -> None:
             desk_home.open_vault(identity),
             identity.sign.public_key(),
             tsa_ca=None if tsa is None else tsa.ca_pem,
+            home=desk_home.root,
         )
     for problem in result.problems:
         click.echo(f"PROBLEM  {problem}")
