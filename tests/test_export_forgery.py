@@ -9,6 +9,7 @@ import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,11 +57,14 @@ def _photo(files: dict[str, bytes]) -> str:
     return next(p for p in files if p.startswith("data/reports/"))
 
 
-def _evidence(files: dict[str, bytes], edit: Callable[[dict[str, object]], None]) -> None:
+def _evidence_doc(files: dict[str, bytes], edit: Callable[[Any], None]) -> None:
     doc = json.loads(files["data/evidence.json"])
-    for report in doc["reports"]:
-        edit(report)
+    edit(doc)
     files["data/evidence.json"] = json.dumps(doc).encode()
+
+
+def _evidence(files: dict[str, bytes], edit: Callable[[dict[str, object]], None]) -> None:
+    _evidence_doc(files, lambda doc: [edit(report) for report in doc["reports"]])
 
 
 def test_a_working_copy_replaced_and_the_real_one_moved_elsewhere_fails(
@@ -122,13 +126,14 @@ def test_two_reports_cannot_swap_their_envelopes(
 ) -> None:
     # Given a forger who swaps the received entries (and so the originals) of two reports
     def swap_received(files: dict[str, bytes]) -> None:
-        doc = json.loads(files["data/evidence.json"])
-        one, two = doc["reports"]
-        one["ledger"]["received"], two["ledger"]["received"] = (
-            two["ledger"]["received"],
-            one["ledger"]["received"],
-        )
-        files["data/evidence.json"] = json.dumps(doc).encode()
+        def swap(doc: Any) -> None:
+            one, two = doc["reports"]
+            one["ledger"]["received"], two["ledger"]["received"] = (
+                two["ledger"]["received"],
+                one["ledger"]["received"],
+            )
+
+        _evidence_doc(files, swap)
 
     out = _forged(run_cli, evidence, tmp_path, swap_received, "--originals").out
     assert "its envelope.received entry is not in the package" in out
@@ -140,10 +145,11 @@ def test_two_reports_cannot_swap_their_envelopes(
     assert "envelope.received entry" in _forged(run_cli, evidence, tmp_path, wrong_kind).out
 
     def swap_envelopes(files: dict[str, bytes]) -> None:
-        doc = json.loads(files["data/evidence.json"])
-        one, two = doc["reports"]
-        one["envelope"], two["envelope"] = two["envelope"], one["envelope"]
-        files["data/evidence.json"] = json.dumps(doc).encode()
+        def swap(doc: Any) -> None:
+            one, two = doc["reports"]
+            one["envelope"], two["envelope"] = two["envelope"], one["envelope"]
+
+        _evidence_doc(files, swap)
 
     out = _forged(run_cli, evidence, tmp_path, swap_envelopes).out
     assert "its registration entry is not in the package" in out
@@ -153,9 +159,7 @@ def test_a_report_dropped_from_the_package_or_a_second_export_entry_fails(
     run_cli: Callable[..., CliResult], evidence: Evidence, tmp_path: Path
 ) -> None:
     def drop(files: dict[str, bytes]) -> None:
-        doc = json.loads(files["data/evidence.json"])
-        doc["reports"] = doc["reports"][:1]
-        files["data/evidence.json"] = json.dumps(doc).encode()
+        _evidence_doc(files, lambda doc: doc.update(reports=doc["reports"][:1]))
 
     out = _forged(run_cli, evidence, tmp_path, drop).out
     assert "does not list exactly the reports the export recorded" in out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import select as io_select
 import socket
 import threading
@@ -16,12 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from conftest import DeskFixture, RelayHandle
+from relay_helpers import compose_random
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.pull import pull_envelopes
 from sijil.desk.reply import send_reply
-from sijil.envelope.sealing import Draft
 from sijil.errors import RelayAuthError
-from sijil.field.compose import compose
 from sijil.field.home import FieldSession
 from sijil.field.inbox import fetch_inbox, load_inbox
 from sijil.field.send import send_outbox
@@ -36,15 +34,6 @@ from sijil.relay.auth import (
 from sijil.relay.lossy import LossyLink
 from sijil.relay.replies import open_reply, seal_reply
 from sijil.store import Envelope, RelayReply
-
-
-def _compose(session: FieldSession, tmp: Path, name: str, size: int) -> str:
-    photo = tmp / f"{name}.bin"
-    photo.write_bytes(os.urandom(size))
-    made = compose(
-        session, Draft(title=f"report {name}", body="text", lang="en"), [photo], keep_metadata=True
-    )
-    return made.envelope_id
 
 
 def _lower(headers: dict[str, str]) -> dict[str, str]:
@@ -64,7 +53,7 @@ def test_send_resumes_after_every_cut_and_pull_imports_once(
     desk = make_desk(store_url)
     identity = desk.home.unlock(passphrase)
     session = make_correspondent(desk, "Raven")
-    ids = {_compose(session, tmp_path, n, 600_000) for n in ("a", "b")}
+    ids = {compose_random(session, tmp_path, n, 600_000) for n in ("a", "b")}
     relay = make_relay(identity.public.sign)
     port = int(relay.url.rsplit(":", 1)[1])
     total = sum(session.envelope_path(i).stat().st_size for i in ids)
@@ -108,7 +97,7 @@ def test_a_duplicate_delivery_is_kept_once_at_the_desk(
     desk = make_desk()
     identity = desk.home.unlock(passphrase)
     session = make_correspondent(desk, "Falcon")
-    envelope_id = _compose(session, tmp_path, "x", 20_000)
+    envelope_id = compose_random(session, tmp_path, "x", 20_000)
     relay = make_relay(identity.public.sign)
     send_outbox(session, relay=relay.url)
     with desk.home.open_store() as store:
@@ -218,7 +207,7 @@ def test_replies_go_both_ways_and_the_relay_cannot_read_them(
     desk = make_desk(store_url)
     identity = desk.home.unlock(passphrase)
     session = make_correspondent(desk, "Olive")
-    _compose(session, tmp_path, "r", 10_000)
+    compose_random(session, tmp_path, "r", 10_000)
     relay = make_relay(identity.public.sign)
     send_outbox(session, relay=relay.url)
     text = "وصلت الصور، شكراً. Stay safe; do not go back to the bridge."
@@ -305,7 +294,7 @@ def test_cli_send_pull_reply_inbox(
     desk = make_desk(store_url)
     identity = desk.home.unlock(passphrase)
     session = make_correspondent(desk, "Sparrow")
-    _compose(session, tmp_path, "c", 30_000)
+    compose_random(session, tmp_path, "c", 30_000)
     relay = make_relay(identity.public.sign)
     field_home = str(session.home.root)
     sent = run_cli("field", "send", "--home", field_home, "--relay", relay.url)
@@ -398,7 +387,7 @@ def test_send_and_inbox_through_a_socks5h_proxy(
     desk = make_desk()
     identity = desk.home.unlock(passphrase)
     session = make_correspondent(desk, "Raven")
-    envelope_id = _compose(session, tmp_path, "s", 50_000)
+    envelope_id = compose_random(session, tmp_path, "s", 50_000)
     relay = make_relay(identity.public.sign)
     onion = "sijilrelayexampleexampleexampleexampleexampleexampleexample.onion"
     socks = _Socks5({onion: int(relay.url.rsplit(":", 1)[1])})

@@ -20,11 +20,10 @@ import pytest
 
 from conftest import DeskFixture, RelayHandle
 from envelope_helpers import seal_bytes
+from relay_helpers import compose_random
 from sijil.crypto.identity import CorrespondentIdentity, DeskIdentity
 from sijil.desk.pull import pull_envelopes
-from sijil.envelope.sealing import Draft
 from sijil.errors import ConfigError
-from sijil.field.compose import compose
 from sijil.field.home import FieldSession
 from sijil.field.inbox import fetch_inbox
 from sijil.field.send import send_outbox
@@ -36,15 +35,6 @@ from test_relay_crash import relay_process
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = {**TUS, "Content-Type": "application/offset+octet-stream"}
 POLLS = 500  # bounded polling loops
-
-
-def _compose(session: FieldSession, tmp: Path, name: str, size: int) -> str:
-    photo = tmp / f"{name}.bin"
-    photo.write_bytes(os.urandom(size))
-    made = compose(
-        session, Draft(title=f"report {name}", body="text", lang="en"), [photo], keep_metadata=True
-    )
-    return made.envelope_id
 
 
 def _create(url: str, envelope: bytes) -> str:
@@ -118,7 +108,7 @@ def test_the_sender_marks_sent_only_after_the_relay_filed_the_envelope(
     desk = make_desk()
     identity = desk.home.unlock(passphrase)
     session = make_correspondent(desk, "Raven")
-    envelope_id = _compose(session, tmp_path, "a", 30_000)
+    envelope_id = compose_random(session, tmp_path, "a", 30_000)
     envelope = session.envelope_path(envelope_id).read_bytes()
     relay = make_relay(identity.public.sign)
     stored = relay.spool / "envelopes" / f"{envelope_id}.age"
@@ -231,7 +221,7 @@ def test_an_onion_relay_without_a_proxy_is_refused_before_any_lookup(
 ) -> None:
     desk = make_desk()
     session = make_correspondent(desk, "Raven")
-    _compose(session, tmp_path, "a", 5_000)
+    compose_random(session, tmp_path, "a", 5_000)
     monkeypatch.delenv("SIJIL_PROXY", raising=False)
     network: list[object] = []
 
@@ -265,7 +255,7 @@ def test_a_clearnet_relay_without_a_proxy_is_sent_to_with_a_warning(
     desk = make_desk()
     identity = desk.home.unlock(passphrase)
     session = make_correspondent(desk, "Raven")
-    _compose(session, tmp_path, "a", 5_000)
+    compose_random(session, tmp_path, "a", 5_000)
     relay = make_relay(identity.public.sign)
     monkeypatch.delenv("SIJIL_PROXY", raising=False)
     result = run_cli("field", "send", "--home", str(session.home.root), "--relay", relay.url)
@@ -388,7 +378,7 @@ def test_pull_refuses_a_download_longer_than_listed(
     desk = make_desk()
     identity = desk.home.unlock(passphrase)
     session = make_correspondent(desk, "Raven")
-    ids = {_compose(session, tmp_path, n, 20_000) for n in ("a", "b")}
+    ids = {compose_random(session, tmp_path, n, 20_000) for n in ("a", "b")}
     relay = make_relay(identity.public.sign)
     assert {r.status for r in send_outbox(session, relay=relay.url)} == {"sent"}
     grown: list[str] = []
@@ -436,7 +426,7 @@ def test_desk_reply_reads_its_text_from_stdin(
     desk = make_desk()
     identity = desk.home.unlock(passphrase)
     session = make_correspondent(desk, "Sparrow")
-    _compose(session, tmp_path, "c", 5_000)
+    compose_random(session, tmp_path, "c", 5_000)
     relay = make_relay(identity.public.sign)
     send_outbox(session, relay=relay.url)
     with desk.home.open_store() as store:
