@@ -5,7 +5,7 @@
                                           [--big-mb 1024] [--big-runs 3] [--quick]
 
 Part 1 (lossy): a relay (`sijil relay serve`, its own process) sits behind a TCP proxy of
-this benchmark's own (sijil.relay.lossy.LossyLink, loopback only, stops by itself) that
+this benchmark's own (sijil.relay.server.lossy.LossyLink, loopback only, stops by itself) that
 throttles the sender's direction to --rate-kbit and cuts the connection after every
 1-2 MB it forwards. `sijil field send` (its own process) sends a --size-mb envelope
 through it. Printed: completion time, and bytes the sender put on the wire divided by
@@ -49,7 +49,7 @@ from sijil.desk.home import DeskHome
 from sijil.envelope.sealing import Draft
 from sijil.field.compose import compose
 from sijil.field.home import FieldHome, FieldSession
-from sijil.relay.lossy import LossyLink
+from sijil.relay.server.lossy import LossyLink
 
 MIB = 1 << 20
 PASSPHRASE = "bench passphrase, not secret"  # noqa: S105 - a throwaway bench home

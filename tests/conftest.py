@@ -205,8 +205,8 @@ class RelayHandle:
 @pytest.fixture
 def make_relay(tmp_path: Path) -> Iterator[Callable[..., RelayHandle]]:
     """Factory: a relay on a free 127.0.0.1 port in a thread, stopped after the test."""
-    from sijil.relay import RelayConfig
-    from sijil.relay.server import running_relay
+    from sijil.relay.server.config import RelayConfig
+    from sijil.relay.server.serve import running_relay
 
     with contextlib.ExitStack() as stack:
 

@@ -2,7 +2,7 @@
 
 Each trial runs the real CLI in a subprocess and kills it with a real SIGKILL:
 either the process sends it to itself at a named crash point (SIJIL_TEST_CRASH_AT,
-see sijil.vault.faults) or the test sends it after a random delay. After each
+see sijil.faults) or the test sends it after a random delay. After each
 kill the desk must audit clean, every envelope must be registered fully or not
 at all, and importing again must complete without duplicating anything.
 """
@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from conftest import PASSPHRASE, DeskFixture
 from ledger_helpers import seal_reports
 from sijil.desk.intake import import_paths
-from sijil.export.audit import audit_desk
+from sijil.desk.audit import audit_desk
 from sijil.field.compose import export_outbox
 from sijil.field.home import FieldSession
 from sijil.store import Envelope, LedgerEntry, Report, VaultBlob

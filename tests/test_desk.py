@@ -18,7 +18,7 @@ from sijil.envelope import shards
 from sijil.envelope.sealing import Draft
 from sijil.field.compose import compose, export_outbox
 from sijil.field.home import FieldHome, FieldSession
-from sijil.invite import Invite
+from sijil.envelope.invite import Invite
 from sijil.store import Correspondent, Envelope, QuarantineItem
 
 Correspondent_ = Callable[[DeskFixture, str], FieldSession]
@@ -239,7 +239,7 @@ def test_poisoned_envelopes_are_quarantined_and_intake_goes_on(
 ) -> None:
     from envelope_helpers import raw_envelope, sign
     from sijil.crypto.identity import b64, raw_public
-    from sijil.envelope.manifest import canonical_json
+    from sijil.crypto.canonical import canonical_json
 
     # Given, sorted first in the folder, envelopes a hostile sender crafted with a
     # valid signature of their own, and after them a good report

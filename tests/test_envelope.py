@@ -22,7 +22,8 @@ from sijil.crypto.identity import (
     raw_public,
 )
 from sijil.envelope.age import CHUNK_SIZE, TAG_SIZE
-from sijil.envelope.manifest import MAX_MANIFEST_BYTES, AttachmentEntry, Manifest, canonical_json
+from sijil.crypto.canonical import canonical_json
+from sijil.envelope.manifest import MAX_MANIFEST_BYTES, AttachmentEntry, Manifest
 from sijil.errors import (
     AttachmentHashMismatch,
     BadSignature,

@@ -135,7 +135,7 @@ def test_init_refuses_to_overwrite_an_existing_home(
     raven: FieldSession, fast_kdf: KdfParams
 ) -> None:
     from sijil.errors import ConfigError
-    from sijil.invite import Invite
+    from sijil.envelope.invite import Invite
 
     invite = Invite(codename="X", desk=raven.desk, token="0" * 64)
     with pytest.raises(ConfigError, match="already exists"):

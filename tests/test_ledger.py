@@ -161,7 +161,7 @@ def test_entries_refuse_unknown_kinds_and_non_canonical_bytes() -> None:
 def test_entry_bytes_are_rfc8785_canonical_json(data: object, subject: str, seq: int) -> None:
     from datetime import UTC, datetime
 
-    from sijil.envelope.manifest import canonical_json
+    from sijil.crypto.canonical import canonical_json
     from sijil.ledger.entries import encode_entry, format_time
 
     at = datetime(2026, 11, 22, 3, 4, 5, 678901, tzinfo=UTC)

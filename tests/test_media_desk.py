@@ -16,7 +16,7 @@ from sijil.desk.intake import import_paths
 from sijil.envelope.sealing import Draft
 from sijil.field.compose import compose, export_outbox
 from sijil.field.home import FieldSession
-from sijil.media.intake import fingerprint_report
+from sijil.desk.neardup.intake import fingerprint_report
 from sijil.store import LedgerEntry, MediaMatch, MediaPrintRow, Report
 
 Correspondent_ = Callable[[DeskFixture, str], FieldSession]

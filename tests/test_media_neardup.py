@@ -23,7 +23,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from conftest import CORPUS
-from sijil.media.catalog import DEFAULT_RADIUS, Catalog
+from sijil.desk.neardup.catalog import DEFAULT_RADIUS, Catalog
 from sijil.media.pdq import ImagePrint, hash_image
 from sijil.store import MediaPrintRow, Store
 

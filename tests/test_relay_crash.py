@@ -23,7 +23,7 @@ from sijil.envelope.sealing import Draft
 from sijil.field.compose import compose
 from sijil.field.home import FieldSession
 from sijil.field.send import send_outbox
-from sijil.relay.lossy import LossyLink
+from sijil.relay.server.lossy import LossyLink
 
 TUS = {"Tus-Resumable": "1.0.0"}
 POLLS = 2000  # bounded waits: 2000 x 10 ms

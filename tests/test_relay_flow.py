@@ -23,7 +23,7 @@ from sijil.errors import RelayAuthError
 from sijil.field.home import FieldSession
 from sijil.field.inbox import fetch_inbox, load_inbox
 from sijil.field.send import send_outbox
-from sijil.relay.auth import (
+from sijil.relay.protocol.auth import (
     ChallengeIssuer,
     ReplayGuard,
     answer_challenge,
@@ -31,8 +31,8 @@ from sijil.relay.auth import (
     sign_request,
     verify_desk_request,
 )
-from sijil.relay.lossy import LossyLink
-from sijil.relay.replies import open_reply, seal_reply
+from sijil.relay.server.lossy import LossyLink
+from sijil.relay.protocol.replies import open_reply, seal_reply
 from sijil.store import Envelope, RelayReply
 
 

@@ -24,9 +24,9 @@ from tusclient.uploader import Uploader
 from envelope_helpers import seal_bytes
 from sijil.crypto.identity import CorrespondentIdentity, DeskIdentity
 from sijil.errors import RelayError, RelayLimitExceeded, RelayProtocolError
-from sijil.relay import tus
-from sijil.relay.config import RateLimiter, RelayConfig
-from sijil.relay.spool import check_envelope
+from sijil.relay.protocol import tus
+from sijil.relay.server.config import RateLimiter, RelayConfig
+from sijil.relay.server.spool import check_envelope
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = {**TUS, "Content-Type": "application/offset+octet-stream"}

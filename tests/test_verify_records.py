@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 
 from conftest import PASSPHRASE, CliResult, DeskFixture
 from ledger_helpers import Evidence, desk_with_evidence
-from sijil.export.audit import audit_desk
+from sijil.desk.audit import audit_desk
 from sijil.field.home import FieldSession
 from sijil.store import (
     Attachment,

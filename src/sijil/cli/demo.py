@@ -28,7 +28,7 @@ from sijil.envelope.sealing import Draft
 from sijil.errors import ConfigError
 from sijil.field.compose import Composed, compose, export_outbox
 from sijil.field.home import FieldHome, FieldSession
-from sijil.invite import Invite
+from sijil.envelope.invite import Invite
 
 __all__ = ["PASSPHRASE", "run_demo"]
 
@@ -364,10 +364,10 @@ def _custody(
     home: Path, desk: DeskHome, report_ids: list[int], echo: Callable[[str], None]
 ) -> None:
     """Last step: the audit passes, and an exported package verifies on its own."""
-    from sijil.export.audit import audit_desk
+    from sijil.desk.audit import audit_desk
     from sijil.export.package import export_package
     from sijil.export.verifier import verify_package
-    from sijil.ledger.service import sign_now
+    from sijil.desk.signing import sign_now
 
     echo("\n== 8. Chain of custody (سلسلة الحيازة) ==")
     identity = desk.unlock(PASSPHRASE)
@@ -415,9 +415,9 @@ def _over_the_relay(
     from sijil.desk.reply import send_reply
     from sijil.field.inbox import fetch_inbox
     from sijil.field.send import send_outbox
-    from sijil.relay import RelayConfig
-    from sijil.relay.lossy import LossyLink
-    from sijil.relay.server import running_relay
+    from sijil.relay.server.config import RelayConfig
+    from sijil.relay.server.lossy import LossyLink
+    from sijil.relay.server.serve import running_relay
 
     echo("\n== 7. Over the relay (المرحّل): a resumable upload on a bad link ==")
     identity = desk.unlock(PASSPHRASE)

@@ -18,7 +18,7 @@ from sijil.envelope.sealing import Draft
 from sijil.errors import ConfigError, ShardError
 from sijil.field.compose import compose, export_outbox
 from sijil.field.home import FieldHome, wipe
-from sijil.invite import Invite
+from sijil.envelope.invite import Invite
 
 __all__ = ["field"]
 

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
-__all__ = ["DB", "DESK_HOME", "FIELD_HOME"]
+from sijil.desk.home import DeskHome
+from sijil.faults import faults_from_environment
+
+__all__ = ["DB", "DESK_HOME", "FIELD_HOME", "desk_home"]
 
 DESK_HOME = click.option(
     "--home",
@@ -33,3 +36,8 @@ DB = click.option(
     help="Database URL (default: SQLite in the home). Keep passwords out of it: "
     "use PostgreSQL peer/trust auth or a .pgpass file.",
 )
+
+
+def desk_home(home: Path, db_url: str | None = None) -> DeskHome:
+    """The desk home a command works on; crash trials set SIJIL_TEST_CRASH_AT (sijil.faults)."""
+    return DeskHome(root=home, db_url=db_url, faults=faults_from_environment())

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import click
 
-from sijil.cli.options import DB, DESK_HOME, FIELD_HOME
+from sijil.cli.options import DB, DESK_HOME, FIELD_HOME, desk_home
 from sijil.cli.passphrase import read_passphrase
-from sijil.desk.home import DeskHome
 from sijil.desk.intake import ImportOutcome
 from sijil.errors import ConfigError, RelayError
 from sijil.field.home import FieldHome
@@ -33,7 +32,7 @@ MAX_TEXT_CHARS = 64 << 10
 
 def _warn_if_direct(relay: str | None, proxy: str | None) -> None:
     """Say once, on stderr, when this run will show the device's address to the relay."""
-    from sijil.relay.client import visible_address_warning
+    from sijil.relay.protocol.client import visible_address_warning
 
     if relay:
         warning = visible_address_warning(relay, proxy)
@@ -112,7 +111,7 @@ def pull(home: Path, db_url: str | None, relay: str, proxy: str | None) -> None:
     """Download new envelopes from the relay, import them, and let the relay delete them."""
     from sijil.desk.pull import pull_envelopes
 
-    desk_home = DeskHome(root=home, db_url=db_url)
+    desk_home = desk_home(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     with desk_home.open_store() as store:
         outcomes = pull_envelopes(
@@ -143,7 +142,7 @@ def reply(
     """Seal a reply to a correspondent and leave it in their relay mailbox."""
     from sijil.desk.reply import send_reply
 
-    desk_home = DeskHome(root=home, db_url=db_url)
+    desk_home = desk_home(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     text = _reply_text(text)
     with desk_home.open_store() as store:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from sijil.relay import config as defaults
-from sijil.relay.config import RelayConfig
+from sijil.relay.server import config as defaults
+from sijil.relay.server.config import RelayConfig
 
 __all__ = ["relay"]
 
@@ -93,7 +93,7 @@ def serve(
     quota_mb: int | None,
 ) -> None:
     """Serve the relay until interrupted. Logs hold no client address or User-Agent."""
-    from sijil.relay.server import serve as run
+    from sijil.relay.server.serve import serve as run
 
     config = RelayConfig.from_desk_file(
         desk_key,

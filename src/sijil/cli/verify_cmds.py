@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from sijil.cli.options import DB, DESK_HOME
+from sijil.cli.options import DB, DESK_HOME, desk_home
 from sijil.cli.passphrase import read_passphrase
-from sijil.desk.home import DeskHome
 from sijil.errors import AuditFailed, PackageError
 
 __all__ = ["ledger", "verify", "verify_package"]
@@ -21,10 +20,10 @@ HOME = DESK_HOME
 @DB
 def verify(home: Path, db_url: str | None) -> None:
     """Audit the desk: vault blobs, evidence records, ledger and signed tree heads."""
-    from sijil.export.audit import audit_desk
+    from sijil.desk.audit import audit_desk
     from sijil.ledger.timestamp import TsaConfig
 
-    desk_home = DeskHome(root=home, db_url=db_url)
+    desk_home = desk_home(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     tsa = TsaConfig.load(desk_home.tsa_config)
     with desk_home.open_store() as store:
@@ -88,10 +87,10 @@ def ledger() -> None:
 def head(home: Path, db_url: str | None, if_due: bool) -> None:
     """Sign a tree head of the ledger now (and timestamp it if an authority is set)."""
     from sijil.ledger.heads import head_due
-    from sijil.ledger.service import sign_now
+    from sijil.desk.signing import sign_now
     from sijil.store import utcnow
 
-    desk_home = DeskHome(root=home, db_url=db_url)
+    desk_home = desk_home(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     with desk_home.open_store() as store:
         if if_due:
@@ -118,7 +117,7 @@ def timestamps(home: Path, url: str, ca_file: Path) -> None:
     """Have every new tree head timestamped by an RFC 3161 authority."""
     from sijil.ledger.timestamp import TsaConfig
 
-    desk_home = DeskHome(root=home)
+    desk_home = desk_home(home)
     desk_home.require()
     TsaConfig(url=url, ca_pem=ca_file.read_bytes()).save(desk_home.tsa_config)
     click.echo(f"tree heads will be timestamped by {url}")

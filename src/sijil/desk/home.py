@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sijil.crypto.identity import DeskIdentity, DeskPublic
 from sijil.crypto.kdf import KdfParams
 from sijil.errors import ConfigError
+from sijil.faults import FaultHook, no_faults
 from sijil.fsutil import atomic_write
-from sijil.invite import Invite
+from sijil.envelope.invite import Invite
 from sijil.store import Correspondent, Store
 from sijil.vault import Vault
 
@@ -26,6 +27,8 @@ class DeskHome:
 
     root: Path
     db_url: str | None = None
+    # crash points and injected failures (sijil.faults); tests and crash trials only
+    faults: FaultHook = no_faults
 
     @property
     def key_file(self) -> Path:
@@ -97,7 +100,7 @@ class DeskHome:
 
     def open_vault(self, identity: DeskIdentity) -> Vault:
         """The evidence vault, unlocked with the desk's vault secret."""
-        return Vault.folder(self.vault, identity.vault)
+        return Vault.folder(self.vault, identity.vault, faults=self.faults)
 
     def invite(self, store: Store, *, codename: str, relay: str | None = None) -> Invite:
         """Register a codename and return its invite; the token itself is not stored."""

@@ -34,8 +34,8 @@ from sijil.fsutil import atomic_write, confine, fsync_dir
 from sijil.ledger import log as ledger_log
 from sijil.ledger.entries import NewEntry
 from sijil.ledger.heads import head_due, issue_head
-from sijil.ledger.records import envelope_facts, quarantine_facts
-from sijil.media.intake import fingerprint_report
+from sijil.desk.records import envelope_facts, quarantine_facts
+from sijil.desk.neardup.intake import fingerprint_report
 from sijil.store import Envelope, QuarantineItem, Store, utcnow
 from sijil.vault import BlobRef, Vault
 
@@ -239,6 +239,7 @@ class _Intake:
                     vault_path=f"sha256/{envelope_id}",
                     original=original,
                     files=kept,
+                    faults=self.vault.faults,
                 )
             except AlreadyRegistered as exc:
                 self.emit(
@@ -442,7 +443,7 @@ def import_paths(
     # the schedule of signed tree heads: due when the newest is stale
     with store.session(write=True) as session:
         if head_due(session, now=utcnow()):
-            issue_head(session, identity.sign)
+            issue_head(session, identity.sign, faults=home.faults)
     return outcomes
 
 

@@ -1,6 +1,6 @@
 """Pull envelopes from a relay: list, download, import, acknowledge.
 
-Every request is signed with the desk's Ed25519 key (see ``sijil.relay.auth``).
+Every request is signed with the desk's Ed25519 key (see ``sijil.relay.protocol.auth``).
 An envelope is acknowledged, and so deleted at the relay, only once intake has
 kept it: imported, already known, or quarantined with its reason. A download
 whose bytes do not hash to the envelope id, or that runs past the size the relay
@@ -17,9 +17,9 @@ from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
 from sijil.desk.intake import ImportOutcome, Progress, import_paths
 from sijil.errors import RelayError, RelayProtocolError
-from sijil.relay.auth import sign_request
-from sijil.relay.client import LONGER_THAN_LISTED, RelayClient
-from sijil.relay.config import DEFAULT_MAX_ENVELOPE_BYTES
+from sijil.relay.protocol.auth import sign_request
+from sijil.relay.protocol.client import LONGER_THAN_LISTED, RelayClient
+from sijil.relay.protocol.tus import DEFAULT_MAX_ENVELOPE_BYTES
 from sijil.store import Store
 
 __all__ = ["pull_envelopes"]

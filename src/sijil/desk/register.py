@@ -14,10 +14,10 @@ from sijil.envelope.manifest import Manifest
 from sijil.envelope.sealing import OpenedEnvelope
 from sijil.errors import AlreadyRegistered, ResealedReport
 from sijil.ledger import log as ledger_log
-from sijil.ledger.records import register_entries
+from sijil.desk.records import register_entries
 from sijil.store import Attachment, Correspondent, Envelope, Report, Store, utcnow
 from sijil.vault import BlobRef, record_blob
-from sijil.vault.faults import crash_point
+from sijil.faults import FaultHook, no_faults
 
 __all__ = ["register_report", "resolve_sender"]
 
@@ -73,6 +73,7 @@ def register_report(
     vault_path: str,
     original: BlobRef | None = None,
     files: Sequence[BlobRef] = (),
+    faults: FaultHook = no_faults,
 ) -> tuple[int, str]:
     """Store the envelope, its report, attachments, vault records and ledger entries.
 
@@ -125,5 +126,5 @@ def register_report(
         for ref in files:
             record_blob(session, ref, kind="attachment", parent=envelope_id)
         ledger_log.append(session, register_entries(envelope, report, manifest.sign_key))
-        crash_point("register.before_commit")
+        faults("register.before_commit")
         return report.id, sender.codename

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from sijil.crypto.identity import DeskIdentity, unb64
 from sijil.errors import NotFound
-from sijil.relay.auth import mailbox_id, sign_request
-from sijil.relay.client import RelayClient
-from sijil.relay.replies import seal_reply
+from sijil.relay.protocol.auth import mailbox_id, sign_request
+from sijil.relay.protocol.client import RelayClient
+from sijil.relay.protocol.replies import seal_reply
 from sijil.store import Correspondent, RelayReply, Store
 
 __all__ = ["SentReply", "send_reply"]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from sijil.media.lookup import matches_by_report
+from sijil.desk.neardup.lookup import matches_by_report
 from sijil.store import Report, Store
 
 __all__ = ["ReportRow", "list_reports"]

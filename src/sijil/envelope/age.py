@@ -22,7 +22,15 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sijil.crypto.identity import raw_public
 from sijil.errors import MalformedEnvelope, NotForThisRecipient, TamperedEnvelope, TruncatedEnvelope
 
-__all__ = ["CHUNK_SIZE", "AgeReader", "AgeWriter", "payload_size"]
+__all__ = [
+    "CHUNK_SIZE",
+    "INTRO",
+    "TAG_SIZE",
+    "AgeReader",
+    "AgeWriter",
+    "payload_size",
+    "read_header",
+]
 
 INTRO = b"age-encryption.org/v1\n"
 X25519_LABEL = b"age-encryption.org/v1/X25519"
@@ -127,7 +135,7 @@ class AgeWriter:
             self._closed = True
 
 
-def _read_header(src: Readable) -> tuple[list[tuple[list[bytes], bytes]], bytes, bytes]:
+def read_header(src: Readable) -> tuple[list[tuple[list[bytes], bytes]], bytes, bytes]:
     """Return (stanzas, header bytes covered by the MAC, mac)."""
     data = bytearray()
 
@@ -177,7 +185,7 @@ class AgeReader:
 
     def __init__(self, src: Readable, identity: X25519PrivateKey) -> None:
         self._src = src
-        stanzas, covered, mac = _read_header(src)
+        stanzas, covered, mac = read_header(src)
         file_key = self._unwrap(stanzas, identity)
         expected = hmac.new(_hkdf(file_key, b"", b"header"), covered, "sha256").digest()
         if not hmac.compare_digest(expected, mac):

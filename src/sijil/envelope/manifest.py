@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sijil.crypto.canonical import canonical_json
 from sijil.errors import MalformedEnvelope, UnknownFormatVersion, UnsafeAttachmentName
 
 __all__ = [
@@ -23,7 +24,6 @@ __all__ = [
     "AttachmentEntry",
     "Location",
     "Manifest",
-    "canonical_json",
     "check_attachment_name",
 ]
 
@@ -48,26 +48,6 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 # at most 127 characters in all, the width of the desk's column (RFC 6838 allows 127 each)
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
 _DECIMAL = re.compile(r"-?\d{1,3}(\.\d{1,7})?")
-
-
-def _reject_floats(value: Any) -> None:
-    if isinstance(value, float):
-        raise ValueError("floats are not allowed in canonical JSON here")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str) or not key.isascii():
-                raise ValueError("object keys must be ASCII strings")
-            _reject_floats(item)
-    elif isinstance(value, list):
-        for item in value:
-            _reject_floats(item)
-
-
-def canonical_json(value: Any) -> bytes:
-    """RFC 8785 serialisation for the float-free, ASCII-keyed subset sijil uses."""
-    _reject_floats(value)
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError here
 
 
 def check_attachment_name(name: str) -> str:

@@ -1,1 +1,1 @@
-"""sijil.export: evidence packages, the whole-desk audit, and the standalone verifier."""
+"""sijil.export: evidence packages and their standalone verifier (which imports nothing from sijil)."""

@@ -52,7 +52,7 @@ from sijil.fsutil import atomic_writer
 from sijil.ledger import log
 from sijil.ledger.entries import NewEntry, format_time
 from sijil.ledger.heads import SignedHead
-from sijil.ledger.service import sign_now
+from sijil.desk.signing import sign_now
 from sijil.ledger.timestamp import TsaConfig
 from sijil.store import LedgerEntry, Report, Store
 from sijil.vault.vault import Vault

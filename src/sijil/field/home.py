@@ -21,7 +21,7 @@ from sijil.crypto.kdf import KdfParams
 from sijil.envelope.age import AgeReader, AgeWriter
 from sijil.errors import ConfigError, KeyFileError
 from sijil.fsutil import atomic_write
-from sijil.invite import Invite
+from sijil.envelope.invite import Invite
 
 __all__ = ["FieldHome", "FieldSession"]
 

@@ -1,7 +1,7 @@
 """Fetch the desk's replies from the relay mailbox named by our reply key, and keep them.
 
 Each request proves we hold the reply key (a fresh relay challenge answered with
-an X25519 Diffie-Hellman MAC, see ``sijil.relay.auth``). Replies are opened and
+an X25519 Diffie-Hellman MAC, see ``sijil.relay.protocol.auth``). Replies are opened and
 checked against the desk's signing key, then kept in ``outbox/inbox.sealed``
 (age, to our own key, like the outbox index, so a wipe removes them too) before
 the relay is told to delete them. The relay's ids are not trusted: a reply's id
@@ -25,9 +25,9 @@ from sijil.envelope.age import AgeReader, AgeWriter
 from sijil.errors import ConfigError, EnvelopeError, KeyFileError, RelayError
 from sijil.field.home import FieldSession
 from sijil.fsutil import atomic_write
-from sijil.relay.auth import answer_challenge, mailbox_id
-from sijil.relay.client import RelayClient
-from sijil.relay.replies import open_reply
+from sijil.relay.protocol.auth import answer_challenge, mailbox_id
+from sijil.relay.protocol.client import RelayClient
+from sijil.relay.protocol.replies import open_reply
 
 __all__ = ["INBOX_FILE", "InboxItem", "fetch_inbox", "load_inbox"]
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from sijil.errors import ConfigError, RelayError, RelayUnreachable
 from sijil.field.home import FieldSession
-from sijil.relay.client import RelayClient
-from sijil.relay.tus import STORED_HEADER
+from sijil.relay.protocol.client import RelayClient
+from sijil.relay.protocol.tus import STORED_HEADER
 
 __all__ = ["SendResult", "send_outbox"]
 

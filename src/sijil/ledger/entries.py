@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sijil.envelope.manifest import canonical_json
+from sijil.crypto.canonical import canonical_json, in_canonical_subset, json_text
 from sijil.errors import LedgerError
 
 __all__ = [
@@ -81,42 +81,19 @@ class Entry:
     body: bytes
 
 
-# The same settings as canonical_json; made once, since json.dumps with
-# arguments builds a new encoder on every call.
-_DATA_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_string = _DATA_ENCODER.encode
-
-
-def _canonical_data(value: Any) -> bool:
-    """True if ``value`` is in the float-free, ASCII-keyed subset canonical JSON takes."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            if not all(type(k) is str and k.isascii() for k in item):
-                return False
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
-        elif kind is float:
-            return False
-    return True
-
-
 def encode_entry(seq: int, entry: NewEntry, at: datetime | str) -> bytes:
     """The entry's canonical JSON (RFC 8785), keys in their sorted order.
 
     Written out rather than going through ``canonical_json`` because appends
     are the ledger's hot path; the test suite checks both agree.
     """
-    if not _canonical_data(entry.data):
+    if not in_canonical_subset(entry.data):
         raise ValueError("ledger entry data must be float-free with ASCII keys")
     when = at if isinstance(at, str) else format_time(at)
     return (
-        f'{{"at":"{when}","data":{_DATA_ENCODER.encode(entry.data)}'
-        f',"kind":{_string(entry.kind)},"seq":{seq:d},'
-        f'"subject":{_string(entry.subject)},"v":{ENTRY_FORMAT_VERSION:d}}}'
+        f'{{"at":"{when}","data":{json_text(entry.data)}'
+        f',"kind":{json_text(entry.kind)},"seq":{seq:d},'
+        f'"subject":{json_text(entry.subject)},"v":{ENTRY_FORMAT_VERSION:d}}}'
     ).encode()
 
 

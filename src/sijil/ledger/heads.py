@@ -21,13 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sijil.crypto.identity import raw_public
-from sijil.envelope.manifest import canonical_json
+from sijil.crypto.canonical import canonical_json
 from sijil.errors import LedgerError
 from sijil.ledger import log
 from sijil.ledger.entries import format_time
 from sijil.ledger.merkle import HASH_SIZE
 from sijil.store import LedgerHead, utcnow
-from sijil.vault.faults import crash_point
+from sijil.faults import FaultHook, no_faults
 
 __all__ = [
     "HEAD_FORMAT",
@@ -138,7 +138,11 @@ def head_due(session: Session, *, now: datetime, interval: timedelta = HEAD_INTE
 
 
 def issue_head(
-    session: Session, key: Ed25519PrivateKey, *, at: datetime | None = None
+    session: Session,
+    key: Ed25519PrivateKey,
+    *,
+    at: datetime | None = None,
+    faults: FaultHook = no_faults,
 ) -> tuple[LedgerHead, SignedHead]:
     """Sign the ledger's current size and root; store and return the head."""
     when = at or utcnow()
@@ -154,5 +158,5 @@ def issue_head(
     )
     session.add(row)
     session.flush()
-    crash_point("head.before_commit")
+    faults("head.before_commit")
     return row, signed

@@ -10,13 +10,11 @@ docs/media.md.
     pdq           reduced decoding, 64x64 grid, PDQ + dihedral, inner picture
     video         ffmpeg at one frame a second, vPDQ match scores
     index         HammingIndex: exact radius search (multi-index hashing)
-    catalog       the store's fingerprints in an index, saved and caught up
-    intake        the desk-import hook: fingerprint, match, record, ledger
-    backfill      fingerprint attachments that have none, oldest first
-    lookup        "where have we seen this?" and matches per report
+
+The desk's workflow around these (store rows, ledger entries, backfill, lookup)
+lives in sijil.desk.neardup; this package imports no database.
 """
 
-from sijil.media.catalog import Catalog, Found
 from sijil.media.fingerprint import MediaPrint, fingerprint_file
 from sijil.media.index import DEFAULT_RADIUS, HammingIndex
 from sijil.media.pdq import ImagePrint, hash_image
@@ -24,8 +22,6 @@ from sijil.media.video import VideoPrint, hash_video
 
 __all__ = [
     "DEFAULT_RADIUS",
-    "Catalog",
-    "Found",
     "HammingIndex",
     "ImagePrint",
     "MediaPrint",

@@ -29,7 +29,7 @@ from sijil.fsutil import atomic_writer
 from sijil.store import BLOB_KINDS, VaultBlob
 from sijil.vault.blobstore import BlobStore, FolderBlobStore
 from sijil.vault.cipher import VaultKey, decrypt_chunks, encrypt_to, plaintext_size
-from sijil.vault.faults import crash_point
+from sijil.faults import FaultHook, no_faults
 
 __all__ = ["BlobRef", "Vault", "record_blob"]
 
@@ -43,13 +43,16 @@ class BlobRef:
 class Vault:
     """Store and read blobs by content address; no database access here."""
 
-    def __init__(self, *, blobs: BlobStore, key: VaultKey) -> None:
+    def __init__(
+        self, *, blobs: BlobStore, key: VaultKey, faults: FaultHook = no_faults
+    ) -> None:
         self.blobs = blobs
         self.key = key
+        self.faults = faults
 
     @classmethod
-    def folder(cls, root: Path, secret: bytes) -> Vault:
-        return cls(blobs=FolderBlobStore(root), key=VaultKey.from_secret(secret))
+    def folder(cls, root: Path, secret: bytes, *, faults: FaultHook = no_faults) -> Vault:
+        return cls(blobs=FolderBlobStore(root), key=VaultKey.from_secret(secret), faults=faults)
 
     def name_of(self, sha256: str) -> str:
         return self.key.name_of(sha256)
@@ -73,7 +76,7 @@ class Vault:
         if expected_sha256 is not None and sha != expected_sha256:
             pending.abort()
             raise VaultError("the file changed while it was being stored")
-        crash_point("vault.before_commit")
+        self.faults("vault.before_commit")
         pending.commit(self.name_of(sha))
         return BlobRef(sha256=sha, size=size)
 

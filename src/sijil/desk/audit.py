@@ -26,7 +26,7 @@ from sijil.fsutil import confine
 from sijil.ledger.audit import audit_ledger
 from sijil.ledger.entries import Entry, parse_entry
 from sijil.ledger.heads import HEAD_INTERVAL
-from sijil.ledger.records import (
+from sijil.desk.records import (
     attachment_list,
     envelope_facts,
     quarantine_facts,

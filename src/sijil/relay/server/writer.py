@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sijil.errors import RelayLimitExceeded, RelayProtocolError
 from sijil.fsutil import atomic_write
-from sijil.relay.tus import CHECKSUM_MISMATCH, Checksum
+from sijil.relay.protocol.tus import CHECKSUM_MISMATCH, Checksum
 
 __all__ = ["INSUFFICIENT_STORAGE", "WRITE_BATCH", "UploadWriter"]
 

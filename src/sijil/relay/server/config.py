@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sijil.crypto.identity import DeskPublic
 from sijil.errors import ConfigError, RelayLimitExceeded
+from sijil.relay.protocol.tus import DEFAULT_MAX_ENVELOPE_BYTES
 
 __all__ = [
     "DEFAULT_EXPIRY_S",
@@ -17,8 +18,6 @@ __all__ = [
     "RelayConfig",
 ]
 
-# A phone video of a few minutes; larger files should travel on a USB stick.
-DEFAULT_MAX_ENVELOPE_BYTES = 2 << 30
 # Two days: long enough for a correspondent who loses the link for a night.
 DEFAULT_EXPIRY_S = 2 * 24 * 3600
 # Phones behind Tor send few uploads at once; more in flight is load, not users.

@@ -23,17 +23,17 @@ from starlette.routing import Route
 
 from sijil.envelope.age import INTRO
 from sijil.errors import NotFound, RelayError, RelayLimitExceeded, RelayProtocolError
-from sijil.relay import tus
-from sijil.relay.auth import (
+from sijil.relay.protocol import tus
+from sijil.relay.protocol.auth import (
     ChallengeIssuer,
     ReplayGuard,
     body_digest,
     check_desk_headers,
     verify_desk_request,
 )
-from sijil.relay.config import MAX_REPLIES_PER_BOX, MAX_REPLY_BYTES, RateLimiter, RelayConfig
-from sijil.relay.spool import Spool, SpoolLimits, Upload
-from sijil.relay.writer import INSUFFICIENT_STORAGE
+from sijil.relay.server.config import MAX_REPLIES_PER_BOX, MAX_REPLY_BYTES, RateLimiter, RelayConfig
+from sijil.relay.server.spool import Spool, SpoolLimits, Upload
+from sijil.relay.server.writer import INSUFFICIENT_STORAGE
 
 __all__ = ["UPLOADS_PATH", "create_app"]
 

@@ -20,8 +20,8 @@ from typing import Any
 import uvicorn
 
 from sijil.errors import ConfigError
-from sijil.relay.app import create_app
-from sijil.relay.config import RelayConfig
+from sijil.relay.server.app import create_app
+from sijil.relay.server.config import RelayConfig
 
 __all__ = ["LOG_CONFIG", "ScrubAddresses", "running_relay", "serve", "uvicorn_config"]
 

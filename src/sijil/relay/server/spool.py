@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sijil.envelope.age import CHUNK_SIZE, INTRO, TAG_SIZE, _read_header
+from sijil.envelope.age import CHUNK_SIZE, INTRO, TAG_SIZE, read_header
 from sijil.errors import (
     EnvelopeError,
     NotFound,
@@ -36,8 +36,8 @@ from sijil.errors import (
     RelayProtocolError,
 )
 from sijil.fsutil import atomic_write, fsync_dir
-from sijil.relay.tus import CHECKSUM_MISMATCH, Checksum
-from sijil.relay.writer import INSUFFICIENT_STORAGE, UploadWriter
+from sijil.relay.protocol.tus import CHECKSUM_MISMATCH, Checksum
+from sijil.relay.server.writer import INSUFFICIENT_STORAGE, UploadWriter
 
 __all__ = ["Spool", "SpoolLimits", "Upload", "check_envelope"]
 
@@ -69,7 +69,7 @@ def check_envelope(path: Path) -> None:
     """
     try:
         with path.open("rb") as handle:
-            stanzas, covered, mac = _read_header(handle)
+            stanzas, covered, mac = read_header(handle)
             header_size = handle.tell()
     except EnvelopeError as exc:
         raise RelayProtocolError(f"not a sijil envelope: {exc}", status=422) from exc

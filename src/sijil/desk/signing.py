@@ -24,7 +24,7 @@ def sign_now(
     ahead without a timestamp rather than not at all).
     """
     with store.session(write=True) as session:
-        row, signed = issue_head(session, key)
+        row, signed = issue_head(session, key, faults=home.faults)
     config = TsaConfig.load(home.tsa_config)
     if config is None:
         return row

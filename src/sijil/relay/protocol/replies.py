@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from sijil.envelope.age import AgeReader, AgeWriter
 from sijil.errors import BadSignature, EnvelopeError, MalformedEnvelope
-from sijil.relay.auth import mailbox_id
+from sijil.relay.protocol.auth import mailbox_id
 
 __all__ = ["MAX_REPLY_TEXT", "Reply", "open_reply", "seal_reply"]
 

@@ -22,6 +22,7 @@ from email.utils import format_datetime
 from sijil.errors import RelayLimitExceeded, RelayProtocolError
 
 __all__ = [
+    "DEFAULT_MAX_ENVELOPE_BYTES",
     "CHECKSUM_ALGORITHMS",
     "EXTENSIONS",
     "OFFSET_CONTENT_TYPE",
@@ -36,6 +37,9 @@ __all__ = [
     "require_version",
 ]
 
+# A phone video of a few minutes; larger files should travel on a USB stick. Both
+# ends use it: the relay refuses larger uploads, the desk refuses larger pulls.
+DEFAULT_MAX_ENVELOPE_BYTES = 2 << 30
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,checksum,termination,expiration"
 CHECKSUM_ALGORITHMS = {"sha256": hashlib.sha256, "sha1": hashlib.sha1}

@@ -18,7 +18,7 @@ from typing import Final
 from sqlalchemy import select
 
 from sijil.errors import SijilError
-from sijil.media.intake import Fingerprinted, fingerprint_one, record_prints
+from sijil.desk.neardup.intake import Fingerprinted, fingerprint_one, record_prints
 from sijil.store import Attachment, MediaPrintRow, Store
 
 __all__ = ["BATCH", "Backfilled", "backfill"]
