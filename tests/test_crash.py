@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 
 from conftest import PASSPHRASE, DeskFixture
 from ledger_helpers import seal_reports
-from sijil.desk.intake import import_paths
 from sijil.desk.audit import audit_desk
+from sijil.desk.intake import import_paths
 from sijil.field.compose import export_outbox
 from sijil.field.home import FieldSession
 from sijil.store import Envelope, LedgerEntry, Report, VaultBlob

@@ -15,10 +15,10 @@ from sijil.crypto.identity import CorrespondentIdentity, DeskIdentity
 from sijil.desk.intake import ImportOutcome, import_paths
 from sijil.desk.reports import list_reports
 from sijil.envelope import shards
+from sijil.envelope.invite import Invite
 from sijil.envelope.sealing import Draft
 from sijil.field.compose import compose, export_outbox
 from sijil.field.home import FieldHome, FieldSession
-from sijil.envelope.invite import Invite
 from sijil.store import Correspondent, Envelope, QuarantineItem
 
 Correspondent_ = Callable[[DeskFixture, str], FieldSession]
@@ -238,8 +238,8 @@ def test_poisoned_envelopes_are_quarantined_and_intake_goes_on(
     desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path
 ) -> None:
     from envelope_helpers import raw_envelope, sign
-    from sijil.crypto.identity import b64, raw_public
     from sijil.crypto.canonical import canonical_json
+    from sijil.crypto.identity import b64, raw_public
 
     # Given, sorted first in the folder, envelopes a hostile sender crafted with a
     # valid signature of their own, and after them a good report

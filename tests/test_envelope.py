@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envelope_helpers import open_bytes, raw_envelope, seal_bytes, sha, sign
+from sijil.crypto.canonical import canonical_json
 from sijil.crypto.identity import (
     CorrespondentIdentity,
     DeskIdentity,
@@ -22,7 +23,6 @@ from sijil.crypto.identity import (
     raw_public,
 )
 from sijil.envelope.age import CHUNK_SIZE, TAG_SIZE
-from sijil.crypto.canonical import canonical_json
 from sijil.envelope.manifest import MAX_MANIFEST_BYTES, AttachmentEntry, Manifest
 from sijil.errors import (
     AttachmentHashMismatch,

@@ -134,8 +134,8 @@ def test_wipe_destroys_keys_and_outbox_in_under_a_second(
 def test_init_refuses_to_overwrite_an_existing_home(
     raven: FieldSession, fast_kdf: KdfParams
 ) -> None:
-    from sijil.errors import ConfigError
     from sijil.envelope.invite import Invite
+    from sijil.errors import ConfigError
 
     invite = Invite(codename="X", desk=raven.desk, token="0" * 64)
     with pytest.raises(ConfigError, match="already exists"):

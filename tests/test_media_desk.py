@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from conftest import CliResult, DeskFixture
 from sijil.desk.intake import import_paths
+from sijil.desk.neardup.intake import fingerprint_report
 from sijil.envelope.sealing import Draft
 from sijil.field.compose import compose, export_outbox
 from sijil.field.home import FieldSession
-from sijil.desk.neardup.intake import fingerprint_report
 from sijil.store import LedgerEntry, MediaMatch, MediaPrintRow, Report
 
 Correspondent_ = Callable[[DeskFixture, str], FieldSession]

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from sijil.desk.neardup.catalog import INDEX_FILE, Catalog
-from sijil.media.index import MAX_RADIUS, HammingIndex, hamming
 from sijil.desk.neardup.intake import Fingerprinted, store_print
+from sijil.media.index import MAX_RADIUS, HammingIndex, hamming
 from sijil.media.pdq import TRANSFORMS, ImagePrint
 from sijil.media.video import VideoPrint
 from sijil.store import Attachment, Correspondent, Envelope, MediaPrintRow, Report, Store, utcnow

@@ -31,8 +31,8 @@ from sijil.relay.protocol.auth import (
     sign_request,
     verify_desk_request,
 )
-from sijil.relay.server.lossy import LossyLink
 from sijil.relay.protocol.replies import open_reply, seal_reply
+from sijil.relay.server.lossy import LossyLink
 from sijil.store import Envelope, RelayReply
 
 

@@ -28,8 +28,8 @@ from sijil.field.home import FieldSession
 from sijil.field.inbox import fetch_inbox
 from sijil.field.send import send_outbox
 from sijil.relay.protocol.auth import mailbox_id, sign_request
-from sijil.relay.server.config import MAX_REPLY_BYTES
 from sijil.relay.protocol.replies import open_reply, seal_reply
+from sijil.relay.server.config import MAX_REPLY_BYTES
 from test_relay_crash import relay_process
 
 TUS = {"Tus-Resumable": "1.0.0"}

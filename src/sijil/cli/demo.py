@@ -23,12 +23,12 @@ from sijil.desk.home import DeskHome
 from sijil.desk.intake import ImportOutcome, import_paths
 from sijil.desk.reports import list_reports
 from sijil.envelope import shards as shard_codec
+from sijil.envelope.invite import Invite
 from sijil.envelope.manifest import Location
 from sijil.envelope.sealing import Draft
 from sijil.errors import ConfigError
 from sijil.field.compose import Composed, compose, export_outbox
 from sijil.field.home import FieldHome, FieldSession
-from sijil.envelope.invite import Invite
 
 __all__ = ["PASSPHRASE", "run_demo"]
 
@@ -365,9 +365,9 @@ def _custody(
 ) -> None:
     """Last step: the audit passes, and an exported package verifies on its own."""
     from sijil.desk.audit import audit_desk
+    from sijil.desk.signing import sign_now
     from sijil.export.package import export_package
     from sijil.export.verifier import verify_package
-    from sijil.desk.signing import sign_now
 
     echo("\n== 8. Chain of custody (سلسلة الحيازة) ==")
     identity = desk.unlock(PASSPHRASE)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from sijil.cli.options import DB, DESK_HOME, desk_home
+from sijil.cli.options import DB, DESK_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
 from sijil.crypto.identity import age_identity_string, age_recipient_string
 from sijil.crypto.kdf import DEFAULT_KDF
 from sijil.desk.intake import ImportOutcome, import_paths
 from sijil.desk.reports import list_reports
-from sijil.fsutil import atomic_write
 from sijil.envelope.invite import CODENAME_PATTERN
+from sijil.fsutil import atomic_write
 
 __all__ = ["desk"]
 
@@ -31,7 +31,7 @@ def desk() -> None:
 @DB
 def init(home: Path, db_url: str | None) -> None:
     """Create the desk's keys and database; writes HOME/desk.pub for correspondents."""
-    desk_home = desk_home(home, db_url)
+    desk_home = desk_at(home, db_url)
     public = desk_home.init(read_passphrase("the new desk key", new=True), DEFAULT_KDF)
     click.echo(f"Desk ready in {home}")
     click.echo(f"Public keys: {desk_home.public_file}")
@@ -55,7 +55,7 @@ def invite(home: Path, db_url: str | None, name: str, out: Path, relay: str | No
         raise click.BadParameter(
             "1-64 letters, digits, spaces, '.', '_' or '-'", param_hint="--name"
         )
-    desk_home = desk_home(home, db_url)
+    desk_home = desk_at(home, db_url)
     desk_home.require()
     with desk_home.open_store() as store:
         made = desk_home.invite(store, codename=name, relay=relay)
@@ -82,7 +82,7 @@ def _print_outcome(outcome: ImportOutcome) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def import_cmd(home: Path, db_url: str | None, channel: str, paths: tuple[Path, ...]) -> None:
     """Import envelopes and text shards from files or folders."""
-    desk_home = desk_home(home, db_url)
+    desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     with desk_home.open_store() as store:
         outcomes = import_paths(
@@ -101,7 +101,7 @@ def import_cmd(home: Path, db_url: str | None, channel: str, paths: tuple[Path, 
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def reports(home: Path, db_url: str | None, as_json: bool) -> None:
     """List received reports, newest first."""
-    desk_home = desk_home(home, db_url)
+    desk_home = desk_at(home, db_url)
     desk_home.require()
     with desk_home.open_store() as store:
         rows = list_reports(store)
@@ -141,7 +141,7 @@ def key() -> None:
 )
 def export_age(home: Path, out: Path) -> None:
     """Write the desk's age identity so the standard age tool can open envelopes."""
-    desk_home = desk_home(home)
+    desk_home = desk_at(home)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     click.echo(
         "WARNING: this file holds the desk's secret key unencrypted. Anyone who gets it "

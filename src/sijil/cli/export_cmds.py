@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sijil.cli.options import DB, DESK_HOME, desk_home
+from sijil.cli.options import DB, DESK_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
 from sijil.errors import ConfigError
 
@@ -52,7 +52,7 @@ def package(
         raise ConfigError("this desk has no incidents yet; name reports with --report")
     if not report_ids:
         raise click.UsageError("give --report ID (repeatable) or --incident ID")
-    desk_home = desk_home(home, db_url)
+    desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     with desk_home.open_store() as store:
         result = export_package(

@@ -13,12 +13,12 @@ from sijil.cli.passphrase import read_passphrase
 from sijil.cli.scrub_cmds import show_findings
 from sijil.crypto.kdf import DEFAULT_KDF
 from sijil.envelope import shards as shard_codec
+from sijil.envelope.invite import Invite
 from sijil.envelope.manifest import MAX_MANIFEST_BYTES, Location
 from sijil.envelope.sealing import Draft
 from sijil.errors import ConfigError, ShardError
 from sijil.field.compose import compose, export_outbox
 from sijil.field.home import FieldHome, wipe
-from sijil.envelope.invite import Invite
 
 __all__ = ["field"]
 

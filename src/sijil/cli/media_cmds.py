@@ -8,14 +8,14 @@ from typing import Any
 
 import click
 
-from sijil.cli.options import DB, desk_home
+from sijil.cli.options import DB, desk_at
 from sijil.cli.options import DESK_HOME as HOME
 from sijil.cli.passphrase import read_passphrase
 from sijil.desk.neardup.backfill import Backfilled, backfill
 from sijil.desk.neardup.catalog import INDEX_FILE, Catalog
+from sijil.desk.neardup.lookup import look_up
 from sijil.media.fingerprint import MediaPrint, fingerprint_file
 from sijil.media.index import DEFAULT_RADIUS, MAX_RADIUS
-from sijil.desk.neardup.lookup import look_up
 from sijil.media.pdq import DIHEDRAL, ImagePrint
 
 __all__ = ["media"]
@@ -87,7 +87,7 @@ def hash_cmd(file: Path, as_json: bool) -> None:
 )
 def match(home: Path, db_url: str | None, file: Path, as_json: bool, radius: int) -> None:
     """Where has the desk seen this photo or video before? (any file found online)"""
-    desk_home = desk_home(home, db_url)
+    desk_home = desk_at(home, db_url)
     desk_home.require()
     with desk_home.open_store() as store:
         media_print, seen = look_up(store, desk_home.root, file, radius=radius)
@@ -117,7 +117,7 @@ def match(home: Path, db_url: str | None, file: Path, as_json: bool, radius: int
 @DB
 def reindex(home: Path, db_url: str | None) -> None:
     """Rebuild the saved near-duplicate index from the fingerprints in the database."""
-    desk_home = desk_home(home, db_url)
+    desk_home = desk_at(home, db_url)
     desk_home.require()
     with desk_home.open_store() as store:
         catalog = Catalog(store=store, path=desk_home.root / INDEX_FILE)
@@ -131,7 +131,7 @@ def reindex(home: Path, db_url: str | None) -> None:
 @DB
 def backfill_cmd(home: Path, db_url: str | None) -> None:
     """Fingerprint and match attachments received before media matching (oldest first)."""
-    desk_home = desk_home(home, db_url)
+    desk_home = desk_at(home, db_url)
     vault = desk_home.open_vault(desk_home.unlock(read_passphrase("the desk key")))
 
     def show(done: Backfilled) -> None:

@@ -9,7 +9,7 @@ import click
 from sijil.desk.home import DeskHome
 from sijil.faults import faults_from_environment
 
-__all__ = ["DB", "DESK_HOME", "FIELD_HOME", "desk_home"]
+__all__ = ["DB", "DESK_HOME", "FIELD_HOME", "desk_at"]
 
 DESK_HOME = click.option(
     "--home",
@@ -38,6 +38,6 @@ DB = click.option(
 )
 
 
-def desk_home(home: Path, db_url: str | None = None) -> DeskHome:
+def desk_at(home: Path, db_url: str | None = None) -> DeskHome:
     """The desk home a command works on; crash trials set SIJIL_TEST_CRASH_AT (sijil.faults)."""
     return DeskHome(root=home, db_url=db_url, faults=faults_from_environment())

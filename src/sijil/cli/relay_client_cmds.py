@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from sijil.cli.options import DB, DESK_HOME, FIELD_HOME, desk_home
+from sijil.cli.options import DB, DESK_HOME, FIELD_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
 from sijil.desk.intake import ImportOutcome
 from sijil.errors import ConfigError, RelayError
@@ -111,7 +111,7 @@ def pull(home: Path, db_url: str | None, relay: str, proxy: str | None) -> None:
     """Download new envelopes from the relay, import them, and let the relay delete them."""
     from sijil.desk.pull import pull_envelopes
 
-    desk_home = desk_home(home, db_url)
+    desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     with desk_home.open_store() as store:
         outcomes = pull_envelopes(
@@ -142,7 +142,7 @@ def reply(
     """Seal a reply to a correspondent and leave it in their relay mailbox."""
     from sijil.desk.reply import send_reply
 
-    desk_home = desk_home(home, db_url)
+    desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     text = _reply_text(text)
     with desk_home.open_store() as store:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sijil.cli.options import DB, DESK_HOME, desk_home
+from sijil.cli.options import DB, DESK_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
 from sijil.errors import AuditFailed, PackageError
 
@@ -23,7 +23,7 @@ def verify(home: Path, db_url: str | None) -> None:
     from sijil.desk.audit import audit_desk
     from sijil.ledger.timestamp import TsaConfig
 
-    desk_home = desk_home(home, db_url)
+    desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     tsa = TsaConfig.load(desk_home.tsa_config)
     with desk_home.open_store() as store:
@@ -86,11 +86,11 @@ def ledger() -> None:
 @click.option("--if-due", is_flag=True, help="Only if the schedule says one is due (for a timer).")
 def head(home: Path, db_url: str | None, if_due: bool) -> None:
     """Sign a tree head of the ledger now (and timestamp it if an authority is set)."""
-    from sijil.ledger.heads import head_due
     from sijil.desk.signing import sign_now
+    from sijil.ledger.heads import head_due
     from sijil.store import utcnow
 
-    desk_home = desk_home(home, db_url)
+    desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     with desk_home.open_store() as store:
         if if_due:
@@ -117,7 +117,7 @@ def timestamps(home: Path, url: str, ca_file: Path) -> None:
     """Have every new tree head timestamped by an RFC 3161 authority."""
     from sijil.ledger.timestamp import TsaConfig
 
-    desk_home = desk_home(home)
+    desk_home = desk_at(home)
     desk_home.require()
     TsaConfig(url=url, ca_pem=ca_file.read_bytes()).save(desk_home.tsa_config)
     click.echo(f"tree heads will be timestamped by {url}")

@@ -21,17 +21,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from sijil.errors import ConfigError, LedgerError, TimestampError
-from sijil.fsutil import confine
-from sijil.ledger.audit import audit_ledger
-from sijil.ledger.entries import Entry, parse_entry
-from sijil.ledger.heads import HEAD_INTERVAL
 from sijil.desk.records import (
     attachment_list,
     envelope_facts,
     quarantine_facts,
     report_fields,
 )
+from sijil.errors import ConfigError, LedgerError, TimestampError
+from sijil.fsutil import confine
+from sijil.ledger.audit import audit_ledger
+from sijil.ledger.entries import Entry, parse_entry
+from sijil.ledger.heads import HEAD_INTERVAL
 from sijil.ledger.timestamp import verify_token
 from sijil.store import (
     Envelope,

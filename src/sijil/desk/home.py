@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from sijil.crypto.identity import DeskIdentity, DeskPublic
 from sijil.crypto.kdf import KdfParams
+from sijil.envelope.invite import Invite
 from sijil.errors import ConfigError
 from sijil.faults import FaultHook, no_faults
 from sijil.fsutil import atomic_write
-from sijil.envelope.invite import Invite
 from sijil.store import Correspondent, Store
 from sijil.vault import Vault
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
+from sijil.desk.neardup.intake import fingerprint_report
+from sijil.desk.records import envelope_facts, quarantine_facts
 from sijil.desk.register import register_report
 from sijil.envelope import shards as shard_codec
 from sijil.envelope.age import INTRO
@@ -34,8 +36,6 @@ from sijil.fsutil import atomic_write, confine, fsync_dir
 from sijil.ledger import log as ledger_log
 from sijil.ledger.entries import NewEntry
 from sijil.ledger.heads import head_due, issue_head
-from sijil.desk.records import envelope_facts, quarantine_facts
-from sijil.desk.neardup.intake import fingerprint_report
 from sijil.store import Envelope, QuarantineItem, Store, utcnow
 from sijil.vault import BlobRef, Vault
 

@@ -10,14 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sijil.crypto.identity import fingerprint, unb64
+from sijil.desk.records import register_entries
 from sijil.envelope.manifest import Manifest
 from sijil.envelope.sealing import OpenedEnvelope
 from sijil.errors import AlreadyRegistered, ResealedReport
+from sijil.faults import FaultHook, no_faults
 from sijil.ledger import log as ledger_log
-from sijil.desk.records import register_entries
 from sijil.store import Attachment, Correspondent, Envelope, Report, Store, utcnow
 from sijil.vault import BlobRef, record_blob
-from sijil.faults import FaultHook, no_faults
 
 __all__ = ["register_report", "resolve_sender"]
 

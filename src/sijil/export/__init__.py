@@ -1,1 +1,1 @@
-"""sijil.export: evidence packages and their standalone verifier (which imports nothing from sijil)."""
+"""sijil.export: evidence packages and their standalone verifier (which imports no sijil)."""

@@ -46,13 +46,13 @@ from sqlalchemy.orm import selectinload
 from sijil import scrub
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
+from sijil.desk.signing import sign_now
 from sijil.errors import ConfigError, NotFound, ScrubError, SijilError
 from sijil.export import verifier
 from sijil.fsutil import atomic_writer
 from sijil.ledger import log
 from sijil.ledger.entries import NewEntry, format_time
 from sijil.ledger.heads import SignedHead
-from sijil.desk.signing import sign_now
 from sijil.ledger.timestamp import TsaConfig
 from sijil.store import LedgerEntry, Report, Store
 from sijil.vault.vault import Vault

@@ -19,9 +19,9 @@ from typing import Any
 from sijil.crypto.identity import CorrespondentIdentity, DeskPublic
 from sijil.crypto.kdf import KdfParams
 from sijil.envelope.age import AgeReader, AgeWriter
+from sijil.envelope.invite import Invite
 from sijil.errors import ConfigError, KeyFileError
 from sijil.fsutil import atomic_write
-from sijil.envelope.invite import Invite
 
 __all__ = ["FieldHome", "FieldSession"]
 

@@ -20,14 +20,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sijil.crypto.identity import raw_public
 from sijil.crypto.canonical import canonical_json
+from sijil.crypto.identity import raw_public
 from sijil.errors import LedgerError
+from sijil.faults import FaultHook, no_faults
 from sijil.ledger import log
 from sijil.ledger.entries import format_time
 from sijil.ledger.merkle import HASH_SIZE
 from sijil.store import LedgerHead, utcnow
-from sijil.faults import FaultHook, no_faults
 
 __all__ = [
     "HEAD_FORMAT",

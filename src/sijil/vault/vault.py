@@ -25,11 +25,11 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session
 
 from sijil.errors import BlobAltered, VaultError
+from sijil.faults import FaultHook, no_faults
 from sijil.fsutil import atomic_writer
 from sijil.store import BLOB_KINDS, VaultBlob
 from sijil.vault.blobstore import BlobStore, FolderBlobStore
 from sijil.vault.cipher import VaultKey, decrypt_chunks, encrypt_to, plaintext_size
-from sijil.faults import FaultHook, no_faults
 
 __all__ = ["BlobRef", "Vault", "record_blob"]
 
@@ -43,9 +43,7 @@ class BlobRef:
 class Vault:
     """Store and read blobs by content address; no database access here."""
 
-    def __init__(
-        self, *, blobs: BlobStore, key: VaultKey, faults: FaultHook = no_faults
-    ) -> None:
+    def __init__(self, *, blobs: BlobStore, key: VaultKey, faults: FaultHook = no_faults) -> None:
         self.blobs = blobs
         self.key = key
         self.faults = faults

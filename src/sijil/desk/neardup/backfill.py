@@ -17,8 +17,8 @@ from typing import Final
 
 from sqlalchemy import select
 
-from sijil.errors import SijilError
 from sijil.desk.neardup.intake import Fingerprinted, fingerprint_one, record_prints
+from sijil.errors import SijilError
 from sijil.store import Attachment, MediaPrintRow, Store
 
 __all__ = ["BATCH", "Backfilled", "backfill"]

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from sijil.desk.neardup.catalog import Catalog, Found
 from sijil.errors import MediaError, UnsupportedMedia
 from sijil.ledger import log as ledger_log
 from sijil.ledger.entries import NewEntry
-from sijil.desk.neardup.catalog import Catalog, Found
 from sijil.media.fingerprint import fingerprint_file
 from sijil.media.index import DEFAULT_RADIUS
 from sijil.media.pdq import ImagePrint

@@ -13,9 +13,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
 from sijil.desk.neardup.catalog import Found
+from sijil.desk.neardup.intake import catalog_for
 from sijil.media.fingerprint import MediaPrint, fingerprint_file
 from sijil.media.index import DEFAULT_RADIUS
-from sijil.desk.neardup.intake import catalog_for
 from sijil.store import Attachment, MediaMatch, MediaPrintRow, Report, Store
 
 __all__ = ["SeenAt", "look_up", "matches_by_report"]

@@ -22,8 +22,8 @@ from email.utils import format_datetime
 from sijil.errors import RelayLimitExceeded, RelayProtocolError
 
 __all__ = [
-    "DEFAULT_MAX_ENVELOPE_BYTES",
     "CHECKSUM_ALGORITHMS",
+    "DEFAULT_MAX_ENVELOPE_BYTES",
     "EXTENSIONS",
     "OFFSET_CONTENT_TYPE",
     "STORED_HEADER",

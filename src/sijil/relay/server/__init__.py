@@ -1,11 +1,11 @@
 """sijil.relay.server: the relay service (ASGI); holds no key that opens anything.
 
-    config    the frozen settings and the rate limiter
-    spool     uploads and finished envelopes on disk, keyed by envelope id
-    writer    appending a PATCH body to an upload
-    app       ``create_app(config)``: tus routes, the desk pull API, mailboxes
-    serve     uvicorn around the app, with address-scrubbing logs
-    lossy     a lossy TCP link for trials and benchmarks
+config    the frozen settings and the rate limiter
+spool     uploads and finished envelopes on disk, keyed by envelope id
+writer    appending a PATCH body to an upload
+app       ``create_app(config)``: tus routes, the desk pull API, mailboxes
+serve     uvicorn around the app, with address-scrubbing logs
+lossy     a lossy TCP link for trials and benchmarks
 """
 
 from sijil.relay.server.app import UPLOADS_PATH, create_app
