@@ -1,9 +1,11 @@
-"""Small file-system helpers every side shares: atomic writes and path confinement."""
+"""Small file-system helpers every side shares: atomic writes, copies, hashing, confinement."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,17 @@ from typing import BinaryIO
 
 from sijil.errors import ConfigError
 
-__all__ = ["atomic_write", "atomic_writer", "confine", "fsync_dir"]
+__all__ = [
+    "atomic_copy",
+    "atomic_write",
+    "atomic_writer",
+    "confine",
+    "fsync_dir",
+    "sha256_file",
+]
+
+# Large enough that per-call overhead vanishes, small enough to stay in cache.
+COPY_CHUNK = 1 << 20
 
 
 def fsync_dir(path: Path) -> None:
@@ -50,6 +62,18 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` atomically (temp file, fsync, rename)."""
     with atomic_writer(path, mode=mode) as handle:
         handle.write(data)
+
+
+def atomic_copy(src: Path, target: Path, *, mode: int = 0o600) -> None:
+    """Copy ``src`` to ``target`` atomically: the target is whole or absent after a crash."""
+    with atomic_writer(target, mode=mode) as out, Path(src).open("rb") as handle:
+        shutil.copyfileobj(handle, out, COPY_CHUNK)
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 (hex) of a file's content, read in chunks (the one copy in sijil)."""
+    with Path(path).open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def confine(base: Path, candidate: Path | str) -> Path:

@@ -11,7 +11,6 @@ before. Nothing here writes.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +27,7 @@ from sijil.desk.records import (
     report_fields,
 )
 from sijil.errors import ConfigError, LedgerError, TimestampError
-from sijil.fsutil import confine
+from sijil.fsutil import confine, sha256_file
 from sijil.ledger.audit import audit_ledger
 from sijil.ledger.entries import Entry, parse_entry
 from sijil.ledger.heads import HEAD_INTERVAL
@@ -168,17 +167,9 @@ def _check_envelope(
         expected.setdefault(item.sha256, f"attachment {item.position + 1} of report #{report.id}")
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _quarantine_file_problem(home: Path, kept: QuarantineItem) -> str | None:
     try:
-        found = _file_sha256(confine(home, kept.stored_path))
+        found = sha256_file(confine(home, kept.stored_path))
     except ConfigError:
         return "its stored path leaves the desk's folder"
     except FileNotFoundError:

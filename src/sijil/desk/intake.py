@@ -8,11 +8,9 @@ Nothing given to intake is ever dropped.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,7 @@ from sijil.errors import (
     ShardError,
     TooFewShards,
 )
-from sijil.fsutil import atomic_write, confine, fsync_dir
+from sijil.fsutil import atomic_copy, atomic_write, confine, sha256_file
 from sijil.ledger import log as ledger_log
 from sijil.ledger.entries import NewEntry
 from sijil.ledger.heads import head_due, issue_head
@@ -149,12 +147,12 @@ class _Intake:
         envelope_id: str | None,
         channel: str | None = None,
     ) -> None:
-        digest = _sha256_file(data_path)
+        digest = sha256_file(data_path)
         folder = self.home.quarantine
         folder.mkdir(parents=True, exist_ok=True)
         stored = folder / f"{digest}.bin"
         if not stored.exists():
-            _copy_atomic(data_path, stored)
+            atomic_copy(data_path, stored)
         # Only the file name: a full path can name the operator or the USB stick's label.
         # Appended, so the same bytes arriving twice keep both reasons.
         line = f"{Path(source).name}: {reason}\n".encode()
@@ -198,7 +196,7 @@ class _Intake:
         )
 
     def take_envelope(self, path: Path, *, source: str, channel: str) -> None:
-        envelope_id = _sha256_file(path)
+        envelope_id = sha256_file(path)
         with self.store.session() as session:
             known = session.get(Envelope, envelope_id)
             if known is not None:
@@ -387,26 +385,6 @@ class _Intake:
         finally:
             rebuilt.unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _sha256_file(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _copy_atomic(src: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, src.open("rb") as handle:
-            shutil.copyfileobj(handle, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        Path(tmp).replace(target)
-        fsync_dir(target.parent)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def import_paths(

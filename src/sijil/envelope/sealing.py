@@ -40,6 +40,7 @@ from sijil.errors import (
     ManifestTooLarge,
     UnknownFormatVersion,
 )
+from sijil.fsutil import sha256_file
 
 __all__ = [
     "AttachmentSource",
@@ -179,8 +180,7 @@ def seal(
 
 def envelope_id_of(path: Path) -> str:
     """The envelope's identity: SHA-256 of its ciphertext, hex."""
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    return sha256_file(path)
 
 
 def _read_manifest(reader: AgeReader) -> tuple[Manifest, bytes, bytes, Ed25519PublicKey]:

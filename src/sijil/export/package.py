@@ -49,7 +49,7 @@ from sijil.desk.home import DeskHome
 from sijil.desk.signing import sign_now
 from sijil.errors import ConfigError, NotFound, ScrubError, SijilError
 from sijil.export import verifier
-from sijil.fsutil import atomic_writer
+from sijil.fsutil import atomic_writer, sha256_file
 from sijil.ledger import log
 from sijil.ledger.entries import NewEntry, format_time
 from sijil.ledger.heads import SignedHead
@@ -139,14 +139,6 @@ def _entries_for(store: Store, subjects: set[str], export_seq: int) -> dict[int,
         return {int(seq): body.encode() for seq, body in rows}
 
 
-def _sha256_file(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
-
-
 def _scrub_copies(
     reports: list[Report], vault: Vault, scratch: Path
 ) -> tuple[dict[tuple[int, int], Path], list[dict[str, Any]]]:
@@ -179,7 +171,7 @@ def _scrub_copies(
                     "report": report.id,
                     "position": item.position,
                     "of": item.sha256,
-                    "sha256": _sha256_file(clean),
+                    "sha256": sha256_file(clean),
                     "removed": sorted({f.kind for f in done.removed}),
                 }
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from sijil.desk.neardup.catalog import Found
 from sijil.desk.neardup.intake import catalog_for
+from sijil.fsutil import sha256_file
 from sijil.media.fingerprint import MediaPrint, fingerprint_file
 from sijil.media.index import DEFAULT_RADIUS
 from sijil.store import Attachment, MediaMatch, MediaPrintRow, Report, Store
@@ -123,8 +123,7 @@ def look_up(
 ) -> tuple[MediaPrint, list[SeenAt]]:
     """Fingerprint ``path``; list every earlier item it resembles (MediaError if it cannot)."""
     media = fingerprint_file(path)
-    with path.open("rb") as handle:
-        sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+    sha256 = sha256_file(path)
     catalog = catalog_for(store, home, radius=radius)
     found = catalog.match(media)
     catalog.save_if_due()

@@ -35,7 +35,7 @@ from sijil.errors import (
     RelayLimitExceeded,
     RelayProtocolError,
 )
-from sijil.fsutil import atomic_write, fsync_dir
+from sijil.fsutil import atomic_write, fsync_dir, sha256_file
 from sijil.relay.protocol.tus import CHECKSUM_MISMATCH, Checksum
 from sijil.relay.server.writer import INSUFFICIENT_STORAGE, UploadWriter
 
@@ -80,11 +80,6 @@ def check_envelope(path: Path) -> None:
     full, rest = divmod(payload, CHUNK_SIZE + TAG_SIZE)
     if payload < TAG_SIZE or (rest and rest < TAG_SIZE) or (full and rest == TAG_SIZE):
         raise RelayProtocolError("not a sijil envelope: its payload is cut short", status=422)
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 class Spool:
@@ -266,7 +261,7 @@ class Spool:
 
     def reject(self, path: Path, reason: str) -> None:
         """Keep a finished upload that is no envelope, with its reason; never drop it."""
-        digest = _sha256(path)
+        digest = sha256_file(path)
         target = self.rejected / f"{digest}.bin"
         if target.exists():
             path.unlink()
@@ -298,7 +293,7 @@ class Spool:
         except RelayProtocolError as exc:
             self.reject_upload(upload, str(exc))
             raise
-        envelope_id = _sha256(part)
+        envelope_id = sha256_file(part)
         if upload.claimed_id is not None and upload.claimed_id != envelope_id:
             # the sender's whole-file checksum: these bytes are not what it sealed
             reason = "the upload's SHA-256 differs from its envelope id; start again"
