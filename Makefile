@@ -27,11 +27,18 @@ tools:
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src
+	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
+# In parallel, one xdist worker per core: each test has its own folders and its own
+# SQLite file or PostgreSQL schema (tests/conftest.py). loadgroup hands tests out one
+# at a time, slow ones first, and keeps each xdist_group (the demo, the near-duplicate
+# set) on one worker so its shared fixture is built once. PYTEST_ARGS adds options,
+# e.g. `make unit PYTEST_ARGS='-m "not slow"'`; `.venv/bin/pytest` alone runs serially.
+PYTEST_WORKERS ?= auto
 unit: $(DEV_STAMP) tools
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test: lint unit
 
@@ -42,6 +49,7 @@ bench: $(DEV_STAMP) tools
 	$(PY) bench/ledger.py
 	$(PY) bench/vault.py
 	$(PY) bench/media.py
+	$(PY) bench/neardup.py
 	$(PY) bench/relay_lossy.py
 
 clean:

@@ -4,6 +4,13 @@ Database fixtures run each test on SQLite and on PostgreSQL. PostgreSQL is
 expected at 127.0.0.1:5432, database ``test``, trust auth (override with
 ``SIJIL_TEST_POSTGRES_URL``); when it is missing those tests are skipped,
 unless ``SIJIL_REQUIRE_POSTGRES=1`` makes that a failure (as in CI).
+
+The suite runs in parallel (pytest-xdist, ``make unit``). Each test gets its own
+temporary folder, SQLite file or PostgreSQL schema, named after the xdist worker
+and a random suffix, so workers share no database object, file or module state;
+each worker asks once whether PostgreSQL answers. Tests marked ``slow`` are
+handed out first, and tests sharing an expensive module fixture carry an
+``xdist_group`` mark so one worker builds it once (``--dist loadgroup``).
 """
 
 from __future__ import annotations
@@ -23,7 +30,20 @@ from sijil.store import Store
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
+# xdist's worker id ("gw0", "gw1", ...), or "main" when the suite runs in one process
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
 _postgres_problem: dict[str, str | None] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, hand out the slow tests first so none is left to run alone at the end.
+
+    Every worker sorts the same collection the same way (a stable sort on the mark),
+    as xdist requires; a run in one process keeps the files' order.
+    """
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _postgres_admin_url() -> URL:
@@ -31,7 +51,7 @@ def _postgres_admin_url() -> URL:
 
 
 def _postgres_unreachable() -> str | None:
-    """Why PostgreSQL cannot be used, or None; asked once per test session."""
+    """Why PostgreSQL cannot be used, or None; asked once per test process (xdist worker)."""
     if "reason" not in _postgres_problem:
         url = _postgres_admin_url()
         engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 3})
@@ -57,10 +77,11 @@ def _postgres_schema_url() -> Iterator[str]:
         if os.environ.get("SIJIL_REQUIRE_POSTGRES") == "1":
             pytest.fail(message)
         pytest.skip(message)
-    # A fresh schema per test keeps tests independent without a database each;
+    # A fresh schema per test keeps tests independent without a database each, and
+    # xdist workers apart (the worker id in the name only helps find a leftover);
     # search_path in the URL's options sends every connection there, including
     # those of a CLI started in a subprocess with the same URL.
-    schema = f"sijil_test_{uuid.uuid4().hex[:16]}"
+    schema = f"sijil_test_{WORKER}_{uuid.uuid4().hex[:16]}"
     admin = create_engine(admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -187,6 +208,63 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code=code, out=captured.out, err=captured.err)
 
     return run
+
+
+# --- a desk holding evidence (vault, ledger, verify, export and crash tests) ----------
+
+from media import camera_jpeg  # noqa: E402
+from sijil.desk.intake import ImportOutcome, import_paths  # noqa: E402
+from sijil.envelope.sealing import Draft  # noqa: E402
+from sijil.field.compose import compose, export_outbox  # noqa: E402
+
+
+@dataclass
+class Evidence:
+    desk: DeskFixture
+    inbox: Path
+    outcomes: list[ImportOutcome]
+
+
+def seal_reports(session: FieldSession, folder: Path, count: int, *, tag: str = "r") -> None:
+    """Seal ``count`` Arabic reports into the outbox; two in three carry a photo."""
+    for i in range(count):
+        photo = folder / f"{tag}{i}.jpg"
+        photo.write_bytes(camera_jpeg(seed=i + 7 * len(tag)))
+        draft = Draft(title=f"{tag} report {i}", body="نص التقرير " * 3, lang="ar")
+        compose(session, draft, [photo] if i % 3 != 2 else [])
+
+
+def desk_with_evidence(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[[DeskFixture, str], FieldSession],
+    store_url: str,
+    tmp_path: Path,
+    *,
+    reports: int = 3,
+) -> Evidence:
+    """A desk that imported Raven's reports by USB, plus one file that is not an envelope."""
+    desk = make_desk(store_url)
+    raven = make_correspondent(desk, "Raven")
+    (tmp_path / "photos").mkdir()
+    seal_reports(raven, tmp_path / "photos", reports)
+    inbox = tmp_path / "inbox"
+    export_outbox(raven, inbox)
+    (inbox / "junk.bin").write_bytes(b"not an envelope at all")
+    identity = desk.home.unlock(PASSPHRASE)
+    with desk.home.open_store() as store:
+        outcomes = import_paths(desk.home, identity, store, [inbox], channel="usb")
+    return Evidence(desk=desk, inbox=inbox, outcomes=outcomes)
+
+
+@pytest.fixture
+def evidence(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[[DeskFixture, str], FieldSession],
+    store_url: str,
+    tmp_path: Path,
+) -> Evidence:
+    """A desk with three imported reports (two with a photo) and one quarantined file."""
+    return desk_with_evidence(make_desk, make_correspondent, store_url, tmp_path)
 
 
 # --- relay ----------------------------------------------------------------------------

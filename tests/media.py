@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 
+import numpy as np
 from PIL import Image
 
 
-def camera_jpeg(width: int = 160, height: int = 120, *, seed: int = 1) -> bytes:
-    """A JPEG with make, model, serial, capture time, software and a GPS position."""
+@functools.lru_cache(maxsize=256)
+def camera_jpeg(width: int = 160, height: int = 120, *, seed: int | str = 1) -> bytes:
+    """A JPEG with make, model, serial, capture time, software and a GPS position.
+
+    The same arguments give the same bytes on every run and in every process: a
+    ``str`` seed is hashed by ``random.Random`` with SHA-512, not with ``hash()``,
+    so it does not depend on PYTHONHASHSEED. Results are cached (bytes are
+    immutable); the noise makes each seed a different photo to the desk.
+    """
     rng = random.Random(seed)
-    image = Image.new("RGB", (width, height))
-    image.putdata(
-        [
-            (rng.randrange(256), (x * 2) % 256, (y * 2) % 256)
-            for y in range(height)
-            for x in range(width)
-        ]
+    red = np.frombuffer(rng.randbytes(width * height), np.uint8).reshape(height, width)
+    green = np.broadcast_to((np.arange(width) * 2 % 256).astype(np.uint8), (height, width))
+    blue = np.broadcast_to(
+        (np.arange(height) * 2 % 256).astype(np.uint8)[:, None], (height, width)
     )
+    image = Image.fromarray(np.dstack([red, green, blue]), "RGB")
     exif = Image.Exif()
     exif[0x010F] = "Canon"  # Make
     exif[0x0110] = "Canon EOS 40D"  # Model

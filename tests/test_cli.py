@@ -13,15 +13,27 @@ from PIL import Image
 
 from conftest import CliResult, DeskFixture
 from media import camera_jpeg
+from sijil.crypto.kdf import KdfParams
 
 Run = Callable[..., CliResult]
 
 
 @pytest.fixture
 def world(
-    make_desk: Callable[..., DeskFixture], store_url: str, tmp_path: Path, run_cli: Run
+    make_desk: Callable[..., DeskFixture],
+    store_url: str,
+    tmp_path: Path,
+    run_cli: Run,
+    fast_kdf: KdfParams,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> tuple[DeskFixture, Path]:
-    """A desk on the given database and one correspondent, both set up through the CLI."""
+    """A desk on the given database and one correspondent, both set up through the CLI.
+
+    The correspondent's key is locked with the cheap test scrypt, not the real one,
+    which would cost a third of a second at every command that unlocks it; the
+    ``*_uses_the_real_kdf`` tests check what ``init`` uses without the patch.
+    """
+    monkeypatch.setattr("sijil.cli.field_cmds.DEFAULT_KDF", fast_kdf)
     desk = make_desk(store_url)
     invite = tmp_path / "raven.invite"
     assert run_cli("desk", "invite", *desk.args, "--name", "Raven", "--out", str(invite)).code == 0
@@ -172,7 +184,7 @@ def test_an_uncleanable_file_is_refused_in_one_line(
             "--name",
         ),
         (
-            ["field", "init", "--home", "/tmp/x", "--invite", "/nonexistent.invite"],
+            ["field", "init", "--home", "/nonexistent/f", "--invite", "/nonexistent.invite"],
             "does not exist",
         ),
     ],
@@ -231,6 +243,18 @@ def test_desk_init_through_the_cli_uses_the_real_kdf(
     assert "Fingerprint:" in result.out
     again = run_cli("desk", "init", "--home", str(tmp_path / "d"))
     assert "already exists" in _one_line_error(again)
+
+
+def test_field_init_through_the_cli_uses_the_real_kdf(
+    make_desk: Callable[..., DeskFixture], tmp_path: Path, run_cli: Run
+) -> None:
+    desk = make_desk()
+    invite = tmp_path / "raven.invite"
+    assert run_cli("desk", "invite", *desk.args, "--name", "Raven", "--out", str(invite)).code == 0
+    result = run_cli("field", "init", "--home", str(tmp_path / "f"), "--invite", str(invite))
+    assert result.code == 0, result.err
+    doc = json.loads((tmp_path / "f" / "identity.key").read_text())
+    assert doc["kdf"]["log_n"] >= 17
 
 
 def test_report_text_can_come_from_stdin_and_a_missing_title_is_one_line(

@@ -1,10 +1,14 @@
 """kill -9 of `sijil desk import` at random points; two importers at once on PostgreSQL.
 
-Each trial runs the real CLI in a subprocess and kills it with a real SIGKILL:
-either the process sends it to itself at a named crash point (SIJIL_TEST_CRASH_AT,
-see sijil.faults) or the test sends it after a random delay. After each
-kill the desk must audit clean, every envelope must be registered fully or not
-at all, and importing again must complete without duplicating anything.
+Each trial runs the real CLI (``sijil.cli.main.main``) in a process of its own and
+kills it with a real SIGKILL: either the process sends it to itself at a named
+crash point (SIJIL_TEST_CRASH_AT, see sijil.faults) or the test sends it after a
+random delay. The process is forked from a server that imported sijil once
+(tests/cli_process.py), so it starts in milliseconds and a timer kill lands in the
+import's own work, not in Python starting up. After each kill the desk must audit
+clean, every envelope must be registered fully or not at all, and importing again
+must complete without duplicating anything. The two concurrent importers are
+started with ``python -m sijil.cli.main``, as a desk would run them.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from conftest import PASSPHRASE, DeskFixture
-from ledger_helpers import seal_reports
+from cli_process import start_cli
+from conftest import PASSPHRASE, DeskFixture, seal_reports
 from sijil.desk.audit import audit_desk
 from sijil.desk.intake import import_paths
 from sijil.field.compose import export_outbox
@@ -38,8 +42,9 @@ POINTS = [
 ]
 # A signed head is due only on a fresh desk (then hourly): the first trial kills there.
 FIRST_POINT = ("head.before_commit", 1)
-# A trial's import takes about a second, most of it Python starting up.
-KILL_DELAY_S = (0.6, 1.4)
+# A trial's import (2-4 envelopes, a forked process) takes a few tenths of a second:
+# timer kills fall anywhere in it, or just after it finished.
+KILL_DELAY_S = (0.02, 0.5)
 RUN_TIMEOUT_S = 60
 
 
@@ -55,36 +60,27 @@ def _env(crash_at: str | None) -> dict[str, str]:
     return env
 
 
-def _kill_run(desk: DeskFixture, folder: Path, rng: random.Random, trial: int) -> str:
+def _kill_run(
+    desk: DeskFixture, folder: Path, rng: random.Random, trial: int, output: Path
+) -> str:
     """One import, killed somewhere; returns how."""
-    command = [*_cli(desk, "desk", "import", "--channel", "usb"), str(folder)]
+    argv = ["desk", "import", "--channel", "usb", *desk.args, str(folder)]
     if trial % 2 == 0:
         point, most = FIRST_POINT if trial == 0 else POINTS[(trial // 2) % len(POINTS)]
         nth = rng.randint(1, most)
-        done = subprocess.run(
-            command,
-            env=_env(f"{point}:{nth}"),
-            capture_output=True,
-            timeout=RUN_TIMEOUT_S,
-            check=False,
-        )
+        process = start_cli(argv, _env(f"{point}:{nth}"), output)
+        process.join(RUN_TIMEOUT_S)
         # a point passed fewer than nth times lets the import finish: also a valid trial
-        assert done.returncode in (0, -signal.SIGKILL), done.stderr
-        return f"{point}:{nth} -> {done.returncode}"
-    process = subprocess.Popen(
-        command, env=_env(None), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+        assert process.exitcode in (0, -signal.SIGKILL), output.read_text()
+        return f"{point}:{nth} -> {process.exitcode}"
+    process = start_cli(argv, _env(None), output)
     delay = rng.uniform(*KILL_DELAY_S)
-    try:
-        process.wait(timeout=delay)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGKILL)
-    code = process.wait(timeout=RUN_TIMEOUT_S)
-    assert process.stderr is not None
-    err = process.stderr.read()
-    process.stderr.close()
-    assert code in (0, -signal.SIGKILL), err
-    return f"timer {delay:.2f}s -> {code}"
+    process.join(delay)
+    if process.exitcode is None:
+        process.kill()
+    process.join(RUN_TIMEOUT_S)
+    assert process.exitcode in (0, -signal.SIGKILL), output.read_text()
+    return f"timer {delay:.2f}s -> {process.exitcode}"
 
 
 def _assert_all_or_nothing(desk: DeskFixture, batch: list[str], how: str) -> None:
@@ -110,6 +106,7 @@ def _assert_all_or_nothing(desk: DeskFixture, batch: list[str], how: str) -> Non
                     assert session.get(VaultBlob, item.sha256) is not None, how
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend_seed", [1])
 def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     make_desk: Callable[..., DeskFixture],
@@ -137,7 +134,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
                 (tmp_path / "all" / f"{envelope_id}.age").read_bytes()
             )
         # When the import is killed
-        how = _kill_run(desk, folder, rng, trial)
+        how = _kill_run(desk, folder, rng, trial, tmp_path / f"run-{trial}.out")
         was_killed = how.endswith(f"-> {-signal.SIGKILL}")
         killed += was_killed
         # a named crash point is always reached: the kill there must really happen

@@ -1,7 +1,11 @@
-"""Desk intake on SQLite and PostgreSQL: enrol, dedupe, shards, quarantine."""
+"""Desk intake on SQLite and PostgreSQL: enrol, dedupe, shards, quarantine.
+
+The error boundary, quarantine retry and exit statuses are in test_quarantine.py.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +16,7 @@ from sqlalchemy import select
 from conftest import DeskFixture
 from media import camera_jpeg
 from sijil.crypto.identity import CorrespondentIdentity, DeskIdentity
-from sijil.desk.intake import ImportOutcome, import_paths
+from sijil.desk.intake import ImportOutcome, ImportStatus, import_paths
 from sijil.desk.reports import list_reports
 from sijil.envelope import shards
 from sijil.envelope.invite import Invite
@@ -35,11 +39,24 @@ def _import(desk: DeskFixture, *paths: Path, channel: str = "file") -> list[Impo
         return import_paths(desk.home, identity, store, list(paths), channel=channel)
 
 
-def _seal(session: FieldSession, tmp_path: Path, title: str, *, photo: bool = True) -> str:
+def _kept(desk: DeskFixture) -> dict[str, bytes]:
+    """Every quarantined input's bytes, read back from the vault, by source name."""
+    vault = desk.home.open_vault(desk.home.unlock("test passphrase, not secret"))
+    with desk.home.open_store() as store, store.session() as session:
+        items = session.scalars(select(QuarantineItem)).all()
+    return {item.source_name: vault.read_bytes(item.sha256) for item in items}
+
+
+def _seal(
+    session: FieldSession, tmp_path: Path, title: str, *, photo: bool = True, large: bool = False
+) -> str:
     files = []
     if photo:
         path = tmp_path / f"{title}.jpg"
-        path.write_bytes(camera_jpeg(seed=hash(title) % 1000))
+        # a str seed, not hash(title): the same photo whatever PYTHONHASHSEED is;
+        # a large one spans several of the envelope's 64 KiB chunks
+        size = (640, 480) if large else (160, 120)
+        path.write_bytes(camera_jpeg(*size, seed=title))
         files.append(path)
     return compose(session, Draft(title=title, body="نص التقرير", lang="ar"), files).envelope_id
 
@@ -166,25 +183,44 @@ def test_too_few_shards_wait_for_more_and_complete_later(
     assert not any(desk.home.pending_shards.iterdir())
 
 
+def _staging_files(staging: Path) -> list[str]:
+    """Every file in every process's staging folder (``staging/run-<pid>-<hex>/``)."""
+    return sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+
+
 def test_a_tampered_envelope_is_quarantined_with_its_reason_never_deleted(
     desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path
 ) -> None:
+    # Given an envelope with a photo of several chunks, damaged in its last chunk: the
+    # photo's first chunks are decrypted into staging before the damage is found
     raven = make_correspondent(desk, "Raven")
-    envelope_id = _seal(raven, tmp_path, "tampered")
+    envelope_id = _seal(raven, tmp_path, "tampered", large=True)
     (export,) = export_outbox(raven, tmp_path / "usb")
     damaged = bytearray(export.paths[0].read_bytes())
     damaged[-100] ^= 0x20
     export.paths[0].write_bytes(bytes(damaged))
+    # When it is imported, looking into this run's own staging folder at the moment
+    # the envelope is handed to quarantine (after its opening failed)
+    seen: dict[str, list[str]] = {}
+
+    def look(point: str) -> None:
+        if point == "intake.quarantine":
+            runs = [p.name for p in desk.home.staging.iterdir() if p.name.startswith("run-")]
+            seen["runs"], seen["files"] = runs, _staging_files(desk.home.staging)
+
+    desk = DeskFixture(home=dataclasses.replace(desk.home, faults=look))
     (outcome,) = _import(desk, tmp_path / "usb")
-    assert outcome.status == "quarantined" and "damaged" in outcome.detail
+    # Then it is quarantined with its reason, kept byte for byte in the vault
+    assert outcome.status is ImportStatus.QUARANTINED and "damaged" in outcome.detail
     with desk.home.open_store() as store, store.session() as session:
         (item,) = session.scalars(select(QuarantineItem)).all()
-        assert item.error_type == "TamperedEnvelope"
-        assert (desk.home.root / item.stored_path).read_bytes() == bytes(damaged)
+        assert item.error_type == "TamperedEnvelope" and item.stored_path is None
         envelope = session.get(Envelope, outcome.envelope_id)
         assert envelope is not None and envelope.status == "quarantined"
+    assert _kept(desk) == {export.paths[0].name: bytes(damaged)}
     assert outcome.envelope_id != envelope_id  # the id is of what arrived
-    assert not list(desk.home.staging.glob(".open-*"))
+    # and the run's staging folder held no decrypted photo once opening had failed
+    assert len(seen["runs"]) == 1 and seen["files"] == []
 
 
 def test_an_envelope_for_another_desk_and_junk_files_are_quarantined(
@@ -201,7 +237,9 @@ def test_an_envelope_for_another_desk_and_junk_files_are_quarantined(
     assert sorted(o.status for o in outcomes) == ["quarantined", "quarantined"]
     reasons = " ".join(o.detail for o in outcomes)
     assert "not sealed to this desk" in reasons and "neither a sijil envelope" in reasons
-    assert len(list(desk.home.quarantine.glob("*.reason.txt"))) == 2
+    # both kept byte for byte in the vault; nothing in a clear folder
+    assert _kept(desk) == {p.name: p.read_bytes() for p in inbox.iterdir()}
+    assert not desk.home.quarantine.exists()
 
 
 def test_shards_of_two_envelopes_in_one_chat_rebuild_both(
@@ -245,11 +283,17 @@ def test_poisoned_envelopes_are_quarantined_and_intake_goes_on(
     # valid signature of their own, and after them a good report
     stranger = CorrespondentIdentity.generate()
     base = {
-        "v": 1, "type": "report", "nonce": "00" * 16, "created_at": "2016-11-22T03:14:15Z",
+        "v": 1,
+        "type": "report",
+        "nonce": "00" * 16,
+        "created_at": "2016-11-22T03:14:15Z",
         "report": {"title": "t", "body": "", "lang": "en", "location": None},
         "attachments": [],
-        "sender": {"sign_key": b64(raw_public(stranger.sign.public_key())),
-                   "reply_key": "AAAA", "enrol_token": None},
+        "sender": {
+            "sign_key": b64(raw_public(stranger.sign.public_key())),
+            "reply_key": "AAAA",
+            "enrol_token": None,
+        },
     }
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -285,7 +329,7 @@ def test_symlinks_and_special_files_are_skipped_not_followed(
     _os.mkfifo(inbox / "pipe.age")
     outcomes = _import(desk, inbox)
     assert sorted(o.status for o in outcomes) == ["skipped", "skipped"]
-    assert not any(desk.home.quarantine.glob("*.bin"))
+    assert _kept(desk) == {}
 
 
 def test_a_report_re_sealed_into_a_new_envelope_is_quarantined_not_duplicated(
@@ -320,7 +364,10 @@ def test_a_report_re_sealed_into_a_new_envelope_is_quarantined_not_duplicated(
 
 
 def test_the_audit_passes_after_poison_and_re_sealed_copies_were_quarantined(
-    desk: DeskFixture, make_correspondent: Correspondent_, tmp_path: Path, run_cli: Callable[..., object]
+    desk: DeskFixture,
+    make_correspondent: Correspondent_,
+    tmp_path: Path,
+    run_cli: Callable[..., object],
 ) -> None:
     test_a_report_re_sealed_into_a_new_envelope_is_quarantined_not_duplicated(
         desk, make_correspondent, tmp_path
@@ -329,18 +376,29 @@ def test_the_audit_passes_after_poison_and_re_sealed_copies_were_quarantined(
     assert result.code == 0, result.out + result.err  # type: ignore[attr-defined]
 
 
-def test_hidden_files_and_linked_folders_are_reported_not_silently_passed(
+def test_hidden_files_are_ignored_and_linked_folders_skipped_neither_silently(
     desk: DeskFixture, tmp_path: Path
 ) -> None:
+    # Given a stick a Mac wrote to: .DS_Store, ._ twins, a .Trashes folder, and a link
     inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    (inbox / ".hidden.age").write_bytes(b"age-encryption.org/v1\n")
+    (inbox / ".Trashes" / "501").mkdir(parents=True)
+    (inbox / ".Trashes" / "501" / "deleted.age").write_bytes(b"age-encryption.org/v1\n")
+    (inbox / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (inbox / "._report.age").write_bytes(b"\0\5\x16\7")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (inbox / "linked").symlink_to(elsewhere, target_is_directory=True)
+    # When it is imported
     outcomes = _import(desk, inbox)
-    details = sorted((o.status, o.detail.split(";")[0]) for o in outcomes)
-    assert details == [("skipped", "a hidden file"), ("skipped", "a linked folder")]
+    # Then the hidden ones are ignored (not read, not walked into), the link skipped
+    details = sorted((o.status, Path(o.source).name, o.detail.split(";")[0]) for o in outcomes)
+    assert details == [
+        ("ignored", ".DS_Store", "a hidden file"),
+        ("ignored", ".Trashes", "a hidden folder"),
+        ("ignored", "._report.age", "a hidden file"),
+        ("skipped", "linked", "a linked folder"),
+    ]
+    assert _kept(desk) == {}
 
 
 def test_plaintext_left_in_staging_by_a_killed_import_is_removed_by_the_next(

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import CliResult, DeskFixture
-from ledger_helpers import Evidence, desk_with_evidence
+from conftest import CliResult, DeskFixture, Evidence, desk_with_evidence
+from sijil.desk.records import EXPORTED_FIELDS, REPORT_FIELDS
+from sijil.export import verifier
 from sijil.field.home import FieldSession
+from sijil.ledger.entries import EntryKind
 from sijil.store import LedgerEntry
 from tsa_helpers import local_authority
 
@@ -89,11 +91,14 @@ def test_working_copies_round_trip_and_the_export_is_recorded(
     assert "OK: the package verifies" in result.out
     files = _members(package)
     assert not any(name.startswith("data/originals/") for name in files)
+    # each report carries exactly the fields the desk declares exported, in that order
+    reports = json.loads(files["data/evidence.json"])["reports"]
+    assert [tuple(r["fields"]) for r in reports] == [EXPORTED_FIELDS] * 2
     photos = [n for n in files if n.startswith("data/reports/") and n.endswith(".jpg")]
     assert photos and all(files[p].startswith(b"\xff\xd8") for p in photos)
     assert {"bagit.txt", "bag-info.txt", "README.txt", "verify_package.py"} <= set(files)
     with evidence.desk.home.open_store() as store, store.session() as session:
-        exported = session.scalars(select(LedgerEntry).filter_by(kind="exported")).one()
+        exported = session.scalars(select(LedgerEntry).filter_by(kind=EntryKind.EXPORTED)).one()
         assert '"originals":false' in exported.body
     # and the desk still audits clean afterwards
     assert run_cli("verify", *evidence.desk.args).code == 0
@@ -116,6 +121,16 @@ def test_sealed_originals_only_on_request_and_recorded(
     assert _check(run_cli, evidence, package).code == 0
 
 
+def test_the_standalone_verifier_keeps_the_desks_field_list_and_kinds() -> None:
+    # The verifier may import nothing from sijil, so it keeps copies: they must agree
+    assert verifier.EXPORTED_FIELDS == EXPORTED_FIELDS
+    assert set(EXPORTED_FIELDS) < {f.name for f in REPORT_FIELDS}
+    # the fields that identify a sender never leave the desk
+    assert not {"correspondent_id", "manifest", "signature"} & set(EXPORTED_FIELDS)
+    copies = (verifier._RECEIVED, verifier._REGISTERED, verifier._EXPORTED)
+    assert copies == (EntryKind.ENVELOPE_RECEIVED, EntryKind.ITEM_REGISTERED, EntryKind.EXPORTED)
+
+
 def _flip_photo(files: dict[str, bytes]) -> None:
     name = next(n for n in files if n.endswith(".jpg"))
     files[name] = files[name][:-3] + b"\x00\x00\x00"
@@ -133,6 +148,12 @@ def _edit_field(files: dict[str, bytes]) -> None:
     files["data/evidence.json"] = json.dumps(doc).encode()
 
 
+def _drop_field(files: dict[str, bytes]) -> None:
+    doc = json.loads(files["data/evidence.json"])
+    del doc["reports"][0]["fields"]["body"]
+    files["data/evidence.json"] = json.dumps(doc).encode()
+
+
 def _edit_head(files: dict[str, bytes]) -> None:
     doc = json.loads(files["data/ledger/tree-head.json"])
     head = json.loads(doc["tree_head"])
@@ -147,6 +168,7 @@ def _edit_head(files: dict[str, bytes]) -> None:
         (_flip_photo, "differs from what the ledger recorded"),
         (_edit_entry, "not in the signed log (proof fails)"),
         (_edit_field, "field 'title' differs from the ledger"),
+        (_drop_field, "evidence.json leaves out field(s) body"),
         (_edit_head, "tree head: the desk's signature does not verify"),
     ],
 )
@@ -274,6 +296,28 @@ def test_timestamps_from_a_local_authority_verify_offline(
 
     planted = _check(run_cli, evidence, _rewrite(package, tmp_path / "planted.zip", plant), *root)
     assert planted.code == 0 and "timestamp: RFC 3161 token verifies" in planted.out
+
+    # and an openssl that does not finish in time is one problem line, never a traceback
+    script = tmp_path / "alone" / "verify_package.py"
+    script.parent.mkdir()
+    script.write_bytes(files["verify_package.py"])
+    key = ("--desk-key", str(evidence.desk.home.public_file))
+    hurried = subprocess.run(
+        [sys.executable, "-I", str(script), str(package), *key, *root, "--openssl-timeout", "1e-6"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=script.parent,
+    )
+    assert hurried.returncode == 1 and hurried.stderr == ""
+    problems = [line for line in hurried.stdout.splitlines() if line.startswith("PROBLEM")]
+    assert problems == [
+        "PROBLEM  timestamp: openssl did not finish within 1e-06 s, so the RFC 3161 token "
+        "is NOT verified (try again, or raise --openssl-timeout)"
+    ]
+    assert hurried.stdout.endswith("FAILED\n")
+    same = _check(run_cli, evidence, package, *root, "--openssl-timeout", "1e-6")
+    assert same.code == 1 and problems[0] in same.out
 
 
 def test_export_needs_reports_and_names_a_missing_one(

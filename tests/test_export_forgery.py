@@ -13,14 +13,16 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSPHRASE, CliResult, DeskFixture
-from ledger_helpers import Evidence, desk_with_evidence
+from conftest import PASSPHRASE, CliResult, DeskFixture, Evidence, desk_with_evidence
+from export_helpers import check_package as _check
+from export_helpers import export_package as _export
+from export_helpers import package_members as _members
+from export_helpers import rewrite_package as _rewrite
 from sijil import scrub
 from sijil.desk.intake import import_paths
 from sijil.envelope.sealing import AttachmentSource, Draft, seal
 from sijil.export import verifier
 from sijil.field.home import FieldSession
-from test_export import _check, _export, _members, _rewrite
 
 GPS_PHOTO = (
     Path(__file__).resolve().parents[1].parent
@@ -363,3 +365,29 @@ def test_a_zip_claiming_more_than_any_real_package_is_refused_before_reading(
         "the package cannot be read as a sijil evidence bag "
         "(the package is larger than any sijil package)"
     ]
+
+
+def test_a_damaged_compressed_member_is_a_package_problem_not_a_crash(
+    run_cli: Callable[..., CliResult], evidence: Evidence, tmp_path: Path
+) -> None:
+    # Given a package whose evidence.json has its deflate stream overwritten in the middle
+    package = tmp_path / "case.zip"
+    _export(run_cli, evidence, package)
+    raw = bytearray(package.read_bytes())
+    with zipfile.ZipFile(package) as archive:
+        info = next(i for i in archive.infolist() if i.filename.endswith("data/evidence.json"))
+    assert info.compress_type == zipfile.ZIP_DEFLATED and info.compress_size > 64
+    name_len = int.from_bytes(raw[info.header_offset + 26 : info.header_offset + 28], "little")
+    extra_len = int.from_bytes(raw[info.header_offset + 28 : info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len
+    raw[start : start + 32] = b"\xff" * 32
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(bytes(raw))
+    # When it is checked, by the library and by the standalone script
+    report = verifier.verify_package(damaged, evidence.desk.home.public_file)
+    result = _check(run_cli, evidence, damaged)
+    # Then each says, in one line, that the package cannot be read
+    assert [p for p in report.problems if "cannot be read as a sijil evidence bag" in p], (
+        report.problems
+    )
+    assert result.code == 1 and "Traceback" not in result.out + result.err

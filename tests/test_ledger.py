@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import http.client
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sijil.errors import LedgerError
+from sijil.errors import LedgerError, TimestampError
+from sijil.export import verifier
 from sijil.ledger import log, merkle
-from sijil.ledger.entries import NewEntry, parse_entry
+from sijil.ledger.entries import EntryKind, NewEntry, parse_entry
 from sijil.ledger.heads import HEAD_INTERVAL, SignedHead, head_due, issue_head
+from sijil.ledger.timestamp import TsaConfig, request_timestamp, verify_token
 from sijil.store import Store, utcnow
+from tsa_helpers import local_authority
 
 
 def _mth(leaves: Sequence[bytes]) -> bytes:
@@ -75,7 +84,10 @@ def test_proof_sizes_are_logarithmic() -> None:
 
 
 def _entries(count: int, tag: str = "x") -> list[NewEntry]:
-    return [NewEntry(kind="user.action", subject=f"{tag}{i}", data={"n": i}) for i in range(count)]
+    return [
+        NewEntry(kind=EntryKind.USER_ACTION, subject=f"{tag}{i}", data={"n": i})
+        for i in range(count)
+    ]
 
 
 def test_grouped_appends_match_the_reference_tree(store: Store) -> None:
@@ -136,9 +148,31 @@ def test_signed_heads_verify_and_follow_the_schedule(store: Store) -> None:
         signed.verify(Ed25519PrivateKey.generate().public_key())
 
 
+def test_entry_kinds_are_the_strings_every_ledger_was_written_with() -> None:
+    # Given the kinds as they appear in entries already written, by any version
+    written = [
+        "envelope.received",
+        "envelope.opened",
+        "item.registered",
+        "input.quarantined",
+        "input.released",
+        "derivative.made",
+        "media.matched",
+        "assessment.changed",
+        "published",
+        "exported",
+        "user.action",
+    ]
+    # Then each is still a kind, by the same string, and a plain string still names it
+    assert all(EntryKind(value).value == value for value in written)
+    assert NewEntry(kind="media.matched", subject="s").kind is EntryKind.MEDIA_MATCHED
+
+
 def test_entries_refuse_unknown_kinds_and_non_canonical_bytes() -> None:
     with pytest.raises(ValueError, match="unknown ledger entry kind"):
         NewEntry(kind="deleted", subject="x")
+    with pytest.raises(LedgerError, match="unknown kind"):
+        parse_entry(b'{"at":"t","data":{},"kind":"deleted","seq":0,"subject":"s","v":1}')
     with pytest.raises(LedgerError, match="canonical"):
         parse_entry(b'{"v":1, "seq":0,"kind":"user.action","at":"t","subject":"s","data":{}}')
     with pytest.raises(LedgerError):
@@ -165,7 +199,7 @@ def test_entry_bytes_are_rfc8785_canonical_json(data: object, subject: str, seq:
     from sijil.ledger.entries import encode_entry, format_time
 
     at = datetime(2026, 11, 22, 3, 4, 5, 678901, tzinfo=UTC)
-    entry = NewEntry(kind="user.action", subject=subject, data={"x": data})
+    entry = NewEntry(kind=EntryKind.USER_ACTION, subject=subject, data={"x": data})
     expected = canonical_json(
         {
             "v": 1,
@@ -187,7 +221,9 @@ def test_floats_are_refused_in_entries() -> None:
 
     with pytest.raises(ValueError, match="float-free"):
         encode_entry(
-            0, NewEntry(kind="user.action", subject="s", data={"a": [1.5]}), datetime.now(UTC)
+            0,
+            NewEntry(kind=EntryKind.USER_ACTION, subject="s", data={"a": [1.5]}),
+            datetime.now(UTC),
         )
 
 
@@ -203,3 +239,105 @@ def test_appended_entries_read_back_through_the_models(store: Store) -> None:
         rows = session.query(LedgerEntry).order_by(LedgerEntry.seq).all()
     assert [(r.seq, r.recorded_at, r.subject) for r in rows] == [(0, when, "x0"), (1, when, "x1")]
     assert parse_entry(rows[1].body.encode()).at == "2026-11-22T01:02:03.456789Z"
+
+
+# --- the package verifier's own copy of RFC 9162 --------------------------------------
+
+
+def _mutations(proof: list[bytes], index: int, size: int) -> list[tuple[list[bytes], int, int]]:
+    """The proof bent in the ways a forger could bend it: each element flipped, cut, padded,
+    moved to another leaf or to another tree size."""
+    bent = [(proof[:-1], index, size), ([*proof, bytes(32)], index, size)]
+    for i in range(len(proof)):
+        flipped = bytes([proof[i][0] ^ 1]) + proof[i][1:]
+        bent.append(([*proof[:i], flipped, *proof[i + 1 :]], index, size))
+    bent += [(proof, (index + 1) % size, size), (proof, index, size + 1), (proof, index, size - 1)]
+    return bent
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    leaves=st.lists(st.binary(max_size=48), min_size=1, max_size=300),
+    pair=st.tuples(st.binary(min_size=32, max_size=32), st.binary(min_size=32, max_size=32)),
+    data=st.data(),
+)
+def test_the_package_verifiers_rfc9162_copy_agrees_with_the_ledgers(
+    leaves: list[bytes], pair: tuple[bytes, bytes], data: st.DataObject
+) -> None:
+    # Given a random tree of random entries, and its root as RFC 9162 defines it
+    size = len(leaves)
+    root = _mth(leaves)
+    # Then leaf and node hashes are the same in both copies
+    hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
+    assert [verifier.leaf_hash(leaf) for leaf in leaves] == hashes == merkle.leaf_hashes(leaves)
+    assert verifier.node_hash(*pair) == merkle.node_hash(*pair)
+    assert merkle.parent_hashes(hashes) == [
+        merkle.node_hash(a, b) for a, b in zip(hashes[0::2], hashes[1::2], strict=False)
+    ]
+    # and the root the ledger folds from its stored subtrees is the reference root
+    assert merkle.root_from_peaks(_reader(leaves)(merkle.root_nodes(size))) == root
+    # When the ledger proves a leaf
+    index = data.draw(st.integers(0, size - 1))
+    proof = merkle.inclusion_proof(index, size, _reader(leaves))
+    # Then the verifier's copy recomputes the same root from it
+    assert verifier.verify_inclusion(hashes[index], index, size, proof, root)
+    assert merkle.verify_inclusion(hashes[index], index, size, proof, root)
+    # and both copies give the same answer for every bent proof, leaf, root and size
+    for path, at, claimed in _mutations(proof, index, size):
+        for leaf, head in ((hashes[index], root), (merkle.leaf_hash(b"forged"), root)):
+            want = merkle.verify_inclusion(leaf, at, claimed, path, head)
+            assert verifier.verify_inclusion(leaf, at, claimed, path, head) == want
+    assert not verifier.verify_inclusion(hashes[index], index, size, proof, bytes(32))
+    # and the consistency proof to any earlier size verifies against the reference roots
+    old = data.draw(st.integers(1, size))
+    between = merkle.consistency_proof(old, size, _reader(leaves))
+    assert merkle.verify_consistency(old, size, _mth(leaves[:old]), root, between)
+
+
+# --- timestamps: failures of openssl and of the authority are TimestampErrors ----------
+
+
+def test_an_openssl_that_does_not_finish_in_time_is_a_timestamp_error(tmp_path: Path) -> None:
+    # Given a real token for a head from a local authority, which verifies
+    with local_authority(tmp_path / "tsa") as authority:
+        config = TsaConfig(url=authority.url, ca_pem=authority.ca_file.read_bytes())
+        token = request_timestamp(config, b"a tree head")
+    verify_token(token, b"a tree head", config.ca_pem)
+    # When openssl is given less time than it takes to start
+    with pytest.raises(TimestampError, match="did not finish") as caught:
+        verify_token(token, b"a tree head", config.ca_pem, timeout=1e-6)
+    # Then the timeout is a TimestampError (which the audit reports by head), not a crash
+    assert isinstance(caught.value.__cause__, subprocess.TimeoutExpired)
+
+
+@contextmanager
+def _answering(reply: bytes) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 that reads each request whole and answers ``reply`` raw."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/tsa"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_authority_that_does_not_speak_http_is_a_timestamp_error() -> None:
+    # Given an "authority" whose answer is not HTTP at all
+    with _answering(b"not an http reply\r\n\r\n") as url:
+        config = TsaConfig(url=url, ca_pem=b"-----BEGIN CERTIFICATE-----\nunused\n")
+        # When the desk asks it for a timestamp
+        with pytest.raises(TimestampError, match="did not answer") as caught:
+            request_timestamp(config, b"a tree head")
+    # Then it is a TimestampError, as for an authority that is down
+    assert isinstance(caught.value.__cause__, http.client.HTTPException)

@@ -209,6 +209,10 @@ def test_sniffing_trusts_bytes_not_names() -> None:
 # --- video ----------------------------------------------------------------------------
 
 
+# the tests sharing the clips run on one xdist worker, which makes them once
+CLIPS = pytest.mark.xdist_group("media-clips")
+
+
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Short generated videos: an original, a re-encoded small copy, its first half, another."""
@@ -226,6 +230,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
+@CLIPS
 def test_a_video_gets_one_hash_a_second(clips: dict[str, Path]) -> None:
     video = fingerprint_file(clips["original"])
     assert isinstance(video, VideoPrint)
@@ -234,6 +239,7 @@ def test_a_video_gets_one_hash_a_second(clips: dict[str, Path]) -> None:
     assert unpack_frames(pack_frames(video.frames)) == video.frames
 
 
+@CLIPS
 def test_a_re_encoded_copy_and_a_clip_match_an_unrelated_video_does_not(
     clips: dict[str, Path],
 ) -> None:
@@ -248,6 +254,7 @@ def test_a_re_encoded_copy_and_a_clip_match_an_unrelated_video_does_not(
     assert max(other_scores) == 0.0
 
 
+@CLIPS
 def test_corrupt_or_empty_videos_raise_typed_errors(tmp_path: Path, clips: dict[str, Path]) -> None:
     data = clips["original"].read_bytes()
     cases = {

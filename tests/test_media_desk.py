@@ -17,6 +17,7 @@ from sijil.desk.neardup.intake import fingerprint_report
 from sijil.envelope.sealing import Draft
 from sijil.field.compose import compose, export_outbox
 from sijil.field.home import FieldSession
+from sijil.ledger.entries import EntryKind
 from sijil.store import LedgerEntry, MediaMatch, MediaPrintRow, Report
 
 Correspondent_ = Callable[[DeskFixture, str], FieldSession]
@@ -89,13 +90,35 @@ def test_an_arriving_copy_is_matched_on_import_and_recorded(recycled: DeskFixtur
         image, video = matches
         assert image.distance <= 16 and image.transform == "mirror"
         assert video.score is not None and video.score >= 0.8
-        # and each match is a derived fact in the custody ledger, committed with it
+        # and each match is a media.matched entry in the custody ledger, committed with it
         entries = session.scalars(
-            select(LedgerEntry).where(LedgerEntry.kind == "derivative.made")
+            select(LedgerEntry).where(LedgerEntry.kind == EntryKind.MEDIA_MATCHED)
         ).all()
         facts = [json.loads(e.body)["data"] for e in entries]
-        assert [f["derived"] for f in facts] == ["media.match", "media.match"]
-        assert {f["kind"] for f in facts} == {"image", "video"}
+        assert [(f["kind"], f["distance"]) for f in facts] == [
+            ("image", image.distance),
+            ("video", video.distance),
+        ]
+        assert all("derived" not in f for f in facts)
+        borrowed = select(LedgerEntry).where(LedgerEntry.kind == EntryKind.DERIVATIVE_MADE)
+        assert session.scalars(borrowed).all() == []
+
+
+def test_the_audit_holds_each_match_to_its_ledger_entry(
+    recycled: DeskFixture, run_cli: Cli
+) -> None:
+    # Given a desk with two recorded matches: the audit passes
+    assert run_cli("verify", *recycled.args).code == 0
+    # When someone edits a match's distance
+    with recycled.home.open_store() as store, store.session(write=True) as session:
+        first = session.scalars(select(MediaMatch).order_by(MediaMatch.id)).first()
+        assert first is not None
+        first.distance += 1
+    # Then the audit names the match and the field
+    result = run_cli("verify", *recycled.args)
+    assert result.code == 1
+    assert f"PROBLEM  media match #{first.id} (attachment 1 of report #" in result.out
+    assert "field 'distance' differs from its ledger entry #" in result.out
 
 
 def test_desk_reports_shows_the_matches(recycled: DeskFixture, run_cli: Cli) -> None:
@@ -103,6 +126,15 @@ def test_desk_reports_shows_the_matches(recycled: DeskFixture, run_cli: Cli) -> 
     assert listed.code == 0, listed.err
     rows = {row["title"]: row for row in json.loads(listed.out)}
     later, earlier = rows["New strike today"], rows["Strike at dawn"]
+    # each match is the same JSON object as before matches became dataclasses
+    assert [list(m) for m in later["matches"]] == [
+        ["kind", "distance", "transform", "score", "other_score", "attachment", "direction",
+         "other_report_id", "other_attachment"]
+    ] * 2  # fmt: skip
+    assert {(m["kind"], m["attachment"]) for m in later["matches"]} == {
+        ("image", "attachment-1.jpg"),
+        ("video", "attachment-2.mp4"),
+    }
     assert {m["direction"] for m in later["matches"]} == {"seen before"}
     assert {m["other_report_id"] for m in later["matches"]} == {earlier["id"]}
     assert {m["direction"] for m in earlier["matches"]} == {"seen again"}
@@ -135,7 +167,9 @@ def test_media_match_answers_where_a_file_found_online_was_seen(
     assert "Not seen before" in run_cli("media", "match", *recycled.args, str(other)).out
 
 
-def test_media_hash_prints_the_fingerprints(run_cli: Cli, corpus: Path, clip: tuple[Path, Path]) -> None:
+def test_media_hash_prints_the_fingerprints(
+    run_cli: Cli, corpus: Path, clip: tuple[Path, Path]
+) -> None:
     image = run_cli("media", "hash", str(corpus.joinpath(*PHOTO)), "--json")
     assert image.code == 0, image.err
     described = json.loads(image.out)
@@ -207,19 +241,6 @@ def test_a_damaged_photo_in_a_report_is_recorded_as_such(
         with store.session() as session:
             row = session.scalars(select(MediaPrintRow)).one()
     assert row.kind == "error" and row.error is not None and "DamagedMedia" in row.error
-
-
-def test_the_demo_flags_its_recycled_photo(tmp_path: Path) -> None:
-    from sijil.cli.demo import run_demo
-    from sijil.desk.home import DeskHome
-
-    lines: list[str] = []
-    home = run_demo(tmp_path / "demo", echo=lines.append)
-    flagged = [line for line in lines if "recycled photo" in line]
-    assert len(flagged) == 1 and "mirror" in flagged[0]
-    with DeskHome(root=home / "desk").open_store() as store, store.session() as session:
-        (match,) = session.scalars(select(MediaMatch)).all()
-        assert match.kind == "image" and match.distance <= 16
 
 
 def test_backfill_fingerprints_an_archive_from_before_media_matching(

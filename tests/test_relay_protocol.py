@@ -1,4 +1,9 @@
-"""The relay speaks tus 1.0: stock clients work, bad requests get the right 4xx, limits hold."""
+"""The relay speaks tus 1.0: stock clients work, bad requests get the right 4xx, limits hold.
+
+Most tests run the relay app in this process (``local_relay``, no socket); the
+stock tus client, the slow-loris timeout and the relay process's logs use a
+real socket (``make_relay``, a subprocess).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +28,7 @@ from tusclient import client as tus_client
 from tusclient.uploader import Uploader
 
 from envelope_helpers import seal_bytes
+from relay_helpers import WAIT_S, HeldBody, LocalRelay, in_thread, local_relays
 from sijil.crypto.identity import CorrespondentIdentity, DeskIdentity
 from sijil.errors import RelayError, RelayLimitExceeded, RelayProtocolError
 from sijil.relay.protocol import tus
@@ -43,16 +50,31 @@ def envelope(desk: DeskIdentity) -> bytes:
     return seal_bytes(sender, desk.public, {"a.jpg": os.urandom(300_000)})
 
 
-def create(url: str, length: int, **headers: str) -> str:
-    response = httpx.post(f"{url}/files", headers={**TUS, "Upload-Length": str(length), **headers})
+@pytest.fixture
+def local_relay(tmp_path: Path) -> Iterator[Callable[..., LocalRelay]]:
+    """Factory: the relay app in this process, reached through ``relay.http``."""
+    with local_relays(tmp_path) as make:
+        yield make
+
+
+def create(http: httpx.Client, length: int, **headers: str) -> str:
+    """POST a new upload; return its path."""
+    response = http.post("/files", headers={**TUS, "Upload-Length": str(length), **headers})
     assert response.status_code == 201, response.text
-    return url + response.headers["location"]
+    return str(response.headers["location"])
 
 
-def patch(upload: str, offset: int, body: bytes, **headers: str) -> httpx.Response:
-    return httpx.patch(
-        upload, content=body, headers={**OCTETS, "Upload-Offset": str(offset), **headers}
+def patch(
+    http: httpx.Client, upload: str, offset: int, body: bytes | HeldBody, **headers: str
+) -> httpx.Response:
+    content: Any = body
+    return http.patch(
+        upload, content=content, headers={**OCTETS, "Upload-Offset": str(offset), **headers}
     )
+
+
+def head(http: httpx.Client, upload: str) -> httpx.Response:
+    return http.head(upload, headers=TUS)
 
 
 def envelope_files(spool: Path) -> list[Path]:
@@ -68,27 +90,31 @@ class Sha256Uploader(Uploader):
 
 @pytest.mark.parametrize("uploader", [Uploader, Sha256Uploader], ids=["sha1", "sha256"])
 def test_the_tuspy_client_uploads_in_chunks_with_checksums(
-    make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes, uploader: type
+    make_relay: Callable[..., Any], desk: DeskIdentity, envelope: bytes, uploader: type
 ) -> None:
-    # Given a relay and the stock Python tus client sending 64 KiB chunks with checksums
+    # Given a relay on a socket and the stock Python tus client (requests) sending
+    # 64 KiB chunks with checksums
     relay = make_relay(desk.public.sign)
-    client = tus_client.TusClient(f"{relay.url}/files")  # type: ignore[attr-defined]
+    client = tus_client.TusClient(f"{relay.url}/files")
     # When it uploads an envelope
     up = uploader(
         file_stream=io.BytesIO(envelope), client=client, chunk_size=65536, upload_checksum=True
     )
     up.upload()
     # Then the spool holds it, whole, under its envelope id
-    [stored] = envelope_files(relay.spool)  # type: ignore[attr-defined]
+    [stored] = envelope_files(relay.spool)
     assert stored.read_bytes() == envelope
     assert stored.stem == hashlib.sha256(envelope).hexdigest()
 
 
 def test_options_advertises_version_extensions_and_limits(
-    make_relay: Callable[..., object], desk: DeskIdentity
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity
 ) -> None:
-    relay = make_relay(desk.public.sign, max_envelope_bytes=5_000_000)
-    response = httpx.options(f"{relay.url}/files")  # type: ignore[attr-defined]
+    # Given a relay taking envelopes up to 5 MB
+    relay = local_relay(desk.public.sign, max_envelope_bytes=5_000_000)
+    # When a client asks what it speaks
+    response = relay.http.options("/files")
+    # Then it names tus 1.0.0, its extensions, checksums and the size limit
     assert response.status_code == 204
     assert response.headers["tus-version"] == "1.0.0"
     assert set(response.headers["tus-extension"].split(",")) == {
@@ -105,119 +131,138 @@ def test_options_advertises_version_extensions_and_limits(
 
 
 def test_bad_requests_get_the_status_tus_names(
-    make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity, envelope: bytes
 ) -> None:
-    relay = make_relay(desk.public.sign, max_envelope_bytes=1_000_000)
-    url = relay.url  # type: ignore[attr-defined]
-    # no protocol version: 412 and the versions we speak
-    response = httpx.post(f"{url}/files", headers={"Upload-Length": "10"})
+    # Given a relay taking envelopes up to 1 MB
+    relay = local_relay(desk.public.sign, max_envelope_bytes=1_000_000)
+    http = relay.http
+    # Then a creation without the protocol version gets 412 and the versions we speak
+    response = http.post("/files", headers={"Upload-Length": "10"})
     assert (response.status_code, response.headers["tus-version"]) == (412, "1.0.0")
     # no length, a bad length, a deferred length, too large, bad metadata
-    assert httpx.post(f"{url}/files", headers=TUS).status_code == 400
-    assert httpx.post(f"{url}/files", headers={**TUS, "Upload-Length": "-4"}).status_code == 400
+    assert http.post("/files", headers=TUS).status_code == 400
+    assert http.post("/files", headers={**TUS, "Upload-Length": "-4"}).status_code == 400
     deferred = {**TUS, "Upload-Defer-Length": "1"}
-    assert httpx.post(f"{url}/files", headers=deferred).status_code == 400
-    too_big = httpx.post(f"{url}/files", headers={**TUS, "Upload-Length": "1000001"})
+    assert http.post("/files", headers=deferred).status_code == 400
+    too_big = http.post("/files", headers={**TUS, "Upload-Length": "1000001"})
     assert too_big.status_code == 413
     assert "at most 1000000" in too_big.text
     bad_meta = {**TUS, "Upload-Length": "10", "Upload-Metadata": "envelope %%%"}
-    assert httpx.post(f"{url}/files", headers=bad_meta).status_code == 400
+    assert http.post("/files", headers=bad_meta).status_code == 400
     # Given a fresh upload
-    upload = create(url, len(envelope))
-    # wrong content type, wrong offset, past the end, unknown checksum algorithm
+    upload = create(http, len(envelope))
+    # Then a wrong content type, wrong offset, past the end, unknown checksum algorithm
     plain = {**TUS, "Upload-Offset": "0", "Content-Type": "text/plain"}
-    assert httpx.patch(upload, content=b"x", headers=plain).status_code == 415
-    assert patch(upload, 7, envelope[:10]).status_code == 409
-    assert patch(upload, 0, envelope + b"more").status_code == 413
+    assert http.patch(upload, content=b"x", headers=plain).status_code == 415
+    assert patch(http, upload, 7, envelope[:10]).status_code == 409
+    assert patch(http, upload, 0, envelope + b"more").status_code == 413
     md5 = {"Upload-Checksum": "md5 " + base64.b64encode(b"0" * 16).decode()}
-    assert patch(upload, 0, envelope[:10], **md5).status_code == 400
+    assert patch(http, upload, 0, envelope[:10], **md5).status_code == 400
     # an unknown upload
-    assert httpx.head(f"{url}/files/{'0' * 32}", headers=TUS).status_code == 404
-    assert httpx.head(f"{url}/files/../../etc", headers=TUS).status_code == 404
+    assert http.head(f"/files/{'0' * 32}", headers=TUS).status_code == 404
+    assert http.head("/files/../../etc", headers=TUS).status_code == 404
     # and nothing of it was kept
-    assert httpx.head(upload, headers=TUS).headers["upload-offset"] == "0"
+    assert head(http, upload).headers["upload-offset"] == "0"
 
 
 def test_a_checksum_mismatch_is_460_and_the_chunk_is_discarded(
-    make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity, envelope: bytes
 ) -> None:
-    relay = make_relay(desk.public.sign)
-    upload = create(relay.url, len(envelope))  # type: ignore[attr-defined]
+    # Given an upload whose first chunk arrived with a good checksum
+    relay = local_relay(desk.public.sign)
+    upload = create(relay.http, len(envelope))
     good = base64.b64encode(hashlib.sha256(envelope[:1000]).digest()).decode()
-    assert patch(upload, 0, envelope[:1000], **{"Upload-Checksum": f"sha256 {good}"}).status_code == 204
+    checked = {"Upload-Checksum": f"sha256 {good}"}
+    assert patch(relay.http, upload, 0, envelope[:1000], **checked).status_code == 204
+    # When the next chunk's checksum does not match its bytes
     wrong = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
-    response = patch(upload, 1000, envelope[1000:5000], **{"Upload-Checksum": f"sha256 {wrong}"})
+    response = patch(
+        relay.http, upload, 1000, envelope[1000:5000], **{"Upload-Checksum": f"sha256 {wrong}"}
+    )
+    # Then it is refused with 460 and none of it is kept
     assert response.status_code == 460
-    assert httpx.head(upload, headers=TUS).headers["upload-offset"] == "1000"
+    assert head(relay.http, upload).headers["upload-offset"] == "1000"
 
 
 def test_garbage_is_refused_at_its_first_bytes_and_kept_with_its_reason(
-    make_relay: Callable[..., object], desk: DeskIdentity
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity
 ) -> None:
-    relay = make_relay(desk.public.sign)
-    upload = create(relay.url, 100_000)  # type: ignore[attr-defined]
-    response = patch(upload, 0, b"GET / HTTP/1.0\r\n" + b"\0" * 1000)
+    # Given an upload of 100 kB
+    relay = local_relay(desk.public.sign)
+    upload = create(relay.http, 100_000)
+    # When its first bytes are no age header
+    response = patch(relay.http, upload, 0, b"GET / HTTP/1.0\r\n" + b"\0" * 1000)
+    # Then it is refused at once, and kept aside with its reason
     assert response.status_code == 422
     assert "not a sijil envelope" in response.text
-    assert httpx.head(upload, headers=TUS).status_code == 404
-    reasons = list((relay.spool / "rejected").glob("*.reason.txt"))  # type: ignore[attr-defined]
+    assert head(relay.http, upload).status_code == 404
+    reasons = list((relay.spool / "rejected").glob("*.reason.txt"))
     assert len(reasons) == 1
     assert "no age v1 header" in reasons[0].read_text()
-    assert envelope_files(relay.spool) == []  # type: ignore[attr-defined]
+    assert envelope_files(relay.spool) == []
 
 
 def test_an_age_header_without_a_whole_payload_is_not_handed_on(
-    make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity, envelope: bytes
 ) -> None:
     # Given an envelope cut where no whole age chunk can end (the relay has no key,
     # so the chunk layout is all it can check; a claimed envelope id catches the rest)
-    relay = make_relay(desk.public.sign)
-    header_end = envelope.index(b"\n", envelope.index(b"\n---")+1) + 1 + 16
+    relay = local_relay(desk.public.sign)
+    header_end = envelope.index(b"\n", envelope.index(b"\n---") + 1) + 1 + 16
     cut = envelope[: header_end + 65552 + 7]
-    upload = create(relay.url, len(cut))  # type: ignore[attr-defined]
-    response = patch(upload, 0, cut)
+    upload = create(relay.http, len(cut))
+    # When it is uploaded whole
+    response = patch(relay.http, upload, 0, cut)
+    # Then it is refused and kept aside, not filed
     assert response.status_code == 422
-    assert envelope_files(relay.spool) == []  # type: ignore[attr-defined]
-    assert list((relay.spool / "rejected").glob("*.bin"))  # type: ignore[attr-defined]
+    assert envelope_files(relay.spool) == []
+    assert list((relay.spool / "rejected").glob("*.bin"))
 
 
 def test_a_claimed_envelope_id_is_checked_against_the_bytes(
-    make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity, envelope: bytes
 ) -> None:
-    relay = make_relay(desk.public.sign)
+    # Given an upload that claims an envelope id its bytes do not have
+    relay = local_relay(desk.public.sign)
     claim = base64.b64encode(b"0" * 64).decode()
-    upload = create(relay.url, len(envelope), **{"Upload-Metadata": f"envelope {claim}"})  # type: ignore[attr-defined]
-    assert patch(upload, 0, envelope).status_code == 460
-    assert envelope_files(relay.spool) == []  # type: ignore[attr-defined]
-    # kept aside with its reason, never handed on, never silently dropped
-    [reason] = (relay.spool / "rejected").glob("*.reason.txt")  # type: ignore[attr-defined]
+    upload = create(relay.http, len(envelope), **{"Upload-Metadata": f"envelope {claim}"})
+    # When the last byte arrives, Then it is refused with 460
+    assert patch(relay.http, upload, 0, envelope).status_code == 460
+    assert envelope_files(relay.spool) == []
+    # and kept aside with its reason, never handed on, never silently dropped
+    [reason] = (relay.spool / "rejected").glob("*.reason.txt")
     assert "differs from its envelope id" in reason.read_text()
 
 
 def test_a_second_upload_of_the_same_envelope_is_stored_once(
-    make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity, envelope: bytes
 ) -> None:
-    relay = make_relay(desk.public.sign)
+    relay = local_relay(desk.public.sign)
+    # When the same envelope is uploaded twice
     for _ in range(2):
-        upload = create(relay.url, len(envelope))  # type: ignore[attr-defined]
-        response = patch(upload, 0, envelope)
+        upload = create(relay.http, len(envelope))
+        response = patch(relay.http, upload, 0, envelope)
         assert response.status_code == 204
         assert response.headers["upload-offset"] == str(len(envelope))
         # a finished upload still answers HEAD whole (a sender whose reply was lost can check)
-        head = httpx.head(upload, headers=TUS)
-        assert head.headers["upload-offset"] == head.headers["upload-length"]
-    assert len(envelope_files(relay.spool)) == 1  # type: ignore[attr-defined]
+        whole = head(relay.http, upload)
+        assert whole.headers["upload-offset"] == whole.headers["upload-length"]
+    # Then the spool holds it once
+    assert len(envelope_files(relay.spool)) == 1
 
 
 def test_termination_deletes_an_unfinished_upload(
-    make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity, envelope: bytes
 ) -> None:
-    relay = make_relay(desk.public.sign)
-    upload = create(relay.url, len(envelope))  # type: ignore[attr-defined]
-    assert patch(upload, 0, envelope[:5000]).status_code == 204
-    assert httpx.delete(upload, headers=TUS).status_code == 204
-    assert httpx.head(upload, headers=TUS).status_code == 404
-    assert list((relay.spool / "uploads").iterdir()) == []  # type: ignore[attr-defined]
+    # Given an unfinished upload
+    relay = local_relay(desk.public.sign)
+    upload = create(relay.http, len(envelope))
+    assert patch(relay.http, upload, 0, envelope[:5000]).status_code == 204
+    # When the sender terminates it
+    assert relay.http.delete(upload, headers=TUS).status_code == 204
+    # Then it is gone, bytes and all
+    assert head(relay.http, upload).status_code == 404
+    assert list((relay.spool / "uploads").iterdir()) == []
 
 
 class Clock:
@@ -229,31 +274,37 @@ class Clock:
 
 
 def test_unfinished_uploads_expire(
-    make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity, envelope: bytes
 ) -> None:
+    # Given an upload that expires an hour after its last activity
     clock = Clock()
-    relay = make_relay(desk.public.sign, clock=clock, expiry_s=3600)
-    upload = create(relay.url, len(envelope))  # type: ignore[attr-defined]
-    response = patch(upload, 0, envelope[:5000])
+    relay = local_relay(desk.public.sign, clock=clock, expiry_s=3600)
+    upload = create(relay.http, len(envelope))
+    response = patch(relay.http, upload, 0, envelope[:5000])
     assert "GMT" in response.headers["upload-expires"]
     clock.now += 3000  # activity pushed expiry back: still alive
-    assert httpx.head(upload, headers=TUS).status_code == 200
+    assert head(relay.http, upload).status_code == 200
+    # When an hour passes with nothing more
     clock.now += 3601
-    assert httpx.head(upload, headers=TUS).status_code == 410
-    assert list((relay.spool / "uploads").iterdir()) == []  # type: ignore[attr-defined]
+    # Then it is gone
+    assert head(relay.http, upload).status_code == 410
+    assert list((relay.spool / "uploads").iterdir()) == []
 
 
 # --- limits ---------------------------------------------------------------------------
 
 
 def test_the_global_rate_limit_answers_429(
-    make_relay: Callable[..., object], desk: DeskIdentity
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity
 ) -> None:
-    relay = make_relay(desk.public.sign, rate_per_s=0.01, rate_burst=3)
-    codes = [httpx.options(f"{relay.url}/files").status_code for _ in range(5)]  # type: ignore[attr-defined]
+    # Given a relay that takes a burst of 3 requests and then hardly any
+    relay = local_relay(desk.public.sign, rate_per_s=0.01, rate_burst=3)
+    # When 5 come at once
+    codes = [relay.http.options("/files").status_code for _ in range(5)]
+    # Then the last two are told to retry
     assert codes[:3] == [204, 204, 204]
     assert codes[3:] == [429, 429]
-    limited = httpx.options(f"{relay.url}/files")  # type: ignore[attr-defined]
+    limited = relay.http.options("/files")
     assert limited.headers["retry-after"] == "1"
     assert "too many requests" in limited.text
 
@@ -273,7 +324,7 @@ def _slow_loris(url: str, upload: str, body: bytes, promised: int) -> socket.soc
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
     raw.sendall(
         (
-            f"PATCH {upload.split(str(port), 1)[1]} HTTP/1.1\r\nHost: relay\r\n"
+            f"PATCH {upload} HTTP/1.1\r\nHost: relay\r\n"
             "Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"
             f"Upload-Offset: 0\r\nContent-Length: {promised}\r\n\r\n"
         ).encode()
@@ -283,61 +334,69 @@ def _slow_loris(url: str, upload: str, body: bytes, promised: int) -> socket.soc
 
 
 def test_a_stalled_body_is_cut_after_the_idle_timeout_keeping_its_bytes(
-    make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes
+    make_relay: Callable[..., Any], desk: DeskIdentity, envelope: bytes
 ) -> None:
+    # a real socket: the server's own handling of a body that stops coming
     relay = make_relay(desk.public.sign, idle_timeout_s=1.0)
-    upload = create(relay.url, len(envelope))  # type: ignore[attr-defined]
-    # Given a slow-loris sender: it promises the whole envelope and sends 4 KiB
-    with _slow_loris(relay.url, upload, envelope[:4096], len(envelope)) as raw:  # type: ignore[attr-defined]
-        # Then the relay cuts it after the idle timeout
-        answer = raw.recv(200).decode()
-    assert answer.startswith("HTTP/1.1 408")
-    # and what came was kept
-    assert httpx.head(upload, headers=TUS).headers["upload-offset"] == "4096"
+    with httpx.Client(base_url=relay.url) as http:
+        upload = create(http, len(envelope))
+        # Given a slow-loris sender: it promises the whole envelope and sends 4 KiB
+        with _slow_loris(relay.url, upload, envelope[:4096], len(envelope)) as raw:
+            # Then the relay cuts it after the idle timeout
+            answer = raw.recv(200).decode()
+        assert answer.startswith("HTTP/1.1 408")
+        # and what came was kept
+        assert head(http, upload).headers["upload-offset"] == "4096"
 
 
 def test_concurrent_uploads_are_limited_and_a_returning_sender_takes_over(
-    make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity, envelope: bytes
 ) -> None:
-    relay = make_relay(desk.public.sign, max_concurrent_uploads=1, idle_timeout_s=30.0)
-    first = create(relay.url, len(envelope))  # type: ignore[attr-defined]
-    second = create(relay.url, len(envelope))  # type: ignore[attr-defined]
-    # Given one upload receiving, over a connection the relay does not know is dead
-    with _slow_loris(relay.url, first, envelope[:4096], len(envelope)) as raw:  # type: ignore[attr-defined]
-        for _ in range(500):  # bounded: until the relay is receiving it
-            if patch(second, 0, b"").status_code == 429:
-                break
-        # Then no other upload may receive meanwhile
-        limited = patch(second, 0, envelope[:100])
-        assert (limited.status_code, limited.headers["retry-after"]) == (429, "1")
-        # When the sender comes back (HEAD, as after a cut)
-        head = httpx.head(first, headers=TUS)
-        # Then the old request is ended, its bytes kept, and the true offset given
-        assert head.headers["upload-offset"] == "4096"
-        assert raw.recv(200).decode().startswith("HTTP/1.1 408")
+    relay = local_relay(desk.public.sign, max_concurrent_uploads=1, idle_timeout_s=30.0)
+    first = create(relay.http, len(envelope))
+    second = create(relay.http, len(envelope))
+    # Given one upload receiving, from a sender whose link died without the relay knowing
+    body = HeldBody(envelope[:4096])
+    with in_thread(lambda: patch(relay.http, first, 0, body)) as old_request:
+        try:
+            assert body.waiting.wait(WAIT_S), "the relay never started receiving"
+            # Then no other upload may receive meanwhile
+            limited = patch(relay.http, second, 0, envelope[:100])
+            assert (limited.status_code, limited.headers["retry-after"]) == (429, "1")
+            # When the sender comes back (HEAD, as after a cut)
+            resumed = head(relay.http, first)
+            # Then the old request is ended, its bytes kept, and the true offset given
+            assert resumed.headers["upload-offset"] == "4096"
+            assert old_request.result(timeout=WAIT_S).status_code == 408
+        finally:
+            body.cut()  # the dead link's sender thread may end
     # and the upload continues from there
-    assert patch(first, 4096, envelope[4096:]).status_code == 204
-    assert patch(second, 0, envelope[:100]).status_code == 204
+    assert patch(relay.http, first, 4096, envelope[4096:]).status_code == 204
+    assert patch(relay.http, second, 0, envelope[:100]).status_code == 204
 
 
 def test_a_spool_quota_gives_507_and_a_consistent_offset(
-    make_relay: Callable[..., object], desk: DeskIdentity, envelope: bytes
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity, envelope: bytes
 ) -> None:
-    relay = make_relay(desk.public.sign, spool_quota_bytes=250_000)
-    # creation that cannot fit is refused at once
-    too_big = httpx.post(f"{relay.url}/files", headers={**TUS, "Upload-Length": "300000"})  # type: ignore[attr-defined]
+    # Given a relay whose spool may hold 250 kB
+    relay = local_relay(desk.public.sign, spool_quota_bytes=250_000)
+    http = relay.http
+    # Then creation that cannot fit is refused at once
+    too_big = http.post("/files", headers={**TUS, "Upload-Length": "300000"})
     assert too_big.status_code == 507
-    # two uploads that each fit, but not together
-    upload = create(relay.url, 150_000)  # type: ignore[attr-defined]
-    other = create(relay.url, 150_000)  # type: ignore[attr-defined]
-    assert patch(upload, 0, envelope[:140_000]).status_code == 204
-    # a body that fills the quota mid-way stops there
-    response = patch(other, 0, envelope[:150_000])
+    # Given two uploads that each fit, but not together
+    upload = create(http, 150_000)
+    other = create(http, 150_000)
+    assert patch(http, upload, 0, envelope[:140_000]).status_code == 204
+    # When a body fills the quota mid-way
+    response = patch(http, other, 0, envelope[:150_000])
+    # Then it stops there, with 507 and a part file that is exactly a prefix
     assert response.status_code == 507
     assert "full" in response.text
-    offset = int(httpx.head(other, headers=TUS).headers["upload-offset"])
-    assert (relay.spool / "uploads" / f"{other.rsplit('/', 1)[1]}.part").read_bytes() == envelope[:offset]  # type: ignore[attr-defined]
-    assert envelope_files(relay.spool) == []  # type: ignore[attr-defined]
+    offset = int(head(http, other).headers["upload-offset"])
+    part = relay.spool / "uploads" / f"{other.rsplit('/', 1)[1]}.part"
+    assert part.read_bytes() == envelope[:offset]
+    assert envelope_files(relay.spool) == []
 
 
 @pytest.fixture
@@ -362,15 +421,18 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_full_disk_gives_507_not_a_corrupt_file(
-    make_relay: Callable[..., object], desk: DeskIdentity, small_tmpfs: Path
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity, small_tmpfs: Path
 ) -> None:
+    # Given a relay on a 2 MiB disk
     sender = CorrespondentIdentity.generate()
     big = seal_bytes(sender, desk.public, {"v.jpg": os.urandom(3_000_000)})
-    relay = make_relay(desk.public.sign, name=str(small_tmpfs / "spool"))
-    upload = create(relay.url, len(big))  # type: ignore[attr-defined]
-    response = patch(upload, 0, big)
+    relay = local_relay(desk.public.sign, name=str(small_tmpfs / "spool"))
+    upload = create(relay.http, len(big))
+    # When a 3 MB envelope is sent
+    response = patch(relay.http, upload, 0, big)
+    # Then the disk filling gives 507, and the part file is exactly a prefix
     assert response.status_code == 507
-    offset = int(httpx.head(upload, headers=TUS).headers["upload-offset"])
+    offset = int(head(relay.http, upload).headers["upload-offset"])
     part = small_tmpfs / "spool" / "uploads" / f"{upload.rsplit('/', 1)[1]}.part"
     assert part.read_bytes() == big[:offset]
     assert offset < len(big)
@@ -452,10 +514,11 @@ def test_the_relay_process_logs_no_address_and_no_user_agent(
                 threading.Event().wait(0.02)
         # When clients with a telling User-Agent upload, fail, and send garbage
         agent = {"User-Agent": "Canary-Agent/9.9 (Raqqa; SM-J200H)"}
-        upload = create(url, len(envelope), **agent)
-        patch(upload, 0, envelope, **agent)
-        patch(upload, 0, b"x", **agent)
-        httpx.get(f"{url}/v1/desk/envelopes", headers=agent)
+        with httpx.Client(base_url=url) as http:
+            upload = create(http, len(envelope), **agent)
+            patch(http, upload, 0, envelope, **agent)
+            patch(http, upload, 0, b"x", **agent)
+            http.get("/v1/desk/envelopes", headers=agent)
         with socket.create_connection(("127.0.0.1", port)) as raw:
             raw.sendall(b"NONSENSE\r\n\r\n")
             raw.recv(100)

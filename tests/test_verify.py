@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import PASSPHRASE, CliResult, DeskFixture
-from ledger_helpers import Evidence, desk_with_evidence
+from conftest import PASSPHRASE, CliResult, DeskFixture, Evidence, desk_with_evidence
 from sijil.field.home import FieldSession
 from sijil.store import Attachment
 

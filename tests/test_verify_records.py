@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select, update
 
-from conftest import PASSPHRASE, CliResult, DeskFixture
-from ledger_helpers import Evidence, desk_with_evidence
+from conftest import PASSPHRASE, CliResult, DeskFixture, Evidence, desk_with_evidence
 from sijil.desk.audit import audit_desk
 from sijil.field.home import FieldSession
+from sijil.ledger import log
+from sijil.ledger.entries import EntryKind, NewEntry
 from sijil.store import (
     Attachment,
     Envelope,
@@ -56,9 +57,12 @@ def _report_with_photo(evidence: Evidence) -> tuple[int, str, str]:
 
 
 def _quarantined(evidence: Evidence) -> tuple[int, str, Path]:
+    """(id, sha256, the vault blob keeping its bytes) of the one quarantined input."""
+    vault = evidence.desk.home.open_vault(evidence.desk.home.unlock(PASSPHRASE))
     with evidence.desk.home.open_store() as store, store.session() as session:
         kept = session.scalars(select(QuarantineItem)).one()
-        path = evidence.desk.home.root / kept.stored_path
+        name = vault.name_of(kept.sha256)
+        path = evidence.desk.home.vault / name[:2] / name
         assert path.is_file()
         return kept.id, kept.sha256, path
 
@@ -159,7 +163,7 @@ def test_an_altered_quarantined_file_is_named(
 ) -> None:
     item_id, _, path = _quarantined(evidence)
     data = bytearray(path.read_bytes())
-    data[0] ^= 0x01
+    data[-1] ^= 0x01
     path.write_bytes(bytes(data))
     result = _verify(run_cli, evidence)
     assert result.code == 1
@@ -193,3 +197,64 @@ def test_deleting_every_tree_head_is_a_problem_once_an_import_had_time_to_sign(
     # and signing a head clears it
     assert run_cli("ledger", "head", *evidence.desk.args).code == 0
     assert _verify(run_cli, evidence).code == 0
+
+
+def test_a_match_logged_before_media_matched_existed_still_verifies(
+    run_cli: Callable[..., CliResult], evidence: Evidence, tmp_path: Path
+) -> None:
+    # Given a ledger that recorded a near-duplicate match as desks did before the
+    # media.matched kind: derivative.made, with data.derived "media.match"
+    with evidence.desk.home.open_store() as store, store.session(write=True) as session:
+        earlier, later = session.scalars(select(Attachment).order_by(Attachment.id)).all()
+        session.add(
+            MediaMatch(
+                attachment_id=later.id,
+                other_id=earlier.id,
+                kind="image",
+                distance=9,
+                transform="mirror",
+            )
+        )
+        old_style = {
+            "derived": "media.match",
+            "attachment": later.sha256,
+            "report": later.report_id,
+            "other_attachment": earlier.sha256,
+            "other_report": earlier.report_id,
+            "kind": "image",
+            "distance": 9,
+            "transform": "mirror",
+        }
+        log.append(
+            session,
+            [NewEntry(kind=EntryKind.DERIVATIVE_MADE, subject=later.sha256, data=old_style)],
+        )
+        reports = [str(earlier.report_id), str(later.report_id)]
+    # When the desk is audited
+    result = _verify(run_cli, evidence)
+    # Then the old entry counts as the match's record: nothing is wrong
+    assert result.code == 0, result.out
+    assert "OK: nothing lost, nothing altered" in result.out
+    # and a package exported from that ledger verifies with the standalone verifier
+    package = tmp_path / "case.zip"
+    exported = run_cli(
+        "export", "package", *evidence.desk.args, "--report", reports[0], "--report", reports[1],
+        "--out", str(package),
+    )  # fmt: skip
+    assert exported.code == 0, exported.err
+    key = str(evidence.desk.home.public_file)
+    checked = run_cli("verify-package", str(package), "--desk-key", key)
+    assert checked.code == 0 and "OK: the package verifies" in checked.out
+    # and a match that no entry of either form records is named
+    with evidence.desk.home.open_store() as store, store.session(write=True) as session:
+        unlogged = MediaMatch(attachment_id=earlier.id, other_id=later.id, kind="image", distance=3)
+        session.add(unlogged)
+        session.flush()
+        unlogged_id = unlogged.id
+    result = _verify(run_cli, evidence)
+    assert result.code == 1
+    assert (
+        f"PROBLEM  media match #{unlogged_id} (attachment 1 of report #{earlier.report_id} like "
+        f"attachment 1 of report #{later.report_id}): no ledger entry records it" in result.out
+    )
+    assert result.err.startswith("sijil: error: 1 problem(s) found")

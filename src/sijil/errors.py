@@ -33,12 +33,21 @@ boundary with ``raise Ours(...) from exc``.
     │   └── MediaTooLarge           over a named size, pixel or duration limit
     ├── StoreError                  the database refused or failed
     │   └── AlreadyRegistered       another process registered the same envelope first
+    ├── IntakeAborted               disk full, database down: import stopped, input left in place
     ├── VaultError                  a vault blob that is missing or cannot be read
     │   └── BlobAltered             a blob fails decryption or its content hash
     ├── LedgerError                 a ledger entry, proof or tree head that does not check
     │   └── TimestampError          an RFC 3161 timestamp that cannot be had or verified
     ├── PackageError                an evidence package that does not verify
     ├── AuditFailed                 ``sijil verify`` found problems (listed before it)
+    ├── DeskError                   desk work refused: incidents, evidence, assessments, places
+    │   ├── UnknownCode             an incident code, A- id, user, place, actor or report not found
+    │   ├── AmbiguousName           a place or actor name matching several; give its code
+    │   ├── PermissionDenied        no acting user (--as), or one without the role needed
+    │   ├── VersionConflict         a save over a version someone else saved first
+    │   ├── ReviewRefused           a review the rules forbid (own work, done twice, superseded)
+    │   ├── CasualtyRangeError      a casualty count that is malformed or inconsistent
+    │   └── MalformedImport         an import file with a bad record (named by its position)
     ├── RelayError                  a relay request refused or failed (carries an HTTP status)
     │   ├── RelayProtocolError      a malformed or out-of-order upload request (4xx)
     │   ├── RelayAuthError          unsigned, replayed, expired or wrongly signed request
@@ -51,17 +60,22 @@ from __future__ import annotations
 
 __all__ = [
     "AlreadyRegistered",
+    "AmbiguousName",
     "AttachmentHashMismatch",
     "AuditFailed",
     "BadSignature",
     "BlobAltered",
+    "CasualtyRangeError",
     "ConfigError",
     "CorruptMedia",
     "DamagedMedia",
+    "DeskError",
     "EnvelopeError",
+    "IntakeAborted",
     "KeyFileError",
     "LedgerError",
     "MalformedEnvelope",
+    "MalformedImport",
     "MalformedShard",
     "ManifestTooLarge",
     "MediaError",
@@ -71,12 +85,14 @@ __all__ = [
     "NotFound",
     "PackageError",
     "PassphraseError",
+    "PermissionDenied",
     "RelayAuthError",
     "RelayError",
     "RelayLimitExceeded",
     "RelayProtocolError",
     "RelayUnreachable",
     "ResealedReport",
+    "ReviewRefused",
     "ScrubError",
     "ShardError",
     "SijilError",
@@ -85,11 +101,13 @@ __all__ = [
     "TimestampError",
     "TooFewShards",
     "TruncatedEnvelope",
+    "UnknownCode",
     "UnknownFormatVersion",
     "UnsafeAttachmentName",
     "UnsupportedFormat",
     "UnsupportedMedia",
     "VaultError",
+    "VersionConflict",
 ]
 
 
@@ -233,6 +251,15 @@ class AlreadyRegistered(StoreError):
     """Another process registered the same envelope first; this one is a duplicate."""
 
 
+class IntakeAborted(SijilError):
+    """A failure of the machine or a service (disk full, database unreachable) stopped intake.
+
+    Not the input's fault: nothing was quarantined for it, and the input was left
+    where it was for the next import. The message is one line naming at most the
+    input's file name, never a full path, a URL or content.
+    """
+
+
 class VaultError(SijilError):
     """A vault blob is missing or cannot be read."""
 
@@ -255,3 +282,35 @@ class PackageError(SijilError):
 
 class AuditFailed(SijilError):
     """The desk audit found problems; each was reported before this is raised."""
+
+
+class DeskError(SijilError):
+    """Desk work was refused: an incident, evidence link, assessment, place or actor."""
+
+
+class UnknownCode(DeskError):
+    """An incident code, assessment id, user, place, actor or report does not exist."""
+
+
+class AmbiguousName(DeskError):
+    """A place or actor name matches several records equally well; a code is needed."""
+
+
+class PermissionDenied(DeskError):
+    """No acting user was named, or the user lacks the role the action needs."""
+
+
+class VersionConflict(DeskError):
+    """A save was based on a version of the record that someone else has replaced."""
+
+
+class ReviewRefused(DeskError):
+    """A review the rules forbid: one's own work, a second review, a superseded assessment."""
+
+
+class CasualtyRangeError(DeskError):
+    """A casualty count is malformed, or its ranges contradict each other."""
+
+
+class MalformedImport(DeskError):
+    """An import file holds a record that cannot be read; the message names its position."""

@@ -21,6 +21,7 @@ from PIL import ExifTags, Image, ImageDraw, ImageOps
 from sijil.crypto.kdf import DEFAULT_KDF
 from sijil.desk.home import DeskHome
 from sijil.desk.intake import ImportOutcome, import_paths
+from sijil.desk.neardup.lookup import Direction
 from sijil.desk.reports import list_reports
 from sijil.envelope import shards as shard_codec
 from sijil.envelope.invite import Invite
@@ -331,14 +332,14 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     by_id = {row.id: row for row in rows}
     for row in rows:  # the desk's near-duplicate check (sijil.media), by composition time
         for m in row.matches:
-            other = by_id[m["other_report_id"]]
-            if m["direction"] == "seen before" and other.id != row.id:
+            other = by_id[m.other_report_id]
+            if m.direction is Direction.SEEN_BEFORE and other.id != row.id:
                 old, new = sorted((row, other), key=lambda r: r.created_at)
                 when = [r.created_at.astimezone(LOCAL) for r in (new, old)]
                 echo(
                     f"  ! recycled photo: #{new.id} ({new.correspondent}, {when[0]:%H:%M}) shows"
                     f" the photo of #{old.id} ({old.correspondent}, {when[1]:%H:%M}): "
-                    f"{m['transform']}, PDQ distance {m['distance']}"
+                    f"{m.transform}, PDQ distance {m.distance}"
                 )
 
     _over_the_relay(home, desk, sessions, scratch, night, echo)

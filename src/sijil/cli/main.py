@@ -15,6 +15,7 @@ import click
 
 from sijil import __version__
 from sijil.cli.desk_cmds import desk
+from sijil.cli.desk_work_cmds import register_desk_work
 from sijil.cli.export_cmds import export
 from sijil.cli.field_cmds import field
 from sijil.cli.media_cmds import media
@@ -49,6 +50,7 @@ field.add_command(send)
 field.add_command(inbox)
 desk.add_command(pull)
 desk.add_command(reply)
+register_desk_work(desk)
 cli.add_command(media)
 cli.add_command(scrub)
 
@@ -72,7 +74,8 @@ def demo(home: str | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; a SijilError becomes one line on stderr and a non-zero exit."""
     try:
-        cli.main(
+        # a command's own status (``ctx.exit(3)``: import and pull left something to see)
+        code = cli.main(
             args=list(argv) if argv is not None else None,
             prog_name="sijil",
             standalone_mode=False,
@@ -110,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             err=True,
         )
         return EXIT_INTERNAL
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,7 @@ from sijil.cli.options import DB, desk_at
 from sijil.cli.options import DESK_HOME as HOME
 from sijil.cli.passphrase import read_passphrase
 from sijil.desk.neardup.backfill import Backfilled, backfill
-from sijil.desk.neardup.catalog import INDEX_FILE, Catalog
+from sijil.desk.neardup.catalog import INDEX_FILE, Catalog, MatchKind
 from sijil.desk.neardup.lookup import look_up
 from sijil.media.fingerprint import MediaPrint, fingerprint_file
 from sijil.media.index import DEFAULT_RADIUS, MAX_RADIUS
@@ -100,7 +100,7 @@ def match(home: Path, db_url: str | None, file: Path, as_json: bool, radius: int
         return
     for s in seen:
         how = f"distance {s.distance}"
-        if s.kind == "exact":
+        if s.kind is MatchKind.EXACT:
             how = "identical bytes"
         elif s.transform and s.transform != "original":
             how += f", {s.transform}"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
+from sijil.cli.desk_cmds import EXIT_STATUS_HELP, finish_run, outcome_printer
 from sijil.cli.options import DB, DESK_HOME, FIELD_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
-from sijil.desk.intake import ImportOutcome
 from sijil.errors import ConfigError, RelayError
 from sijil.field.home import FieldHome
 
@@ -96,32 +96,31 @@ def inbox(home: Path, relay: str | None, proxy: str | None) -> None:
             click.echo(f"{mark}{item.created_at}  {item.text}")
 
 
-def _print_outcome(outcome: ImportOutcome) -> None:
-    who = f" from {outcome.correspondent}" if outcome.correspondent else ""
-    eid = f"{outcome.envelope_id[:16]} " if outcome.envelope_id else ""
-    click.echo(f"{outcome.status:<11} {eid}{outcome.detail}{who}")
-
-
-@click.command()
+@click.command(
+    help="Download new envelopes from the relay, import them, and let the relay delete "
+    "them.\n\nThe relay deletes an envelope only once the desk kept it (imported, a "
+    "duplicate, or quarantined); one left waiting stays at the relay for the next pull."
+    + EXIT_STATUS_HELP
+)
 @DESK_HOME
 @DB
 @click.option("--relay", required=True, help="The relay's address.")
 @PROXY
 def pull(home: Path, db_url: str | None, relay: str, proxy: str | None) -> None:
-    """Download new envelopes from the relay, import them, and let the relay delete them."""
     from sijil.desk.pull import pull_envelopes
 
     desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     with desk_home.open_store() as store:
         outcomes = pull_envelopes(
-            desk_home, identity, store, relay=relay, proxy=proxy, progress=_print_outcome
+            desk_home,
+            identity,
+            store,
+            relay=relay,
+            proxy=proxy,
+            progress=outcome_printer(verbose=False, name=False),
         )
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    click.echo(f"done: {summary or 'nothing waiting at the relay'}")
+    finish_run(outcomes, verbose=False, empty="nothing waiting at the relay")
 
 
 @click.command()

@@ -9,6 +9,7 @@ import click
 from sijil.cli.options import DB, DESK_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
 from sijil.errors import AuditFailed, PackageError
+from sijil.export.verifier import OPENSSL_TIMEOUT_S
 
 __all__ = ["ledger", "verify", "verify_package"]
 
@@ -61,11 +62,23 @@ def verify(home: Path, db_url: str | None) -> None:
     help="The timestamp authority's root certificate (PEM), obtained from the authority; "
     "without it a timestamp is reported as present but not checked.",
 )
-def verify_package(package: Path, desk_key: Path, tsa_ca: Path | None) -> None:
+@click.option(
+    "--openssl-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=OPENSSL_TIMEOUT_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long openssl may take to check the timestamp.",
+)
+def verify_package(
+    package: Path, desk_key: Path, tsa_ca: Path | None, openssl_timeout: float
+) -> None:
     """Check an evidence package with nothing but the desk's public key."""
     from sijil.export import verifier
 
-    report = verifier.verify_package(package, desk_key, tsa_ca=tsa_ca)
+    report = verifier.verify_package(
+        package, desk_key, tsa_ca=tsa_ca, openssl_timeout=openssl_timeout
+    )
     for line in report.lines:
         click.echo(line)
     if report.problems:

@@ -6,6 +6,8 @@ keeps to a subset on which RFC 8785 and ``json.dumps(sort_keys=True)`` provably 
 
 - no floats: RFC 8785 formats numbers as ECMAScript does, which differs from Python's
   ``repr`` in corner cases; sijil stores decimals as strings or scaled integers;
+- integers within ±(2**53 - 1): RFC 8785 writes every number as an IEEE double, so a
+  larger integer would be rounded by another implementation but not by Python;
 - object keys are ASCII strings: RFC 8785 sorts keys by UTF-16 code units and Python
   by code points; on ASCII the two orders are the same.
 
@@ -23,11 +25,16 @@ from typing import Any, Final
 __all__ = ["canonical_json", "in_canonical_subset", "json_text"]
 
 # Made once: json.dumps with arguments builds a new encoder on every call.
+# The largest integer an IEEE double holds exactly (RFC 8785 section 3.2.2.3).
+MAX_SAFE_INTEGER: Final = 2**53 - 1
 _ENCODER: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def in_canonical_subset(value: Any) -> bool:
-    """True if ``value`` is float-free with ASCII string keys (iterative: no recursion limit)."""
+    """True if ``value`` is float-free, with safe integers and ASCII string keys.
+
+    Iterative, so a deeply nested hostile value cannot hit the recursion limit.
+    """
     stack = [value]
     while stack:
         item = stack.pop()
@@ -39,6 +46,8 @@ def in_canonical_subset(value: Any) -> bool:
         elif kind is list or kind is tuple:
             stack.extend(item)
         elif kind is float:
+            return False
+        elif kind is int and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
             return False
     return True
 
@@ -54,5 +63,7 @@ def canonical_json(value: Any) -> bytes:
     A lone surrogate in a string raises UnicodeEncodeError (a ValueError) too.
     """
     if not in_canonical_subset(value):
-        raise ValueError("canonical JSON here takes no floats and only ASCII object keys")
+        raise ValueError(
+            "canonical JSON here takes no floats, no integers past 2**53 and only ASCII keys"
+        )
     return _ENCODER.encode(value).encode("utf-8")

@@ -2,11 +2,11 @@
 
 Checks, each problem named by the item it concerns:
 every vault blob decrypts and hashes to its address; every evidence record
-(envelope, report, attachment, quarantine item) matches its ledger entry field
-by field, and, the other way round, every record the ledger names still exists
-(with its vault blobs, and each quarantined input's stored file); the ledger
-recomputes to every signed tree head; each head is consistent with the one
-before. Nothing here writes.
+(envelope, report, attachment, quarantine item) and every near-duplicate match
+matches its ledger entry field by field, and, the other way round, every record
+the ledger names still exists (with its vault blobs, and each quarantined input's
+kept bytes: sijil.desk.quarantine_audit); the ledger recomputes to every signed
+tree head; each head is consistent with the one before. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -18,25 +18,27 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
+from sijil.desk.quarantine_audit import audit_quarantine
 from sijil.desk.records import (
     attachment_list,
     envelope_facts,
-    quarantine_facts,
+    match_facts,
+    records_a_match,
     report_fields,
 )
-from sijil.errors import ConfigError, LedgerError, TimestampError
-from sijil.fsutil import confine, sha256_file
+from sijil.errors import LedgerError, TimestampError
 from sijil.ledger.audit import audit_ledger
-from sijil.ledger.entries import Entry, parse_entry
+from sijil.ledger.entries import Entry, EntryKind, parse_entry
 from sijil.ledger.heads import HEAD_INTERVAL
 from sijil.ledger.timestamp import verify_token
 from sijil.store import (
+    Attachment,
     Envelope,
     LedgerEntry,
     LedgerHead,
-    QuarantineItem,
+    MediaMatch,
     Report,
     Store,
     VaultBlob,
@@ -47,9 +49,15 @@ from sijil.vault.blobstore import FolderBlobStore
 
 __all__ = ["DeskAudit", "audit_desk"]
 
-_RECORD_KINDS = ("envelope.received", "envelope.opened", "item.registered", "input.quarantined")
-# Quarantined files are hashed in pieces: one may be as large as any input.
-_HASH_CHUNK = 1 << 20
+_RECORD_KINDS = (
+    EntryKind.ENVELOPE_RECEIVED,
+    EntryKind.ENVELOPE_OPENED,
+    EntryKind.ITEM_REGISTERED,
+    EntryKind.INPUT_QUARANTINED,
+    EntryKind.INPUT_RELEASED,
+)
+# a match is logged as MEDIA_MATCHED; ledgers from before it hold DERIVATIVE_MADE ones
+_MATCH_KINDS = (EntryKind.MEDIA_MATCHED, EntryKind.DERIVATIVE_MADE)
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -67,8 +75,8 @@ class DeskAudit:
         return not self.problems
 
 
-def _record_entries(session: Session, audit: DeskAudit) -> dict[tuple[str, str], list[Entry]]:
-    found: dict[tuple[str, str], list[Entry]] = {}
+def _record_entries(session: Session, audit: DeskAudit) -> dict[tuple[EntryKind, str], list[Entry]]:
+    found: dict[tuple[EntryKind, str], list[Entry]] = {}
     rows = session.execute(
         select(LedgerEntry.seq, LedgerEntry.body).where(LedgerEntry.kind.in_(_RECORD_KINDS))
     )
@@ -93,10 +101,10 @@ def _compare(where: str, entry: Entry, facts: dict[str, Any], audit: DeskAudit) 
 
 
 def _check_report(
-    report: Report, entries: dict[tuple[str, str], list[Entry]], audit: DeskAudit
+    report: Report, entries: dict[tuple[EntryKind, str], list[Entry]], audit: DeskAudit
 ) -> None:
     where = f"report #{report.id} (envelope {report.envelope_id[:12]})"
-    found = entries.get(("item.registered", report.envelope_id))
+    found = entries.get((EntryKind.ITEM_REGISTERED, report.envelope_id))
     if not found:
         audit.problems.append(f"{where}: no ledger entry registers it")
         return
@@ -130,22 +138,21 @@ class _Seen:
 
     envelopes: dict[str, str] = field(default_factory=dict)  # id -> status
     reports: set[str] = field(default_factory=set)  # envelope ids with a report
-    quarantined: set[int] = field(default_factory=set)
 
 
 def _check_envelope(
     envelope: Envelope,
-    entries: dict[tuple[str, str], list[Entry]],
+    entries: dict[tuple[EntryKind, str], list[Entry]],
     expected: dict[str, str],
     audit: DeskAudit,
 ) -> None:
     where = f"envelope {envelope.id[:12]}"
-    received = entries.get(("envelope.received", envelope.id))
+    received = entries.get((EntryKind.ENVELOPE_RECEIVED, envelope.id))
     if not received:
         audit.problems.append(f"{where}: no ledger entry records its arrival")
     else:
         _compare(where, received[0], envelope_facts(envelope), audit)
-    opened = entries.get(("envelope.opened", envelope.id))
+    opened = entries.get((EntryKind.ENVELOPE_OPENED, envelope.id))
     if envelope.status != "opened":
         if not opened:
             return  # quarantined on arrival: no report to check
@@ -167,26 +174,15 @@ def _check_envelope(
         expected.setdefault(item.sha256, f"attachment {item.position + 1} of report #{report.id}")
 
 
-def _quarantine_file_problem(home: Path, kept: QuarantineItem) -> str | None:
-    try:
-        found = sha256_file(confine(home, kept.stored_path))
-    except ConfigError:
-        return "its stored path leaves the desk's folder"
-    except FileNotFoundError:
-        return "its stored file is missing from the quarantine folder"
-    except OSError as exc:
-        return f"its stored file is unreadable: {exc.strerror or type(exc).__name__}"
-    return None if found == kept.sha256 else "its stored file no longer hashes to its sha256"
-
-
 def _check_records(
     session: Session,
     audit: DeskAudit,
-    entries: dict[tuple[str, str], list[Entry]],
+    entries: dict[tuple[EntryKind, str], list[Entry]],
     seen: _Seen,
-    home: Path | None,
 ) -> dict[str, str]:
-    """Compare records with their entries; return blob address -> what it is."""
+    """Compare records with their entries; return blob address -> what it is.
+
+    Quarantine rows are checked by sijil.desk.quarantine_audit."""
     expected: dict[str, str] = {}
     envelopes = session.scalars(
         select(Envelope).options(selectinload(Envelope.report).selectinload(Report.attachments))
@@ -197,32 +193,11 @@ def _check_records(
         if envelope.report is not None:
             seen.reports.add(envelope.id)
         _check_envelope(envelope, entries, expected, audit)
-    # the same bytes quarantined twice share one stored file: hash it once
-    problems: dict[tuple[str, str], str | None] = {}
-    for kept in session.scalars(select(QuarantineItem)):
-        audit.records += 1
-        seen.quarantined.add(kept.id)
-        where = f"quarantine item #{kept.id} ({kept.source_name})"
-        logged = [
-            e
-            for e in entries.get(("input.quarantined", kept.sha256), [])
-            if e.data.get("item") == kept.id
-        ]
-        if not logged:
-            audit.problems.append(f"{where}: no ledger entry records it")
-        else:
-            _compare(where, logged[0], quarantine_facts(kept), audit)
-        if home is not None:
-            key = (kept.stored_path, kept.sha256)
-            if key not in problems:
-                problems[key] = _quarantine_file_problem(home, kept)
-            if problems[key] is not None:
-                audit.problems.append(f"{where}: {problems[key]}")
     return expected
 
 
 def _check_entries_have_records(
-    entries: dict[tuple[str, str], list[Entry]],
+    entries: dict[tuple[EntryKind, str], list[Entry]],
     seen: _Seen,
     expected: dict[str, str],
     audit: DeskAudit,
@@ -230,16 +205,16 @@ def _check_entries_have_records(
     """The other way round: each record the ledger names must still be there."""
     for (kind, subject), found in sorted(entries.items()):
         entry = found[0]
-        if kind == "envelope.received" and subject not in seen.envelopes:
+        if kind is EntryKind.ENVELOPE_RECEIVED and subject not in seen.envelopes:
             audit.problems.append(
                 f"envelope {subject[:12]}: its arrival is in ledger entry #{entry.seq}, "
                 "but its record is missing"
             )
-        elif kind == "envelope.opened":
+        elif kind is EntryKind.ENVELOPE_OPENED:
             # the original and attachments are checked in the vault even when
             # every row about them is gone
             expected.setdefault(subject, f"sealed original of envelope {subject[:12]}")
-        elif kind == "item.registered":
+        elif kind is EntryKind.ITEM_REGISTERED:
             report = entry.data.get("report")
             if subject not in seen.reports:
                 audit.problems.append(
@@ -252,19 +227,56 @@ def _check_entries_have_records(
                     position = item.get("position")
                     number = position + 1 if isinstance(position, int) else "?"
                     expected.setdefault(item["sha256"], f"attachment {number} of report #{report}")
-        elif kind == "input.quarantined":
-            for logged_item in found:
-                item_id = logged_item.data.get("item")
-                if item_id not in seen.quarantined:
-                    audit.problems.append(
-                        f"quarantine item #{item_id} (sha256 {subject[:12]}): recorded in "
-                        f"ledger entry #{logged_item.seq}, but its record is missing"
-                    )
+
+
+def _check_matches(session: Session, audit: DeskAudit) -> None:
+    """Each near-duplicate match row has its ledger entry, with the same facts.
+
+    Entries of either form count: ``media.matched``, and the ``derivative.made``
+    (``derived: media.match``) that ledgers written before that kind existed hold.
+    """
+    logged: dict[tuple[str, object], list[Entry]] = {}
+    rows = session.execute(
+        select(LedgerEntry.seq, LedgerEntry.body).where(LedgerEntry.kind.in_(_MATCH_KINDS))
+    )
+    for seq, body in rows:
+        try:
+            entry = parse_entry(body.encode())
+        except LedgerError as exc:
+            audit.problems.append(f"ledger entry #{seq}: {exc}")
+            continue
+        if records_a_match(entry):
+            key = (entry.subject, entry.data.get("other_attachment"))
+            logged.setdefault(key, []).append(entry)
+    new, old = aliased(Attachment), aliased(Attachment)
+    matches = session.execute(
+        select(MediaMatch, new, old)
+        .join(new, MediaMatch.attachment_id == new.id)
+        .join(old, MediaMatch.other_id == old.id)
+        .order_by(MediaMatch.id)
+    )
+    for match, mine, other in matches:
+        audit.records += 1
+        where = (
+            f"media match #{match.id} (attachment {mine.position + 1} of report "
+            f"#{mine.report_id} like attachment {other.position + 1} of report #{other.report_id})"
+        )
+        facts = match_facts(match, mine, other)
+        found = logged.get((mine.sha256, other.sha256), [])
+        if not found:
+            audit.problems.append(f"{where}: no ledger entry records it")
+        elif not any(all(e.data.get(k) == v for k, v in facts.items()) for e in found):
+            _compare(where, found[0], facts, audit)
 
 
 def _check_blobs(
-    session: Session, vault: Vault, expected: dict[str, str], audit: DeskAudit
+    session: Session,
+    vault: Vault,
+    expected: dict[str, str],
+    audit: DeskAudit,
+    quarantined: set[str],
 ) -> None:
+    """``quarantined``: addresses of quarantined inputs (checked with their rows)."""
     rows = {row.sha256: row for row in session.scalars(select(VaultBlob))}
     for sha, what in expected.items():
         if sha not in rows:
@@ -279,6 +291,7 @@ def _check_blobs(
         if problem is not None:
             audit.problems.append(f"{what} (sha256 {sha[:12]}): {problem}")
         names.discard(vault.name_of(sha))
+    names -= {vault.name_of(sha) for sha in quarantined}
     if names:
         # an import killed between storing a blob and committing its records
         # leaves one; re-importing the same input adopts it
@@ -324,7 +337,7 @@ def _age(span: timedelta) -> str:
 
 
 def _quarantine_home(vault: Vault) -> Path | None:
-    # a folder vault lives at <desk home>/vault, beside quarantine/
+    # a folder vault lives at <desk home>/vault, beside an older desk's quarantine/
     if isinstance(vault.blobs, FolderBlobStore):
         return vault.blobs.root.parent
     return None
@@ -342,13 +355,12 @@ def audit_desk(
     """Run every check; the result lists each problem found, in plain words.
 
     ``tsa_ca`` is the timestamp authority's root: stored RFC 3161 timestamps
-    are verified against it, offline. ``home`` is the desk's folder, where
-    quarantined inputs are kept (by default, the folder holding the vault).
+    are verified against it, offline. ``home`` is the desk's folder, where a desk
+    older than migration 0005 kept quarantined inputs in the clear (by default,
+    the folder holding the vault); newer ones are vault blobs.
     """
     audit = DeskAudit()
     home = home if home is not None else _quarantine_home(vault)
-    if home is None:
-        audit.notes.append("quarantined files not checked (desk folder unknown)")
     with store.session() as session:
         ledger = audit_ledger(session.connection(), key)
         audit.entries, audit.heads = ledger.entries, ledger.heads
@@ -358,7 +370,16 @@ def audit_desk(
             _check_heads_exist(session, now or utcnow(), audit)
         entries = _record_entries(session, audit)
         seen = _Seen()
-        expected = _check_records(session, audit, entries, seen, home)
+        expected = _check_records(session, audit, entries, seen)
         _check_entries_have_records(entries, seen, expected, audit)
-        _check_blobs(session, vault, expected, audit)
+        kept = audit_quarantine(session, vault, home, entries)
+        audit.records += kept.records
+        audit.problems.extend(kept.problems)
+        if kept.unchecked:
+            audit.notes.append(
+                f"{kept.unchecked} quarantined file(s) of an older desk not checked "
+                "(desk folder unknown)"
+            )
+        _check_matches(session, audit)
+        _check_blobs(session, vault, expected, audit, kept.blobs)
     return audit

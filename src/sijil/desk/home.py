@@ -1,4 +1,4 @@
-"""The desk's home folder: keys, public file, database, evidence vault, quarantine."""
+"""The desk's home folder: keys, public file, database, evidence vault, shard pool."""
 
 from __future__ import annotations
 
@@ -50,6 +50,11 @@ class DeskHome:
 
     @property
     def quarantine(self) -> Path:
+        """Where desks before migration 0005 kept quarantined inputs, in the clear.
+
+        No longer written: quarantined inputs are vault blobs now (sijil.desk.quarantine).
+        Files an older desk left here stay readable until a retry moves them.
+        """
         return self.root / "quarantine"
 
     @property
@@ -76,7 +81,7 @@ class DeskHome:
         if self.key_file.exists():
             raise ConfigError(f"a desk home already exists at {self.root}")
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for folder in (self.vault, self.quarantine, self.pending_shards):
+        for folder in (self.vault, self.pending_shards):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         identity = DeskIdentity.generate()
         self.open_store().close()

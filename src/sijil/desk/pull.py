@@ -4,7 +4,10 @@ Every request is signed with the desk's Ed25519 key (see ``sijil.relay.protocol.
 An envelope is acknowledged, and so deleted at the relay, only once intake has
 kept it: imported, already known, or quarantined with its reason. A download
 whose bytes do not hash to the envelope id, or that runs past the size the relay
-listed for it, is neither imported nor acknowledged; the next pull tries again.
+listed for it, is neither imported nor acknowledged; the next pull tries again
+(status ``waiting``). So is an envelope intake skipped (too large to quarantine),
+and every envelope of a pull that intake aborted (disk full, database down:
+:class:`~sijil.errors.IntakeAborted` propagates, and the relay keeps the rest).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable
 
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
-from sijil.desk.intake import ImportOutcome, Progress, import_paths
+from sijil.desk.intake import ImportOutcome, ImportStatus, Progress, import_paths
 from sijil.errors import RelayError, RelayProtocolError
 from sijil.relay.protocol.auth import sign_request
 from sijil.relay.protocol.client import LONGER_THAN_LISTED, RelayClient
@@ -23,6 +26,9 @@ from sijil.relay.protocol.tus import DEFAULT_MAX_ENVELOPE_BYTES
 from sijil.store import Store
 
 __all__ = ["pull_envelopes"]
+
+# What intake did with an envelope that lets the relay delete its copy.
+_KEPT = frozenset({ImportStatus.IMPORTED, ImportStatus.DUPLICATE, ImportStatus.QUARANTINED})
 
 # One pull takes at most this many; the rest wait for the next pull.
 MAX_PER_PULL = 1000
@@ -83,7 +89,7 @@ def pull_envelopes(
                 if problem:
                     outcome = ImportOutcome(
                         source=target.name,
-                        status="waiting",
+                        status=ImportStatus.WAITING,
                         detail=f"{problem}; it stays at the relay for next time",
                         envelope_id=envelope_id,
                     )
@@ -91,10 +97,12 @@ def pull_envelopes(
                     if progress is not None:
                         progress(outcome)
                     continue
-                outcomes += import_paths(
+                taken = import_paths(
                     home, identity, store, [target], channel="relay", progress=progress
                 )
-                client.request("DELETE", url, headers=signed("DELETE", url), ok=(204, 404))
+                outcomes += taken
+                if taken and all(outcome.status in _KEPT for outcome in taken):
+                    client.request("DELETE", url, headers=signed("DELETE", url), ok=(204, 404))
             finally:
                 target.unlink(missing_ok=True)
     return outcomes

@@ -8,18 +8,61 @@ a record names the field that no longer matches its ledger entry.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any, Final
 
-from sijil.ledger.entries import NewEntry, digest, format_time
-from sijil.store import Envelope, QuarantineItem, Report
+from sijil.ledger.entries import Entry, EntryKind, NewEntry, digest, format_time
+from sijil.store import Attachment, Envelope, MediaMatch, QuarantineItem, Report
 
 __all__ = [
+    "EXPORTED_FIELDS",
+    "LEGACY_MATCH",
+    "QUARANTINE_FACTS_SINCE_0005",
+    "REPORT_FIELDS",
+    "ReportField",
     "attachment_list",
     "envelope_facts",
+    "exported_values",
+    "match_facts",
     "quarantine_facts",
+    "records_a_match",
     "register_entries",
+    "release_facts",
     "report_fields",
 ]
+
+
+@dataclass(frozen=True)
+class ReportField:
+    """One evidence field of a report: its name in the ledger, and how it is read."""
+
+    name: str
+    read: Callable[[Report], object]
+    # carried in evidence packages; the others identify the sender or are named otherwise
+    exported: bool
+
+
+#: The report's evidence fields, in ledger order: the one list the ledger entry,
+#: the audit and evidence packages are built from. (The standalone package verifier
+#: keeps a copy of the exported names; a test holds it to this list.)
+REPORT_FIELDS: Final = (
+    # a package names it as the report's "envelope"
+    ReportField("envelope_id", attrgetter("envelope_id"), exported=False),
+    ReportField("correspondent_id", attrgetter("correspondent_id"), exported=False),
+    ReportField("title", attrgetter("title"), exported=True),
+    ReportField("body", attrgetter("body"), exported=True),
+    ReportField("lang", attrgetter("lang"), exported=True),
+    ReportField("created_at", lambda r: format_time(r.created_at), exported=True),
+    ReportField("latitude", attrgetter("latitude"), exported=True),
+    ReportField("longitude", attrgetter("longitude"), exported=True),
+    ReportField("location_precision_m", attrgetter("location_precision_m"), exported=True),
+    # the signed manifest carries the sender's key; the signature is over it
+    ReportField("manifest", attrgetter("manifest"), exported=False),
+    ReportField("signature", attrgetter("signature"), exported=False),
+)
+EXPORTED_FIELDS: Final = tuple(f.name for f in REPORT_FIELDS if f.exported)
 
 
 def envelope_facts(envelope: Envelope) -> dict[str, Any]:
@@ -28,20 +71,12 @@ def envelope_facts(envelope: Envelope) -> dict[str, Any]:
 
 def report_fields(report: Report) -> dict[str, str]:
     """One digest per evidence field of a report (never the text itself)."""
-    values: dict[str, object] = {
-        "envelope_id": report.envelope_id,
-        "correspondent_id": report.correspondent_id,
-        "title": report.title,
-        "body": report.body,
-        "lang": report.lang,
-        "created_at": format_time(report.created_at),
-        "latitude": report.latitude,
-        "longitude": report.longitude,
-        "location_precision_m": report.location_precision_m,
-        "manifest": report.manifest,
-        "signature": report.signature,
-    }
-    return {name: digest(value) for name, value in values.items()}
+    return {f.name: digest(f.read(report)) for f in REPORT_FIELDS}
+
+
+def exported_values(report: Report) -> dict[str, object]:
+    """The values of the fields an evidence package carries (each digested in the ledger)."""
+    return {f.name: f.read(report) for f in REPORT_FIELDS if f.exported}
 
 
 def attachment_list(report: Report) -> list[dict[str, Any]]:
@@ -57,21 +92,40 @@ def attachment_list(report: Report) -> list[dict[str, Any]]:
     ]
 
 
+#: Facts ``input.quarantined`` entries carry only since migration 0005; the audit
+#: compares them when the entry has them, so ledgers written before keep verifying.
+QUARANTINE_FACTS_SINCE_0005 = ("size", "channel")
+
+
 def quarantine_facts(item: QuarantineItem) -> dict[str, Any]:
     return {
         "item": item.id,
         "sha256": item.sha256,
         "error_type": item.error_type,
         "reason": digest(item.reason),
+        "size": item.size,
+        "channel": item.channel,
+    }
+
+
+def release_facts(item: QuarantineItem) -> dict[str, Any]:
+    """What an ``input.released`` entry says of the row (it adds the retry's outcome)."""
+    released = item.released_at
+    return {
+        "item": item.id,
+        "sha256": item.sha256,
+        "released_at": None if released is None else format_time(released),
     }
 
 
 def register_entries(envelope: Envelope, report: Report, sender_key: str) -> list[NewEntry]:
     """The three entries an opened envelope adds: received, opened, item registered."""
     return [
-        NewEntry(kind="envelope.received", subject=envelope.id, data=envelope_facts(envelope)),
         NewEntry(
-            kind="envelope.opened",
+            kind=EntryKind.ENVELOPE_RECEIVED, subject=envelope.id, data=envelope_facts(envelope)
+        ),
+        NewEntry(
+            kind=EntryKind.ENVELOPE_OPENED,
             subject=envelope.id,
             data={
                 "envelope": envelope.id,
@@ -80,7 +134,7 @@ def register_entries(envelope: Envelope, report: Report, sender_key: str) -> lis
             },
         ),
         NewEntry(
-            kind="item.registered",
+            kind=EntryKind.ITEM_REGISTERED,
             subject=envelope.id,
             data={
                 "report": report.id,
@@ -89,3 +143,36 @@ def register_entries(envelope: Envelope, report: Report, sender_key: str) -> lis
             },
         ),
     ]
+
+
+#: Before the ledger had a kind for near-duplicate matches, each was logged as a fact
+#: derived from two blobs: kind ``derivative.made`` with ``data.derived`` set to this.
+#: Those entries stay valid; new ones are ``media.matched``, without ``derived``.
+LEGACY_MATCH: Final = "media.match"
+
+
+def records_a_match(entry: Entry) -> bool:
+    """True for a match entry, in today's form or in the form written before it had a kind."""
+    return entry.kind is EntryKind.MEDIA_MATCHED or (
+        entry.kind is EntryKind.DERIVATIVE_MADE and entry.data.get("derived") == LEGACY_MATCH
+    )
+
+
+def match_facts(match: MediaMatch, mine: Attachment, other: Attachment) -> dict[str, Any]:
+    """What the ledger records of a near-duplicate match (``data``; the subject is ``mine``'s
+    SHA-256): both attachments and reports, and how alike they are."""
+    data: dict[str, Any] = {
+        "attachment": mine.sha256,
+        "report": mine.report_id,
+        "other_attachment": other.sha256,
+        "other_report": other.report_id,
+        "kind": str(match.kind),  # plain JSON, whether read back or just matched
+        "distance": match.distance,
+    }
+    if match.transform is not None:
+        data["transform"] = match.transform
+    if match.score is not None:
+        # floats are not canonical JSON across implementations; per-mille integers are
+        data["score_permille"] = round(match.score * 1000)
+        data["other_score_permille"] = round((match.other_score or 0) * 1000)
+    return data

@@ -74,27 +74,35 @@ def register_report(
     original: BlobRef | None = None,
     files: Sequence[BlobRef] = (),
     faults: FaultHook = no_faults,
+    release: bool = False,
 ) -> tuple[int, str]:
     """Store the envelope, its report, attachments, vault records and ledger entries.
 
     All in one transaction, so after a crash an envelope is registered fully or
     not at all. Raises AlreadyRegistered if another process registered it first.
+    ``release``: a quarantine retry; an envelope row still ``quarantined`` is
+    opened in place (its arrival is in the ledger already), not a duplicate.
     """
     manifest = opened.manifest
     with store.session(write=True) as session:
         # the ledger lock first: it serialises registrations across processes,
         # so the check below sees any registration that committed before ours
         ledger_log.lock(session)
-        if session.get(Envelope, envelope_id) is not None:
+        arrived = session.get(Envelope, envelope_id)
+        if arrived is not None and not (release and arrived.status == "quarantined"):
             raise AlreadyRegistered(f"envelope {envelope_id[:16]} was registered meanwhile")
         earlier = session.scalar(select(Report.id).filter_by(signature=opened.signature.hex()))
         if earlier is not None:
             # same signed manifest, new ciphertext: only the desk's key can do that
             raise ResealedReport(f"report {earlier} arrived before; this is a re-sealed copy")
         sender = resolve_sender(session, manifest)
-        envelope = Envelope(
-            id=envelope_id, size=size, channel=channel, status="opened", vault_path=vault_path
-        )
+        if arrived is None:
+            envelope = Envelope(
+                id=envelope_id, size=size, channel=channel, status="opened", vault_path=vault_path
+            )
+        else:
+            envelope = arrived
+            envelope.status, envelope.vault_path = "opened", vault_path
         location = manifest.location
         report = Report(
             envelope=envelope,
@@ -125,6 +133,9 @@ def register_report(
             record_blob(session, original, kind="original")
         for ref in files:
             record_blob(session, ref, kind="attachment", parent=envelope_id)
-        ledger_log.append(session, register_entries(envelope, report, manifest.sign_key))
+        entries = register_entries(envelope, report, manifest.sign_key)
+        if arrived is not None:
+            entries = [e for e in entries if e.kind != "envelope.received"]
+        ledger_log.append(session, entries)
         faults("register.before_commit")
         return report.id, sender.codename

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from sijil.desk.neardup.lookup import matches_by_report
+from sijil.desk.neardup.lookup import ReportMatch, matches_by_report
 from sijil.store import Report, Store
 
 __all__ = ["ReportRow", "list_reports"]
@@ -28,7 +28,7 @@ class ReportRow:
     location: dict[str, Any] | None
     attachments: tuple[dict[str, Any], ...]
     # near-duplicate photos/videos in other reports (sijil.media)
-    matches: tuple[dict[str, Any], ...] = ()
+    matches: tuple[ReportMatch, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,7 +42,7 @@ class ReportRow:
             "received_at": self.received_at.isoformat(),
             "location": self.location,
             "attachments": list(self.attachments),
-            "matches": list(self.matches),
+            "matches": [m.to_dict() for m in self.matches],
         }
 
 

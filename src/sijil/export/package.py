@@ -46,12 +46,13 @@ from sqlalchemy.orm import selectinload
 from sijil import scrub
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
+from sijil.desk.records import exported_values
 from sijil.desk.signing import sign_now
 from sijil.errors import ConfigError, NotFound, ScrubError, SijilError
 from sijil.export import verifier
 from sijil.fsutil import atomic_writer, sha256_file
 from sijil.ledger import log
-from sijil.ledger.entries import NewEntry, format_time
+from sijil.ledger.entries import EntryKind, NewEntry
 from sijil.ledger.heads import SignedHead
 from sijil.ledger.timestamp import TsaConfig
 from sijil.store import LedgerEntry, Report, Store
@@ -101,18 +102,6 @@ class ExportResult:
     timestamped: bool
 
 
-def _exported_fields(report: Report) -> dict[str, Any]:
-    return {
-        "title": report.title,
-        "body": report.body,
-        "lang": report.lang,
-        "created_at": format_time(report.created_at),
-        "latitude": report.latitude,
-        "longitude": report.longitude,
-        "location_precision_m": report.location_precision_m,
-    }
-
-
 def _load_reports(store: Store, report_ids: list[int]) -> list[Report]:
     with store.session() as session:
         stmt = (
@@ -132,7 +121,10 @@ def _entries_for(store: Store, subjects: set[str], export_seq: int) -> dict[int,
     with store.session() as session:
         rows = session.execute(
             select(LedgerEntry.seq, LedgerEntry.body).where(
-                (LedgerEntry.subject.in_(subjects) & (LedgerEntry.kind != "envelope.opened"))
+                (
+                    LedgerEntry.subject.in_(subjects)
+                    & (LedgerEntry.kind != EntryKind.ENVELOPE_OPENED)
+                )
                 | (LedgerEntry.seq == export_seq)
             )
         )
@@ -230,7 +222,7 @@ def _export(
             session,
             [
                 NewEntry(
-                    kind="exported",
+                    kind=EntryKind.EXPORTED,
                     subject=hashlib.sha256(out.name.encode()).hexdigest(),
                     data=facts,
                 )
@@ -270,11 +262,11 @@ def _export(
         record: dict[str, Any] = {
             "report": report.id,
             "envelope": report.envelope_id,
-            "fields": _exported_fields(report),
+            "fields": exported_values(report),
             "files": files,
             "ledger": {
-                "received": by_subject.get(("envelope.received", report.envelope_id)),
-                "registered": by_subject.get(("item.registered", report.envelope_id)),
+                "received": by_subject.get((EntryKind.ENVELOPE_RECEIVED, report.envelope_id)),
+                "registered": by_subject.get((EntryKind.ITEM_REGISTERED, report.envelope_id)),
             },
         }
         if originals:

@@ -9,6 +9,11 @@ every payload file is one the proven entries account for (paths derived from the
 ledger, never taken from evidence.json alone) and hashes to what they recorded,
 that each exported field matches its ledger digest, and, given the authority's
 root (``--tsa-ca``) and ``openssl``, the RFC 3161 timestamp.
+
+It keeps its own copies of what sijil defines elsewhere (RFC 9162 hashing, canonical
+JSON, the exported report fields, the entry kinds it reads); sijil's test suite
+holds each copy to the original. Whatever goes wrong, it prints one line per
+problem and exits non-zero, never a traceback.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -29,7 +35,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-__all__ = ["VerifyReport", "main", "verify_package"]
+__all__ = ["EXPORTED_FIELDS", "VerifyReport", "main", "verify_package"]
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 # A package larger than this, or with more files, is not one sijil made: a case
@@ -42,6 +48,22 @@ MAX_TOTAL = 64 << 30
 _S_IFMT, _S_IFLNK = 0o170000, 0o120000
 # evidence.json, entries and proofs: a few MB even for thousands of reports
 MAX_METADATA = 256 << 20
+# ``openssl ts -verify`` takes milliseconds; one that has not finished in this long
+# is stuck, and the timestamp is reported as not verified
+OPENSSL_TIMEOUT_S = 60.0
+# The report fields a package carries, each digested in its "item.registered" entry
+# (sijil.desk.records.EXPORTED_FIELDS; the test suite checks the two agree).
+EXPORTED_FIELDS = (
+    "title",
+    "body",
+    "lang",
+    "created_at",
+    "latitude",
+    "longitude",
+    "location_precision_m",
+)
+# The entry kinds read here (sijil.ledger.entries.EntryKind's values)
+_RECEIVED, _REGISTERED, _EXPORTED = "envelope.received", "item.registered", "exported"
 
 
 @dataclass
@@ -60,25 +82,31 @@ def _digest(value: Any) -> str:
     ).hexdigest()
 
 
-def _node(left: bytes, right: bytes) -> bytes:
+def leaf_hash(entry: bytes) -> bytes:
+    """RFC 9162 section 2.1.1: SHA-256(0x00 || entry)."""
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 9162 section 2.1.1: SHA-256(0x01 || left || right)."""
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, path: list[bytes], root: bytes) -> bool:
     """RFC 9162 section 2.1.3.2."""
-    if index >= size:
+    if not 0 <= index < size:
         return False
     fn, sn, r = index, size - 1, leaf
     for p in path:
         if sn == 0:
             return False
         if fn & 1 or fn == sn:
-            r = _node(p, r)
+            r = node_hash(p, r)
             while not fn & 1 and fn != 0:
                 fn >>= 1
                 sn >>= 1
         else:
-            r = _node(r, p)
+            r = node_hash(r, p)
         fn >>= 1
         sn >>= 1
     return sn == 0 and r == root
@@ -165,7 +193,7 @@ def _check_manifest(files: _Bag, name: str, wanted: set[str], r: VerifyReport) -
 
 
 def _check_head(
-    files: _Bag, key: Ed25519PublicKey, tsa_ca: bytes | None, r: VerifyReport
+    files: _Bag, key: Ed25519PublicKey, tsa_ca: bytes | None, timeout: float, r: VerifyReport
 ) -> dict[str, Any]:
     doc = json.loads(files.read("data/ledger/tree-head.json"))
     body = doc["tree_head"].encode()
@@ -179,11 +207,13 @@ def _check_head(
     r.lines.append(f"tree head: {head['tree_size']} entries, signed {head['timestamp']}")
     tsr = files.get("data/ledger/tree-head.tsr")
     if tsr is not None:
-        _check_timestamp(tsr, body, tsa_ca, r)
+        _check_timestamp(tsr, body, tsa_ca, timeout, r)
     return head
 
 
-def _check_timestamp(tsr: bytes, body: bytes, ca: bytes | None, r: VerifyReport) -> None:
+def _check_timestamp(
+    tsr: bytes, body: bytes, ca: bytes | None, timeout: float, r: VerifyReport
+) -> None:
     # the root must come from the investigator: a root shipped in the package
     # would let whoever forged the package forge its timestamp too
     openssl = shutil.which("openssl")
@@ -201,7 +231,18 @@ def _check_timestamp(tsr: bytes, body: bytes, ca: bytes | None, r: VerifyReport)
         (Path(tmp) / "ca.pem").write_bytes(ca)
         args = [openssl, "ts", "-verify", "-digest", hashlib.sha256(body).hexdigest()]
         args += ["-in", str(Path(tmp) / "t.tsr"), "-CAfile", str(Path(tmp) / "ca.pem")]
-        done = subprocess.run(args, capture_output=True, timeout=60, check=False)  # noqa: S603
+        try:
+            done = subprocess.run(args, capture_output=True, timeout=timeout, check=False)  # noqa: S603
+        except subprocess.TimeoutExpired:
+            r.problems.append(
+                f"timestamp: openssl did not finish within {timeout:g} s, so the RFC 3161 "
+                "token is NOT verified (try again, or raise --openssl-timeout)"
+            )
+            return
+        except (OSError, subprocess.SubprocessError) as exc:
+            why = getattr(exc, "strerror", None) or type(exc).__name__
+            r.problems.append(f"timestamp: openssl could not be run ({why}), so it is NOT verified")
+            return
     if done.returncode == 0 and b"Verification: OK" in done.stdout:
         r.lines.append("timestamp: RFC 3161 token verifies for this tree head (trusted root)")
     else:
@@ -216,7 +257,7 @@ def _check_entries(files: _Bag, head: dict[str, Any], r: VerifyReport) -> dict[i
         entry = json.loads(line)
         seq = entry["seq"]
         proof = proofs.get(seq)
-        leaf = hashlib.sha256(b"\x00" + line).digest()
+        leaf = leaf_hash(line)
         path = [bytes.fromhex(h) for h in proof["inclusion_path"]] if proof else []
         if proof is None or proof["tree_size"] != head["tree_size"]:
             r.problems.append(f"ledger entry #{seq}: no inclusion proof for this tree head")
@@ -239,7 +280,7 @@ _LEDGER_FILES = {
 
 
 def _export_entry(entries: dict[int, dict[str, Any]], r: VerifyReport) -> dict[str, Any] | None:
-    exported = [e for e in entries.values() if e["kind"] == "exported"]
+    exported = [e for e in entries.values() if e["kind"] == _EXPORTED]
     if len(exported) != 1:
         r.problems.append(f"the package holds {len(exported)} export entries, not exactly one")
         return None
@@ -269,8 +310,8 @@ def _check_items(files: _Bag, entries: dict[int, dict[str, Any]], r: VerifyRepor
     for report in evidence["reports"]:
         rid, envelope = report["report"], report["envelope"]
         where = f"report #{rid}"
-        registered = _entry(entries, report["ledger"]["registered"], "item.registered", envelope)
-        received = _entry(entries, report["ledger"]["received"], "envelope.received", envelope)
+        registered = _entry(entries, report["ledger"]["registered"], _REGISTERED, envelope)
+        received = _entry(entries, report["ledger"]["received"], _RECEIVED, envelope)
         if registered is None or registered["data"]["report"] != rid:
             r.problems.append(f"{where}: its registration entry is not in the package")
             continue
@@ -278,8 +319,14 @@ def _check_items(files: _Bag, entries: dict[int, dict[str, Any]], r: VerifyRepor
             r.problems.append(f"{where}: its envelope.received entry is not in the package")
         if registered["data"]["fields"].get("envelope_id") != _digest(envelope):
             r.problems.append(f"{where}: envelope id differs from the ledger")
-        for name, value in report["fields"].items():
-            if registered["data"]["fields"].get(name) != _digest(value):
+        fields = report["fields"]
+        missing = [name for name in EXPORTED_FIELDS if name not in fields]
+        if missing:
+            r.problems.append(f"{where}: evidence.json leaves out field(s) {', '.join(missing)}")
+        for name, value in fields.items():
+            if name not in EXPORTED_FIELDS:
+                r.problems.append(f"{where}: evidence.json has a field {name!r} no package carries")
+            elif registered["data"]["fields"].get(name) != _digest(value):
                 r.problems.append(f"{where}: field {name!r} differs from the ledger")
         logged = registered["data"]["attachments"]
         paths = []
@@ -311,11 +358,18 @@ def _check_items(files: _Bag, entries: dict[int, dict[str, Any]], r: VerifyRepor
         r.problems.append(f"{path}: a file the ledger does not account for")
 
 
-def verify_package(package: Path, desk_key: Path, *, tsa_ca: Path | None = None) -> VerifyReport:
+def verify_package(
+    package: Path,
+    desk_key: Path,
+    *,
+    tsa_ca: Path | None = None,
+    openssl_timeout: float = OPENSSL_TIMEOUT_S,
+) -> VerifyReport:
     """Check everything; return what was checked and every problem found.
 
     ``tsa_ca`` is the timestamp authority's root certificate, obtained by the
     investigator; without it a timestamp is reported as present but unchecked.
+    ``openssl_timeout`` bounds the ``openssl ts -verify`` run, in seconds.
     """
     report = VerifyReport()
     try:
@@ -330,17 +384,31 @@ def verify_package(package: Path, desk_key: Path, *, tsa_ca: Path | None = None)
             tags = {p for p in paths if not p.startswith("data/")} - {"tagmanifest-sha256.txt"}
             _check_manifest(files, "manifest-sha256.txt", payload, report)
             _check_manifest(files, "tagmanifest-sha256.txt", tags, report)
-            head = _check_head(files, key, root, report)
+            head = _check_head(files, key, root, openssl_timeout, report)
             entries = _check_entries(files, head, report)
             _check_items(files, entries, report)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
         what = type(exc).__name__ if isinstance(exc, KeyError | TypeError) else str(exc)
         report.problems.append(f"the package cannot be read as a sijil evidence bag ({what})")
-    except (RecursionError, MemoryError) as exc:
-        # deeply nested or huge JSON: a hostile package, not a crash of ours
+    except (RuntimeError, MemoryError, zlib.error, EOFError) as exc:
+        # deeply nested JSON (RecursionError), huge JSON, a damaged compressed member,
+        # an encrypted member or a compression method zipfile does not read
+        # (RuntimeError): a hostile or broken package, not a crash of ours
         name = type(exc).__name__
         report.problems.append(f"the package cannot be read as a sijil evidence bag ({name})")
     return report
+
+
+def _seconds(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError("give a number of seconds above 0")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,8 +420,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tsa-ca", type=Path, help="the timestamp authority's root (PEM), from the authority"
     )
+    parser.add_argument(
+        "--openssl-timeout",
+        type=_seconds,
+        default=OPENSSL_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long openssl may take to check the timestamp (default {OPENSSL_TIMEOUT_S:g})",
+    )
     args = parser.parse_args(argv)
-    result = verify_package(args.package, args.desk_key, tsa_ca=args.tsa_ca)
+    try:
+        result = verify_package(
+            args.package, args.desk_key, tsa_ca=args.tsa_ca, openssl_timeout=args.openssl_timeout
+        )
+    except Exception as exc:  # noqa: BLE001 - the investigator gets a line, not a traceback
+        result = VerifyReport(
+            problems=[f"the verifier stopped on {type(exc).__name__}: the package is NOT verified"]
+        )
     for line in result.lines:
         print(line)
     for problem in result.problems:

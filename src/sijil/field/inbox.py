@@ -19,7 +19,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sijil.envelope.age import AgeReader, AgeWriter
 from sijil.errors import ConfigError, EnvelopeError, KeyFileError, RelayError
@@ -28,6 +28,9 @@ from sijil.fsutil import atomic_write
 from sijil.relay.protocol.auth import answer_challenge, mailbox_id
 from sijil.relay.protocol.client import RelayClient
 from sijil.relay.protocol.replies import open_reply
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["INBOX_FILE", "InboxItem", "fetch_inbox", "load_inbox"]
 
@@ -105,9 +108,16 @@ def _open(
 
 
 def fetch_inbox(
-    session: FieldSession, *, relay: str | None = None, proxy: str | None = None
+    session: FieldSession,
+    *,
+    relay: str | None = None,
+    proxy: str | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> list[InboxItem]:
-    """Fetch, open, keep and acknowledge new replies; return every kept reply."""
+    """Fetch, open, keep and acknowledge new replies; return every kept reply.
+
+    ``transport`` carries the requests instead of the network (see ``RelayClient``).
+    """
     relay = relay or session.settings.get("relay") or None
     if not relay:
         raise ConfigError("no relay address: give --relay (the invite named none)")
@@ -117,7 +127,7 @@ def fetch_inbox(
     seen_signed = {str(item["signed"]) for item in kept if item.get("signed")}
     fresh: set[str] = set()
     served: list[str] = []  # the relay's ids, to acknowledge: new, replayed or damaged
-    with RelayClient(relay, proxy=proxy) as client:
+    with RelayClient(relay, proxy=proxy, transport=transport) as client:
         url = client.url(f"v1/mailbox/{box}")
         path = client.path_of(url)
         response = client.request(

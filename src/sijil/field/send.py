@@ -18,15 +18,19 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sijil.errors import ConfigError, RelayError, RelayUnreachable
 from sijil.field.home import FieldSession
 from sijil.relay.protocol.client import RelayClient
-from sijil.relay.protocol.tus import STORED_HEADER
+from sijil.relay.protocol.tus import STORED_HEADER, STORED_YES
 
-__all__ = ["SendResult", "send_outbox"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["SendResult", "SendStatus", "send_outbox"]
 
 TUS = {"Tus-Resumable": "1.0.0"}
 UPLOADS = "files"
@@ -45,10 +49,17 @@ READ_BLOCK = 256 << 10
 RETRY_STATUSES = (408, 409, 423, 429, 503)
 
 
+class SendStatus(StrEnum):
+    """How sending one envelope ended; the values are what is printed."""
+
+    SENT = "sent"  # the relay checked and filed it
+    FAILED = "failed"  # not delivered (yet): the next run resumes it
+
+
 @dataclass(frozen=True, kw_only=True)
 class SendResult:
     envelope_id: str
-    status: str  # sent | failed
+    status: SendStatus
     detail: str
     resumed_from: int = 0
 
@@ -64,7 +75,7 @@ def _blocks(path: Path, offset: int) -> Iterator[bytes]:
 
 
 def _stored(headers: Mapping[str, str]) -> bool:
-    return headers.get(STORED_HEADER, "").strip().lower() == "yes"
+    return headers.get(STORED_HEADER, "").strip().lower() == STORED_YES
 
 
 class _Sender:
@@ -114,7 +125,9 @@ class _Sender:
         envelope_id = str(entry["id"])
         path = self.session.envelope_path(envelope_id)
         if not path.is_file():
-            return SendResult(envelope_id=envelope_id, status="failed", detail="envelope missing")
+            return SendResult(
+                envelope_id=envelope_id, status=SendStatus.FAILED, detail="envelope missing"
+            )
         size = path.stat().st_size
         state: dict[str, Any] = entry.setdefault("relay", {})
         resumed_from = 0
@@ -165,13 +178,15 @@ class _Sender:
                     self.save()
                     continue
                 if exc.status not in RETRY_STATUSES:
-                    return SendResult(envelope_id=envelope_id, status="failed", detail=str(exc))
+                    return SendResult(
+                        envelope_id=envelope_id, status=SendStatus.FAILED, detail=str(exc)
+                    )
             stalled += 1
             self.sleep(backoff)
             backoff = min(BACKOFF_MAX_S, backoff * 2)
         return SendResult(
             envelope_id=envelope_id,
-            status="failed",
+            status=SendStatus.FAILED,
             detail="the relay could not be reached for long; run again to resume",
         )
 
@@ -182,7 +197,10 @@ class _Sender:
         self.save()
         detail = f"resumed at byte {resumed_from}" if resumed_from else "sent whole"
         return SendResult(
-            envelope_id=str(entry["id"]), status="sent", detail=detail, resumed_from=resumed_from
+            envelope_id=str(entry["id"]),
+            status=SendStatus.SENT,
+            detail=detail,
+            resumed_from=resumed_from,
         )
 
 
@@ -193,15 +211,19 @@ def send_outbox(
     proxy: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     progress: Progress | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> list[SendResult]:
-    """Upload every envelope not yet sent through the relay; return one result each."""
+    """Upload every envelope not yet sent through the relay; return one result each.
+
+    ``transport`` carries the requests instead of the network (see ``RelayClient``).
+    """
     relay = relay or session.settings.get("relay") or None
     if not relay:
         raise ConfigError("no relay address: give --relay (the invite named none)")
     say = progress or (lambda _line: None)
     index = session.load_index()
     results: list[SendResult] = []
-    with RelayClient(relay, proxy=proxy) as client:
+    with RelayClient(relay, proxy=proxy, transport=transport) as client:
         sender = _Sender(session=session, client=client, index=index, sleep=sleep, say=say)
         for entry in index:
             if entry.get("relay", {}).get("sent_at"):

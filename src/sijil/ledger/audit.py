@@ -9,7 +9,6 @@ are named by entry, node or head, in plain words.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from itertools import pairwise
 from operator import itemgetter
@@ -132,12 +131,9 @@ def _fast_batch(
     returned (for roots at heads inside the batch). The work runs in list
     comprehensions and whole-list comparisons: the audit's speed is this function's.
     """
-    sha = hashlib.sha256
-    levels = [[sha(b"\x00" + body).digest() for body in bodies]]
+    levels = [merkle.leaf_hashes(bodies)]
     while len(levels[-1]) > 1:
-        below = levels[-1]
-        pairs = zip(below[0::2], below[1::2], strict=False)
-        levels.append([sha(b"\x01" + a + b).digest() for a, b in pairs])
+        levels.append(merkle.parent_hashes(levels[-1]))
     for level, hashes in enumerate(levels[1:], 1):  # leaves are not stored, inner nodes are
         if hashes and reader.hashes(level, lo >> level, (lo >> level) + len(hashes)) != hashes:
             return None
@@ -172,7 +168,7 @@ def audit_ledger(conn: Connection, key: Ed25519PublicKey) -> LedgerAudit:
     top = conn.execute(select(LedgerHead.tree_size).order_by(LedgerHead.tree_size.desc())).scalar()
     last_seq = conn.exec_driver_sql("SELECT max(seq) FROM ledger_entries").scalar()
     end = max(declared, int(top or 0), -1 if last_seq is None else int(last_seq) + 1)
-    _check_root(by_size, 0, hashlib.sha256(b"").digest(), audit)
+    _check_root(by_size, 0, merkle.EMPTY_ROOT, audit)
     stack: list[tuple[int, bytes]] = []
     sizes = sorted(by_size)
     reader = _Reader(conn)
@@ -220,7 +216,7 @@ def _slow_batch(
         body = bodies.get(seq)
         if body is None:
             problems.append(f"ledger entry #{seq} is missing")
-            current = b"\x00" * 32
+            current = bytes(merkle.HASH_SIZE)  # a placeholder: the subtrees above will differ
         else:
             audit.entries += 1
             current = leaf_hash(body)

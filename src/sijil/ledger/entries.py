@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sijil.crypto.canonical import canonical_json, in_canonical_subset, json_text
@@ -20,8 +21,8 @@ from sijil.errors import LedgerError
 
 __all__ = [
     "ENTRY_FORMAT_VERSION",
-    "ENTRY_KINDS",
     "Entry",
+    "EntryKind",
     "NewEntry",
     "digest",
     "encode_entry",
@@ -30,17 +31,27 @@ __all__ = [
 ]
 
 ENTRY_FORMAT_VERSION = 1
-ENTRY_KINDS = (
-    "envelope.received",  # a sealed envelope arrived (with its channel)
-    "envelope.opened",  # it opened and its manifest signature verified
-    "item.registered",  # its report and attachments became evidence records
-    "input.quarantined",  # an input was kept aside with its reason
-    "derivative.made",  # a working copy or thumbnail was made from a blob
-    "assessment.changed",
-    "published",
-    "exported",  # an evidence package left the desk
-    "user.action",
-)
+
+
+class EntryKind(StrEnum):
+    """What an entry records. The values are the strings written in entries: a member is
+    never renamed or removed, so every ledger ever written keeps parsing and verifying."""
+
+    ENVELOPE_RECEIVED = "envelope.received"  # a sealed envelope arrived (with its channel)
+    ENVELOPE_OPENED = "envelope.opened"  # it opened and its manifest signature verified
+    ITEM_REGISTERED = "item.registered"  # its report and attachments became evidence records
+    INPUT_QUARANTINED = "input.quarantined"  # an input was kept aside with its reason
+    INPUT_RELEASED = "input.released"  # a quarantined input was taken in by a retry
+    # a working copy or thumbnail was made from a blob; before MEDIA_MATCHED existed,
+    # near-duplicate matches were logged under this kind with data.derived "media.match"
+    DERIVATIVE_MADE = "derivative.made"
+    MEDIA_MATCHED = "media.matched"  # an attachment looks like an earlier one (sijil.media)
+    ASSESSMENT_CHANGED = "assessment.changed"
+    PUBLISHED = "published"
+    EXPORTED = "exported"  # an evidence package left the desk
+    USER_ACTION = "user.action"
+
+
 # Subjects are ids and hashes: 64 characters hold a SHA-256 in hex.
 MAX_SUBJECT = 64
 
@@ -60,13 +71,16 @@ def digest(value: object) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class NewEntry:
-    kind: str
+    kind: EntryKind
     subject: str
     data: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.kind not in ENTRY_KINDS:
-            raise ValueError(f"unknown ledger entry kind {self.kind!r}")
+        if type(self.kind) is not EntryKind:
+            try:  # a plain string naming a kind (scripts, old callers) becomes the member
+                object.__setattr__(self, "kind", EntryKind(self.kind))
+            except ValueError:
+                raise ValueError(f"unknown ledger entry kind {self.kind!r}") from None
         if not 0 < len(self.subject) <= MAX_SUBJECT:
             raise ValueError("a ledger subject is 1-64 characters")
 
@@ -74,7 +88,7 @@ class NewEntry:
 @dataclass(frozen=True, kw_only=True)
 class Entry:
     seq: int
-    kind: str
+    kind: EntryKind
     subject: str
     at: str
     data: dict[str, Any]
@@ -115,9 +129,13 @@ def parse_entry(body: bytes) -> Entry:
     ):
         raise LedgerError("a ledger entry is missing a field")
     try:
+        known = EntryKind(kind)
+    except ValueError:
+        raise LedgerError(f"ledger entry #{seq} has an unknown kind") from None
+    try:
         canonical = canonical_json(doc)
     except ValueError as exc:
         raise LedgerError("a ledger entry holds a value canonical JSON refuses") from exc
     if canonical != body:
         raise LedgerError(f"ledger entry #{seq} is not in canonical form")
-    return Entry(seq=seq, kind=kind, subject=subject, at=at, data=data, body=body)
+    return Entry(seq=seq, kind=known, subject=subject, at=at, data=data, body=body)

@@ -13,14 +13,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
-from sijil.errors import LedgerError
+from sijil.errors import LedgerError, StoreError
 from sijil.ledger import merkle
 from sijil.ledger.entries import NewEntry, encode_entry, format_time
-from sijil.store import LedgerEntry, LedgerState, utcnow
+from sijil.store import LedgerEntry, LedgerState, store_error, utcnow
 
 __all__ = [
     "InclusionProof",
@@ -54,7 +56,11 @@ class NodeTable:
     def __init__(self, conn: Connection) -> None:
         # the driver's own cursor and placeholders: SQLAlchemy's statement
         # handling costs more than the lookup, and a proof should take microseconds
-        self._cursor = conn.connection.cursor()
+        self._conn = conn
+        try:
+            self._cursor = conn.connection.cursor()
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _store_error(conn, exc, None, None) from exc
         self._sqlite = conn.dialect.name == "sqlite"
         self._mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self._raw = "CAST(body AS BLOB)" if self._sqlite else "convert_to(body, 'UTF8')"
@@ -80,14 +86,33 @@ class NodeTable:
             chunk = unique[start : start + _MAX_IN]
             inner = [i for i in chunk if i >= _FIRST_INNER_ID]
             leaves = [i for i in chunk if i < _FIRST_INNER_ID]
-            self._cursor.execute(self._query(len(inner), len(leaves)), (*inner, *leaves))
-            for node, value in self._cursor.fetchall():
+            sql, params = self._query(len(inner), len(leaves)), (*inner, *leaves)
+            try:
+                self._cursor.execute(sql, params)
+                rows = self._cursor.fetchall()
+            except self._conn.dialect.loaded_dbapi.Error as exc:
+                # the raw cursor bypasses SQLAlchemy, so its errors arrive unwrapped
+                raise _store_error(self._conn, exc, sql, params) from exc
+            for node, value in rows:
                 node = int(node)
                 found[node] = bytes(value) if node >= _FIRST_INNER_ID else _leaf(bytes(value))
         try:
             return [found[i] for i in ids]
         except KeyError as exc:
             raise LedgerError("the ledger is missing an entry or a node a proof needs") from exc
+
+
+def _store_error(
+    conn: Connection, exc: Exception, sql: str | None, params: tuple[Any, ...] | None
+) -> StoreError:
+    """A raw DB-API error (``sqlite3.OperationalError``, ``psycopg.Error``) as sijil's
+    one-line StoreError: wrapped the way SQLAlchemy wraps the errors it sees, so the
+    message is built, and scrubbed of the URL and the bound values, in one place."""
+    dialect = conn.dialect
+    wrapped = sa_exc.DBAPIError.instance(
+        sql, params, exc, dialect.loaded_dbapi.Error, dialect=dialect
+    )
+    return store_error(wrapped, conn.engine.url)
 
 
 def lock(session: Session) -> int:

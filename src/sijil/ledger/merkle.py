@@ -6,6 +6,11 @@ Leaf hash ``SHA-256(0x00 || entry)``, node hash ``SHA-256(0x01 || left || right)
 Only complete subtrees are ever stored, so a stored node never changes once
 written; the hash of any other range is folded from at most ``log2 n`` of them.
 Proof generation asks a :data:`NodeReader` for every node it needs in one call.
+
+This module is sijil's one implementation of the RFC's hashing: the ledger's appends,
+proofs and audit all call it. The standalone package verifier
+(``sijil.export.verifier``) keeps its own copy, since it may import nothing from
+sijil; a property test holds the two to the same answers.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
+    "EMPTY_ROOT",
     "HASH_SIZE",
     "NodeKey",
     "NodeReader",
@@ -22,8 +28,10 @@ __all__ = [
     "inclusion_nodes",
     "inclusion_proof",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "node_id",
+    "parent_hashes",
     "range_nodes",
     "root_from_peaks",
     "root_nodes",
@@ -42,12 +50,30 @@ NodeKey = tuple[int, int]
 NodeReader = Callable[[Sequence[NodeKey]], Sequence[bytes]]
 
 
+_LEAF, _NODE = b"\x00", b"\x01"  # RFC 9162 section 2.1.1's domain separation
+#: MTH of the empty tree: the hash of the empty string.
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
 def leaf_hash(entry: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + entry).digest()
+    return hashlib.sha256(_LEAF + entry).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+    return hashlib.sha256(_NODE + left + right).digest()
+
+
+def leaf_hashes(entries: Iterable[bytes]) -> list[bytes]:
+    """``leaf_hash`` of each entry, as one list comprehension (the audit's hot loop)."""
+    sha256, leaf = hashlib.sha256, _LEAF
+    return [sha256(leaf + entry).digest() for entry in entries]
+
+
+def parent_hashes(level: Sequence[bytes]) -> list[bytes]:
+    """The level above: ``node_hash`` of each pair, left to right; an odd last hash has none."""
+    sha256, node = hashlib.sha256, _NODE
+    pairs = zip(level[0::2], level[1::2], strict=False)
+    return [sha256(node + left + right).digest() for left, right in pairs]
 
 
 def node_id(level: int, index: int) -> int:
@@ -79,7 +105,7 @@ def range_nodes(start: int, end: int) -> list[NodeKey]:
 def root_from_peaks(peaks: Sequence[bytes]) -> bytes:
     """Fold complete-subtree hashes (left to right, decreasing size) into MTH."""
     if not peaks:
-        return hashlib.sha256(b"").digest()
+        return EMPTY_ROOT
     acc = peaks[-1]
     for peak in reversed(peaks[:-1]):
         acc = node_hash(peak, acc)
@@ -171,7 +197,7 @@ def verify_inclusion(
 ) -> bool:
     """RFC 9162 section 2.1.3.2, step by step."""
     path = list(proof)
-    if index >= size:
+    if not 0 <= index < size:
         return False
     fn, sn, r = index, size - 1, leaf
     for p in path:

@@ -10,6 +10,7 @@ the authority's signature and its certificate chain up to the configured root.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -23,7 +24,14 @@ from typing import Any
 from sijil.errors import ConfigError, TimestampError
 from sijil.fsutil import atomic_write
 
-__all__ = ["TsaConfig", "build_request", "request_timestamp", "response_status", "verify_token"]
+__all__ = [
+    "OPENSSL_TIMEOUT_S",
+    "TsaConfig",
+    "build_request",
+    "request_timestamp",
+    "response_status",
+    "verify_token",
+]
 
 _SHA256_ALG = bytes.fromhex("300d06096086480165030402010500")
 # A timestamp reply is a few KB; more is not a timestamp.
@@ -31,7 +39,8 @@ MAX_RESPONSE = 64 << 10
 # An authority that has not answered in this long is down; the head stays
 # signed and can be stamped again later.
 TIMEOUT_S = 20
-_OPENSSL_TIMEOUT_S = 30
+# ``openssl ts -verify`` takes milliseconds; one still running after this is stuck
+OPENSSL_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,8 +119,12 @@ def response_status(reply: bytes) -> int:
     return int.from_bytes(reply[start:end], "big")
 
 
-def request_timestamp(config: TsaConfig, data: bytes) -> bytes:
-    """Ask the authority to timestamp ``data``; return its reply (DER TimeStampResp)."""
+def request_timestamp(config: TsaConfig, data: bytes, *, timeout: float = TIMEOUT_S) -> bytes:
+    """Ask the authority to timestamp ``data``; return its reply (DER TimeStampResp).
+
+    Any failure to get a usable reply (no answer in ``timeout`` seconds, a broken
+    HTTP exchange, a refusal, a token that does not verify) is a TimestampError.
+    """
     request = urllib.request.Request(  # noqa: S310 - scheme checked in TsaConfig
         config.url,
         data=build_request(data),
@@ -119,9 +132,11 @@ def request_timestamp(config: TsaConfig, data: bytes) -> bytes:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310
             reply = bytes(answer.read(MAX_RESPONSE + 1))
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:
+        # URLError, timeouts and refused connections are OSErrors; a reply that is not
+        # HTTP at all (BadStatusLine, IncompleteRead) is an HTTPException
         raise TimestampError("the timestamp authority did not answer") from exc
     if len(reply) > MAX_RESPONSE:
         raise TimestampError("the timestamp authority's reply is too large")
@@ -131,8 +146,14 @@ def request_timestamp(config: TsaConfig, data: bytes) -> bytes:
     return reply
 
 
-def verify_token(reply: bytes, data: bytes, ca_pem: bytes) -> None:
-    """Check offline that ``reply`` timestamps exactly ``data`` under ``ca_pem``'s authority."""
+def verify_token(
+    reply: bytes, data: bytes, ca_pem: bytes, *, timeout: float = OPENSSL_TIMEOUT_S
+) -> None:
+    """Check offline that ``reply`` timestamps exactly ``data`` under ``ca_pem``'s authority.
+
+    TimestampError if it does not, and also if ``openssl`` cannot be run or has not
+    finished within ``timeout`` seconds: the token is then not verified.
+    """
     openssl = shutil.which("openssl")
     if openssl is None:
         raise TimestampError("openssl is needed to verify RFC 3161 timestamps")
@@ -140,21 +161,31 @@ def verify_token(reply: bytes, data: bytes, ca_pem: bytes) -> None:
         folder = Path(tmp)
         (folder / "reply.tsr").write_bytes(reply)
         (folder / "ca.pem").write_bytes(ca_pem)
-        result = subprocess.run(  # noqa: S603 - fixed arguments, no shell
-            [
-                openssl,
-                "ts",
-                "-verify",
-                "-digest",
-                hashlib.sha256(data).hexdigest(),
-                "-in",
-                str(folder / "reply.tsr"),
-                "-CAfile",
-                str(folder / "ca.pem"),
-            ],
-            capture_output=True,
-            timeout=_OPENSSL_TIMEOUT_S,
-            check=False,
-        )
+        try:
+            result = subprocess.run(  # noqa: S603 - fixed arguments, no shell
+                [
+                    openssl,
+                    "ts",
+                    "-verify",
+                    "-digest",
+                    hashlib.sha256(data).hexdigest(),
+                    "-in",
+                    str(folder / "reply.tsr"),
+                    "-CAfile",
+                    str(folder / "ca.pem"),
+                ],
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise TimestampError(
+                f"openssl did not finish verifying the timestamp within {timeout:g} s"
+            ) from exc
+        except (OSError, subprocess.SubprocessError) as exc:
+            why = getattr(exc, "strerror", None) or type(exc).__name__
+            raise TimestampError(
+                f"openssl could not be run to verify the timestamp ({why})"
+            ) from exc
     if result.returncode != 0 or b"Verification: OK" not in result.stdout:
         raise TimestampError("the timestamp does not verify for this tree head")

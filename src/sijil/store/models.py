@@ -7,6 +7,7 @@ compares these models with the migrated schema on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -20,7 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
 from sijil.store.types import UTCDateTime
 
@@ -28,11 +29,13 @@ __all__ = [
     "CHANNELS",
     "ENVELOPE_STATUSES",
     "NAMING_CONVENTION",
+    "QUARANTINE_STATES",
     "Attachment",
     "Base",
     "Correspondent",
     "Envelope",
     "QuarantineItem",
+    "QuarantineState",
     "Report",
     "utcnow",
 ]
@@ -52,6 +55,16 @@ NAMING_CONVENTION = {
 CHANNELS = ("usb", "text", "file", "relay")
 #: What intake made of an envelope.
 ENVELOPE_STATUSES = ("opened", "quarantined")
+
+
+class QuarantineState(StrEnum):
+    """Where a quarantined input stands: kept aside, or taken in by a later retry."""
+
+    QUARANTINED = "quarantined"
+    RELEASED = "released"
+
+
+QUARANTINE_STATES = tuple(state.value for state in QuarantineState)
 
 
 def utcnow() -> datetime:
@@ -160,9 +173,20 @@ class Attachment(Base):
 
 
 class QuarantineItem(Base):
-    """An input that could not be parsed, kept with the reason instead of dropped."""
+    """An input intake could not take, kept with the reason instead of dropped.
+
+    Its bytes are a vault blob addressed by ``sha256`` (encrypted, under a keyed
+    name). Rows written before migration 0005 have ``stored_path`` instead: a
+    file in the clear ``quarantine/`` folder, relative to the desk's home, until
+    ``sijil desk quarantine retry`` moves it into the vault; they have no
+    ``size`` or ``channel`` either.
+    """
 
     __tablename__ = "quarantine_items"
+    __table_args__ = (
+        CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
+        CheckConstraint(_one_of("state", QUARANTINE_STATES), name="state"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -170,6 +194,16 @@ class QuarantineItem(Base):
     source_name: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(String(500))
     error_type: Mapped[str] = mapped_column(String(64))
-    # relative to the desk's home folder
-    stored_path: Mapped[str] = mapped_column(String(255))
+    # legacy rows only (see above); None once the bytes are in the vault
+    stored_path: Mapped[str | None] = mapped_column(String(255))
+    # SHA-256 of the input's bytes: its vault address
     sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(
+        String(16), default=QuarantineState.QUARANTINED.value, index=True
+    )
+    released_at: Mapped[datetime | None]
+
+    #: when intake met the input (the column keeps its first name, ``created_at``)
+    received_at = synonym("created_at")

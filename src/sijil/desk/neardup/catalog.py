@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import zipfile
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Final
 
@@ -34,6 +35,7 @@ __all__ = [
     "VIDEO_MATCH_SHARE",
     "Catalog",
     "Found",
+    "MatchKind",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,12 +57,20 @@ _INNER_FRAME: Final = -2
 _FORMAT: Final = 1
 
 
+class MatchKind(StrEnum):
+    """How two items are alike (the ``kind`` of a match row, entry and answer)."""
+
+    EXACT = "exact"  # the same bytes (SHA-256); only look-ups report it
+    IMAGE = "image"  # PDQ hashes within the radius, over rotations and mirrors
+    VIDEO = "video"  # enough near-identical frames shared
+
+
 @dataclass(frozen=True, kw_only=True)
 class Found:
     """One earlier fingerprint that the queried one resembles."""
 
     print_id: int
-    kind: str
+    kind: MatchKind
     distance: int
     transform: str | None = None
     score: float | None = None
@@ -244,7 +254,7 @@ class Catalog:
                     best[owner] = (distance, f"{name}, framed" if via_inner else name)
         return sorted(
             (
-                Found(print_id=o, kind="image", distance=d, transform=t)
+                Found(print_id=o, kind=MatchKind.IMAGE, distance=d, transform=t)
                 for o, (d, t) in best.items()
             ),
             key=lambda f: (f.distance, f.print_id),
@@ -272,7 +282,7 @@ class Catalog:
                 found.append(
                     Found(
                         print_id=owner,
-                        kind="video",
+                        kind=MatchKind.VIDEO,
                         distance=distance,
                         score=round(mine, 4),
                         other_score=round(other, 4),

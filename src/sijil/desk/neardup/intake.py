@@ -4,7 +4,7 @@ Desk intake calls :func:`fingerprint_report` once the report is registered,
 while the verified plaintext attachments are still in staging (the vault
 holds only encrypted copies). It hashes each file, matches it against
 everything the desk already holds, stores the fingerprint and the matches,
-and appends each match to the custody ledger as a derived fact, in the same
+and appends each match to the custody ledger (kind ``media.matched``), in the same
 transaction. It never raises: a photo that cannot be hashed is recorded as
 such and the import carries on, since losing or blocking evidence over a
 derived fact would be the worse failure.
@@ -21,9 +21,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from sijil.desk.neardup.catalog import Catalog, Found
+from sijil.desk.records import match_facts
 from sijil.errors import MediaError, UnsupportedMedia
 from sijil.ledger import log as ledger_log
-from sijil.ledger.entries import NewEntry
+from sijil.ledger.entries import EntryKind, NewEntry
 from sijil.media.fingerprint import fingerprint_file
 from sijil.media.index import DEFAULT_RADIUS
 from sijil.media.pdq import ImagePrint
@@ -31,7 +32,6 @@ from sijil.media.video import VideoPrint, pack_frames
 from sijil.store import Attachment, MediaMatch, MediaPrintRow, Store
 
 __all__ = [
-    "LEDGER_KIND",
     "Fingerprinted",
     "catalog_for",
     "fingerprint_files",
@@ -39,10 +39,6 @@ __all__ = [
     "record_prints",
     "store_print",
 ]
-
-#: The ledger has no kind of its own for a match yet; a match is a fact
-#: derived from two blobs, so it is logged as one, with ``derived`` naming it.
-LEDGER_KIND = "derivative.made"
 
 log = logging.getLogger(__name__)
 
@@ -122,25 +118,6 @@ def store_print(store: Store, attachment_id: int, item: Fingerprinted) -> MediaP
     return row
 
 
-def _ledger_entry(match: MediaMatch, mine: Attachment, other: Attachment) -> NewEntry:
-    data: dict[str, object] = {
-        "derived": "media.match",
-        "attachment": mine.sha256,
-        "report": mine.report_id,
-        "other_attachment": other.sha256,
-        "other_report": other.report_id,
-        "kind": match.kind,
-        "distance": match.distance,
-    }
-    if match.transform is not None:
-        data["transform"] = match.transform
-    if match.score is not None:
-        # floats are not canonical JSON across implementations; per-mille integers are
-        data["score_permille"] = round(match.score * 1000)
-        data["other_score_permille"] = round((match.other_score or 0) * 1000)
-    return NewEntry(kind=LEDGER_KIND, subject=mine.sha256, data=data)
-
-
 def _record_matches(store: Store, attachment_id: int, found: list[Found]) -> list[MediaMatch]:
     if not found:
         return []
@@ -178,9 +155,15 @@ def _record_matches(store: Store, attachment_id: int, found: list[Found]) -> lis
             )
         }
         mine = attachments[attachment_id]
-        ledger_log.append(
-            session, [_ledger_entry(m, mine, attachments[m.other_id]) for m in matches]
-        )
+        entries = [
+            NewEntry(
+                kind=EntryKind.MEDIA_MATCHED,
+                subject=mine.sha256,
+                data=match_facts(m, mine, attachments[m.other_id]),
+            )
+            for m in matches
+        ]
+        ledger_log.append(session, entries)
         for match in matches:
             session.expunge(match)
     return matches

@@ -5,6 +5,10 @@ such as Tor's ``socks5h://127.0.0.1:9050`` resolves names at the proxy, so an
 onion address never touches local DNS. An ``.onion`` relay without a proxy is
 refused before any socket is opened: a direct attempt would ask local DNS for
 the name, telling the network which relay this device uses.
+
+Like ``httpx.Client``, the client takes a ``transport``: what carries its
+requests instead of the network (the tests pass one that runs the relay's ASGI
+app in the same process, so they need no socket).
 """
 
 from __future__ import annotations
@@ -79,9 +83,20 @@ def relay_error(response: httpx.Response) -> RelayError:
 
 
 class RelayClient:
-    """A connection to one relay, optionally through a SOCKS or HTTP proxy."""
+    """A connection to one relay, through a SOCKS or HTTP proxy, or over a given transport.
 
-    def __init__(self, base_url: str, *, proxy: str | None = None) -> None:
+    ``transport`` (an ``httpx.BaseTransport``) carries the requests instead of
+    the network; with it there is nothing for a proxy to do, so both at once are
+    refused.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        proxy: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError("the relay address must be an http:// or https:// URL")
@@ -92,6 +107,8 @@ class RelayClient:
             "https",
         ):
             raise ConfigError("the proxy must be a socks5h://, socks5:// or http:// URL")
+        if proxy is not None and transport is not None:
+            raise ConfigError("give the relay client a proxy or a transport, not both")
         if proxy is None and is_onion(base_url):
             raise ConfigError(
                 "an .onion relay needs Tor: give --proxy socks5h://127.0.0.1:9050 "
@@ -101,6 +118,7 @@ class RelayClient:
         try:
             self._http = httpx.Client(
                 proxy=proxy,
+                transport=transport,
                 timeout=TIMEOUT,
                 headers={"User-Agent": USER_AGENT},
                 follow_redirects=False,

@@ -27,6 +27,7 @@ __all__ = [
     "EXTENSIONS",
     "OFFSET_CONTENT_TYPE",
     "STORED_HEADER",
+    "STORED_YES",
     "TUS_VERSION",
     "Checksum",
     "Creation",
@@ -47,6 +48,7 @@ OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 # Ours, not tus: on a PATCH or HEAD answer, the upload is checked and filed as an
 # envelope. A whole offset alone is not delivery (filing can still fail or be cut).
 STORED_HEADER = "Sijil-Stored"
+STORED_YES = "yes"
 # tus status codes that HTTP does not name
 CHECKSUM_MISMATCH = 460
 # Upload-Metadata is a handful of short pairs; a long one is an attack on parsing.

@@ -2,7 +2,15 @@
 
 ``create_app(config)`` builds everything from one frozen config; there is no
 module state. Nothing here reads the client's address or User-Agent, and the
-server is run with its access log off (see ``server.py``).
+server is run with its access log off (see ``serve.py``).
+
+The event loop does no file work. Every spool call, every batch written to an
+upload and every fsync runs in a worker thread (``_off_loop``); finishing an
+upload (checking and hashing up to 2 GiB) runs in a small pool of its own, so a
+few large completions cannot take every worker thread. Meanwhile the loop keeps
+answering other requests. A request that works on an upload holds it
+(``_holding``) until its file work is done, so two requests never touch the
+same upload at once.
 """
 
 from __future__ import annotations
@@ -11,11 +19,15 @@ import base64
 import contextlib
 import errno
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from typing import ParamSpec, TypeVar
 
 import anyio
+import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
@@ -33,18 +45,68 @@ from sijil.relay.protocol.auth import (
 )
 from sijil.relay.server.config import MAX_REPLIES_PER_BOX, MAX_REPLY_BYTES, RateLimiter, RelayConfig
 from sijil.relay.server.spool import Spool, SpoolLimits, Upload
-from sijil.relay.server.writer import INSUFFICIENT_STORAGE
+from sijil.relay.server.writer import INSUFFICIENT_STORAGE, UploadWriter
 
-__all__ = ["UPLOADS_PATH", "create_app"]
+__all__ = ["FINISHING_THREADS", "UPLOADS_PATH", "create_app"]
 
 UPLOADS_PATH = "/files"
 TUS_HEADERS = {"Tus-Resumable": tus.TUS_VERSION}
 # How long a returning sender waits for its old, cut request to let go.
 TAKEOVER_WAIT_S = 5.0
+# A request taken over first takes in what already arrived for it (bytes in the
+# server's and the kernel's buffers): it stops once nothing came for GRACE, and
+# after DRAIN at most, so a returning sender waits a fraction of a second for
+# bytes it then need not send again.
+TAKEOVER_GRACE_S = 0.2
+TAKEOVER_DRAIN_S = 1.0
+# Body chunks read from the server ahead of the disk (each what the server had
+# buffered, typically 64 KiB): the link is drained even while a batch is written.
+BODY_READ_AHEAD = 8
 # Desk requests other than replies carry no body worth the name (lists, acks); this
 # only bounds what an unauthenticated caller can make the relay hold in memory.
 MAX_DESK_BODY = 64 << 10
+# Uploads being finished (checked and hashed, up to 2 GiB each) at once; more wait
+# their turn in the thread pool, not on the event loop. A relay is a small machine.
+FINISHING_THREADS = 2
 Handler = Callable[[Request], Awaitable[Response]]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def _off_loop(
+    func: Callable[P, T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Run blocking file work in a worker thread; the event loop serves others meanwhile.
+
+    Not abandoned on cancellation: the work always ends before the caller goes on,
+    so the spool is never left half-changed by a cancelled request.
+    """
+    return await anyio.to_thread.run_sync(partial(func, *args, **kwargs))
+
+
+@dataclass
+class _Hold:
+    """One request's hold on an upload: what a takeover stops, and what it waits for."""
+
+    idle_s: float
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    released: anyio.Event = field(default_factory=anyio.Event)
+    drain_until: float | None = None  # set by a takeover
+
+    def received(self) -> None:
+        """Bytes came: push the deadline back (less far once taken over)."""
+        now = anyio.current_time()
+        if self.drain_until is None:
+            self.scope.deadline = now + self.idle_s
+        else:
+            self.scope.deadline = min(now + TAKEOVER_GRACE_S, self.drain_until)
+
+    def take_over(self) -> None:
+        now = anyio.current_time()
+        self.drain_until = now + TAKEOVER_DRAIN_S
+        self.scope.deadline = min(self.scope.deadline, now + TAKEOVER_GRACE_S)
 
 
 @dataclass
@@ -55,9 +117,21 @@ class _State:
     challenges: ChallengeIssuer
     desk_guard: ReplayGuard
     clock: Callable[[], float]
+    # the threads that finish uploads (hash, check, file): see FINISHING_THREADS
+    finishing: anyio.CapacityLimiter
     transfers: int = 0
-    # upload id -> the receiving request's cancel scope and its "released" event
-    busy: dict[str, tuple[anyio.CancelScope, anyio.Event]] = field(default_factory=dict)
+    # upload id -> the request working on it now
+    busy: dict[str, _Hold] = field(default_factory=dict)
+
+    async def finish(self, upload: Upload) -> None:
+        """Check, hash and file a whole upload, in the finishing threads."""
+        work = partial(self.spool.complete, upload, now=self.clock())
+        await anyio.to_thread.run_sync(work, limiter=self.finishing)
+
+    async def reject(self, upload: Upload, reason: str) -> None:
+        """Keep a refused upload aside by its hash, in the finishing threads."""
+        work = partial(self.spool.reject_upload, upload, reason)
+        await anyio.to_thread.run_sync(work, limiter=self.finishing)
 
 
 def _error(exc: RelayError | NotFound, *, tus_route: bool) -> Response:
@@ -115,11 +189,12 @@ def _tus_routes(state: _State) -> list[Route]:
         creation = tus.parse_creation(request.headers, max_size=config.max_envelope_bytes)
         if creation.length == 0:
             raise RelayProtocolError("an empty upload cannot be an envelope")
-        upload = spool.create(
+        upload = await _off_loop(
+            spool.create,
             length=creation.length,
             claimed_id=creation.claimed_id,
             now=state.clock(),
-            busy=state.busy.keys(),
+            busy=frozenset(state.busy),
         )
         headers = _upload_headers(upload, 0)
         headers["Location"] = f"{UPLOADS_PATH}/{upload.id}"
@@ -127,56 +202,52 @@ def _tus_routes(state: _State) -> list[Route]:
 
     async def head(request: Request) -> Response:
         tus.require_version(request.headers)
-        await _take_over(state, request.path_params["upload"])
-        upload = spool.get(request.path_params["upload"], now=state.clock())
-        offset = spool.offset(upload)
-        if offset == upload.length and not spool.is_filed(upload):
-            # whole but never filed (a crash or a full disk after the last byte):
-            # file it now; a refusal (422, 460) reaches the sender as the answer
-            spool.complete(upload, now=state.clock())
-            upload = spool.get(upload.id, now=state.clock())
+        upload_id = request.path_params["upload"]
+        async with _holding(state, upload_id):
+            upload = await _off_loop(spool.get, upload_id, now=state.clock())
+            offset = await _off_loop(spool.offset, upload)
+            filed = await _off_loop(spool.is_filed, upload)
+            if offset == upload.length and not filed:
+                # whole but never filed (a crash or a full disk after the last byte):
+                # file it now; a refusal (422, 460) reaches the sender as the answer
+                await state.finish(upload)
+                upload = await _off_loop(spool.get, upload_id, now=state.clock())
+                filed = await _off_loop(spool.is_filed, upload)
         headers = _upload_headers(upload, offset)
         headers["Upload-Length"] = str(upload.length)
-        if spool.is_filed(upload):
-            headers[tus.STORED_HEADER] = "yes"
+        if filed:
+            headers[tus.STORED_HEADER] = tus.STORED_YES
         return Response(status_code=200, headers=headers)
 
     async def delete(request: Request) -> Response:
         tus.require_version(request.headers)
         upload_id = request.path_params["upload"]
-        await _take_over(state, upload_id)
-        spool.get(upload_id, now=state.clock())
-        spool.terminate(upload_id)
+        async with _holding(state, upload_id):
+            await _off_loop(spool.get, upload_id, now=state.clock())
+            await _off_loop(spool.terminate, upload_id)
         return Response(status_code=204, headers=TUS_HEADERS)
 
     async def patch(request: Request) -> Response:
         upload_id = request.path_params["upload"]
-        upload = spool.get(upload_id, now=state.clock())
-        if upload.finished:
-            raise RelayProtocolError("this upload is already complete", status=409)
-        await _take_over(state, upload_id)
-        if state.transfers >= config.max_concurrent_uploads:
-            raise RelayLimitExceeded("too many uploads in progress; retry later", status=429)
-        current = spool.offset(upload)
-        parsed = tus.parse_patch(request.headers, current=current, length=upload.length)
-        # activity pushes expiry back from the start, not only when the body ends
-        upload = spool.touch(upload, now=state.clock())
-        scope = anyio.CancelScope(deadline=anyio.current_time() + config.idle_timeout_s)
-        released = anyio.Event()
-        state.busy[upload_id] = (scope, released)
-        state.transfers += 1
-        try:
-            offset = await _receive(state, request, upload, parsed, scope)
-        finally:
-            del state.busy[upload_id]
-            state.transfers -= 1
-            released.set()
-        if offset < upload.length:
-            upload = spool.touch(upload, now=state.clock())
-            return Response(status_code=204, headers=_upload_headers(upload, offset))
-        spool.complete(upload, now=state.clock())
-        headers = _upload_headers(spool.get(upload_id, now=state.clock()), offset)
-        headers[tus.STORED_HEADER] = "yes"
+        # nothing is awaited before the body is being read (see _receive): the upload
+        # is looked up, and the request checked against it, once it is held
+        async with _holding(state, upload_id) as hold:
+            if state.transfers >= config.max_concurrent_uploads:
+                raise RelayLimitExceeded("too many uploads in progress; retry later", status=429)
+            state.transfers += 1
+            try:
+                hold.received()  # the body's idle timeout runs from here
+                upload, offset = await _receive(state, request, upload_id, hold)
+                if offset < upload.length:
+                    upload = await _off_loop(spool.touch, upload, now=state.clock())
+                    return Response(status_code=204, headers=_upload_headers(upload, offset))
+                # the last byte: check, hash and file it, still holding the upload
+                await state.finish(upload)
+                filed = await _off_loop(spool.get, upload_id, now=state.clock())
+            finally:
+                state.transfers -= 1
+        headers = _upload_headers(filed, offset)
+        headers[tus.STORED_HEADER] = tus.STORED_YES
         return Response(status_code=204, headers=headers)
 
     files = f"{UPLOADS_PATH}/{{upload}}"
@@ -194,71 +265,154 @@ async def _take_over(state: _State, upload_id: str) -> None:
 
     A sender whose link was cut comes back before the relay has noticed the old
     connection is dead (without a FIN it may never notice). Refusing it (423)
-    would make it send its body for nothing; instead the old request is ended,
-    its bytes made durable, and the new one sees the true offset (as tusd does).
+    would make it send its body for nothing; instead the old request takes in
+    what had already arrived for it, is ended, its bytes made durable, and the
+    new one sees the true offset (as tusd does). An upload being finished
+    (hashed and filed) is waited for, not cut.
     """
     held = state.busy.get(upload_id)
     if held is None:
         return
-    scope, released = held
-    scope.cancel()
+    held.take_over()
     with anyio.move_on_after(TAKEOVER_WAIT_S):
-        await released.wait()
+        await held.released.wait()
     if upload_id in state.busy:
         raise RelayProtocolError("this upload is receiving data; retry", status=423)
 
 
-def _unread_body(request: Request) -> bytes:
-    """Body bytes the server had read off the socket but not handed on before the cut.
+@asynccontextmanager
+async def _holding(state: _State, upload_id: str) -> AsyncIterator[_Hold]:
+    """Be the only request working on ``upload_id`` (taking it over) until the block ends.
 
-    uvicorn answers a disconnect without passing on what it still buffers (up to
-    64 KiB); on a link cut every megabyte that is bytes the sender must send again.
-    Both its HTTP implementations keep that buffer as ``body`` on the receive
-    callable's owner; anything else yields nothing, which is merely less thrifty.
+    Nothing is awaited between the takeover and the claim, so two requests that
+    both waited for the same holder cannot both proceed: the second gets 423.
     """
-    owner = getattr(request.receive, "__self__", None)
-    pending = getattr(owner, "body", b"")
-    return bytes(pending) if isinstance(pending, bytes | bytearray) else b""
+    await _take_over(state, upload_id)
+    hold = _Hold(idle_s=state.config.idle_timeout_s)
+    state.busy[upload_id] = hold
+    try:
+        yield hold
+    finally:
+        del state.busy[upload_id]
+        hold.released.set()
+
+
+def _start_patch(
+    spool: Spool, upload_id: str, headers: Mapping[str, str], *, now: float
+) -> tuple[Upload, tus.Patch, UploadWriter]:
+    """The upload as it is now, this PATCH checked against it, and its writer. Blocks.
+
+    Read again once the upload is held: the request taken over may have finished it.
+    Activity pushes expiry back from the start, not only when the body ends.
+    """
+    upload = spool.get(upload_id, now=now)
+    if upload.finished:
+        raise RelayProtocolError("this upload is already complete", status=409)
+    parsed = tus.parse_patch(headers, current=spool.offset(upload), length=upload.length)
+    upload = spool.touch(upload, now=now)
+    return upload, parsed, spool.writer(upload, start=parsed.offset, checksum=parsed.checksum)
 
 
 async def _receive(
-    state: _State, request: Request, upload: Upload, parsed: tus.Patch, scope: anyio.CancelScope
-) -> int:
-    """Stream the body into the spool; keep what arrived if the sender is cut or stalls."""
-    writer = state.spool.writer(upload, start=parsed.offset, checksum=parsed.checksum)
-    idle = state.config.idle_timeout_s
-    try:
-        # one cancel scope whose deadline each chunk pushes back (a timeout per
-        # chunk would cost a scope per 64 KiB); a takeover cancels it too
-        with scope:
-            async for chunk in request.stream():
-                scope.deadline = anyio.current_time() + idle
-                if chunk:
+    state: _State, request: Request, upload_id: str, hold: _Hold
+) -> tuple[Upload, int]:
+    """Stream the body into the spool; keep what arrived if the sender is cut or stalls.
+
+    Two tasks: one takes the body from the server as fast as it comes (at most
+    ``BODY_READ_AHEAD`` chunks ahead of the disk), the other writes it, each
+    full batch hashed (for a checksum) and written in a worker thread. Reading
+    never waits for the disk, so when the link is cut the server holds almost
+    nothing unread; bytes it still held are lost to ASGI and sent again.
+    Returns the upload (expiry pushed back) and the offset reached.
+    """
+    chunks, queued = anyio.create_memory_object_stream[bytes](BODY_READ_AHEAD)
+    cut = False
+
+    async def read_body() -> None:
+        nonlocal cut
+        async with chunks:
+            try:
+                async for chunk in request.stream():
+                    hold.received()
+                    if not chunk:
+                        continue
+                    try:  # no checkpoint when there is room: a chunk taken is never dropped
+                        chunks.send_nowait(chunk)
+                    except anyio.WouldBlock:
+                        await chunks.send(chunk)
+            except ClientDisconnect:
+                cut = True
+
+    started: tuple[Upload, tus.Patch, UploadWriter] | None = None
+    failure: Exception | None = None
+    with queued:
+        try:
+            # one cancel scope whose deadline each chunk pushes back (a timeout per
+            # chunk would cost a scope per 64 KiB); a takeover brings it forward
+            with hold.scope:
+                async with anyio.create_task_group() as group:
+                    group.start_soon(read_body)
+                    try:
+                        started = await _off_loop(
+                            _start_patch, state.spool, upload_id, request.headers, now=state.clock()
+                        )
+                        writer = started[2]
+                        async for chunk in queued:
+                            if writer.write(chunk):
+                                await _off_loop(writer.flush)
+                                hold.received()
+                    except Exception as exc:  # noqa: BLE001 - re-raised below, outside the group
+                        failure = exc
+                        group.cancel_scope.cancel()
+        except BaseException:
+            if started is not None:
+                await _abort_shielded(started[2])
+            raise
+        if started is None:
+            if failure is not None:
+                raise failure
+            raise RelayProtocolError("the body stalled or was taken over", status=408)
+        upload, parsed, writer = started
+        if failure is not None:
+            await _off_loop(writer.abort)
+            raise failure
+        if hold.scope.cancelled_caught:
+            # ended by the idle timeout or a takeover: keep what was read, too
+            with contextlib.suppress(RelayError):
+                for chunk in _waiting(queued):
                     writer.write(chunk)
-    except ClientDisconnect as exc:
-        with contextlib.suppress(RelayError):
-            writer.write(_unread_body(request))
-        writer.abort()
-        raise RelayProtocolError("the connection was cut; what arrived was kept") from exc
-    except BaseException:
-        writer.abort()
-        raise
-    if scope.cancelled_caught:
-        with contextlib.suppress(RelayError):
-            writer.write(_unread_body(request))
-        writer.abort()
-        raise RelayProtocolError(
-            "the body stalled or was taken over; what came is kept", status=408
-        )
+            await _off_loop(writer.abort)
+            raise RelayProtocolError(
+                "the body stalled or was taken over; what came is kept", status=408
+            )
+    if cut:
+        await _off_loop(writer.abort)
+        raise RelayProtocolError("the connection was cut; what arrived was kept")
     if parsed.body_length is not None and writer.offset != parsed.offset + parsed.body_length:
-        writer.abort()
+        await _off_loop(writer.abort)
         raise RelayProtocolError("the body is shorter than Content-Length")
-    offset = writer.commit()
-    if parsed.offset < len(INTRO) and not state.spool.starts_like_envelope(upload):
+    offset = await _off_loop(writer.commit)
+    if parsed.offset < len(INTRO) and not await _off_loop(state.spool.starts_like_envelope, upload):
         # garbage is refused at its first bytes, not after megabytes of it
-        state.spool.reject_upload(upload, "not a sijil envelope (no age v1 header)")
+        await state.reject(upload, "not a sijil envelope (no age v1 header)")
         raise RelayProtocolError("not a sijil envelope (no age v1 header)", status=422)
-    return offset
+    return upload, offset
+
+
+def _waiting(queued: MemoryObjectReceiveStream[bytes]) -> Iterator[bytes]:
+    """The chunks already queued, without waiting for more."""
+    for _ in range(BODY_READ_AHEAD + 1):
+        try:
+            yield queued.receive_nowait()
+        except (anyio.WouldBlock, anyio.EndOfStream):
+            return
+
+
+async def _abort_shielded(writer: UploadWriter) -> None:
+    # also when the request itself is being cancelled (shutdown): the part file
+    # must end at a consistent offset and the descriptor be closed
+    with anyio.CancelScope(shield=True):
+        await _off_loop(writer.abort)
 
 
 async def _bounded_body(request: Request, *, limit: int) -> bytes:
@@ -299,26 +453,26 @@ def _desk_routes(state: _State) -> list[Route]:
         await verified(request)
         items = [
             {"id": eid, "size": size, "received": int(mtime)}
-            for eid, size, mtime in spool.list_envelopes()
+            for eid, size, mtime in await _off_loop(spool.list_envelopes)
         ]
         return JSONResponse({"envelopes": items})
 
     async def fetch(request: Request) -> Response:
         await verified(request)
-        path = spool.envelope_path(request.path_params["envelope"])
+        path = await _off_loop(spool.envelope_path, request.path_params["envelope"])
+        # FileResponse reads the file in worker threads itself
         return FileResponse(path, media_type="application/octet-stream")
 
     async def acknowledge(request: Request) -> Response:
         await verified(request)
-        spool.delete_envelope(request.path_params["envelope"])
+        await _off_loop(spool.delete_envelope, request.path_params["envelope"])
         return Response(status_code=204)
 
     async def leave_reply(request: Request) -> Response:
         body = await verified(request, limit=MAX_REPLY_BYTES)
         box = request.path_params["box"]
-        if len(spool.list_replies(box)) >= MAX_REPLIES_PER_BOX:
-            raise RelayLimitExceeded("this mailbox is full", status=429)
-        return JSONResponse({"id": spool.put_reply(box, body)}, status_code=201)
+        reply_id = await _off_loop(spool.put_reply, box, body, max_replies=MAX_REPLIES_PER_BOX)
+        return JSONResponse({"id": reply_id}, status_code=201)
 
     async def challenge(_request: Request) -> Response:
         issuer = state.challenges
@@ -338,12 +492,13 @@ def _desk_routes(state: _State) -> list[Route]:
         return box
 
     async def mailbox(request: Request) -> Response:
-        replies = spool.list_replies(prove(request))
+        replies = await _off_loop(spool.list_replies, prove(request))
         items = [{"id": rid, "data": base64.b64encode(data).decode()} for rid, data in replies]
         return JSONResponse({"replies": items})
 
     async def delete_reply(request: Request) -> Response:
-        if not spool.delete_reply(prove(request), request.path_params["reply"]):
+        box, reply_id = prove(request), request.path_params["reply"]
+        if not await _off_loop(spool.delete_reply, box, reply_id):
             raise NotFound("no such reply")
         return Response(status_code=204)
 
@@ -379,13 +534,14 @@ def create_app(config: RelayConfig, *, clock: Callable[[], float] = time.time) -
         challenges=ChallengeIssuer(),
         desk_guard=ReplayGuard(),
         clock=clock,
+        finishing=anyio.CapacityLimiter(FINISHING_THREADS),
     )
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async def sweep() -> None:
             while True:  # ends when the server cancels the task group at shutdown
-                spool.expire(clock(), busy=state.busy.keys())
+                await _off_loop(spool.expire, clock(), busy=frozenset(state.busy))
                 await anyio.sleep(min(60.0, config.expiry_s / 4))
 
         async with anyio.create_task_group() as group:

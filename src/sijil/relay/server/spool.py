@@ -14,6 +14,12 @@ consistent offset holding exactly the bytes received. A checksummed PATCH must b
 all-or-nothing (tus), so its start offset is written to ``.pending`` first and a
 crash before the checksum verified rolls the file back to it. Finished uploads
 move into ``envelopes/`` by an atomic rename, after the whole file was checked.
+
+Every method does file I/O and blocks; the relay calls them from worker threads,
+never on its event loop (finishing an upload hashes up to 2 GiB). Two requests
+never work on the same upload at once (the app holds each upload while it works
+on it); the checks that count files before adding one (unfinished uploads,
+quota, a mailbox's size) hold a lock so that concurrent calls cannot both pass.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Collection, Iterator
+import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,11 +90,13 @@ def check_envelope(path: Path) -> None:
 
 
 class Spool:
-    """All file-system state of a relay. Methods block; calls are short."""
+    """All file-system state of a relay. Methods block: call them off the event loop."""
 
     def __init__(self, *, root: Path, limits: SpoolLimits, now: float) -> None:
         self.root = root
         self.limits = limits
+        # admission: a count or a quota checked, then a file added, as one step
+        self._admit = threading.Lock()
         self.uploads = root / "uploads"
         self.envelopes = root / "envelopes"
         self.rejected = root / "rejected"
@@ -155,20 +164,21 @@ class Spool:
         self, *, length: int, claimed_id: str | None, now: float, busy: Collection[str] = ()
     ) -> Upload:
         self.expire(now, busy=busy)
-        if sum(1 for _ in self.uploads.glob("*.json")) >= self.limits.max_unfinished:
-            raise RelayLimitExceeded("too many unfinished uploads; retry later", status=429)
-        quota = self.limits.quota_bytes
-        if quota is not None and self.used_bytes() + length > quota:
-            raise RelayLimitExceeded("the relay's spool is full", status=INSUFFICIENT_STORAGE)
-        upload = Upload(
-            id=secrets.token_hex(16),
-            length=length,
-            claimed_id=claimed_id,
-            expires=now + self.limits.expiry_s,
-        )
-        part, _ = self._paths(upload.id)
-        part.touch(mode=0o600)
-        self._save(upload)
+        with self._admit:
+            if sum(1 for _ in self.uploads.glob("*.json")) >= self.limits.max_unfinished:
+                raise RelayLimitExceeded("too many unfinished uploads; retry later", status=429)
+            quota = self.limits.quota_bytes
+            if quota is not None and self.used_bytes() + length > quota:
+                raise RelayLimitExceeded("the relay's spool is full", status=INSUFFICIENT_STORAGE)
+            upload = Upload(
+                id=secrets.token_hex(16),
+                length=length,
+                claimed_id=claimed_id,
+                expires=now + self.limits.expiry_s,
+            )
+            part, _ = self._paths(upload.id)
+            part.touch(mode=0o600)
+            self._save(upload)
         return upload
 
     def get(self, upload_id: str, *, now: float, renew: bool = False) -> Upload:
@@ -325,10 +335,16 @@ class Spool:
             raise NotFound("no such envelope")
         return path
 
-    def list_envelopes(self) -> Iterator[tuple[str, int, float]]:
+    def list_envelopes(self) -> list[tuple[str, int, float]]:
+        """(id, size, mtime) of every filed envelope; one acknowledged meanwhile is left out."""
+        listed = []
         for path in sorted(self.envelopes.glob("*.age")):
-            stat = path.stat()
-            yield path.stem, stat.st_size, stat.st_mtime
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            listed.append((path.stem, stat.st_size, stat.st_mtime))
+        return listed
 
     def delete_envelope(self, envelope_id: str) -> None:
         self.envelope_path(envelope_id).unlink()
@@ -341,14 +357,18 @@ class Spool:
             raise NotFound("no such mailbox")
         return self.mailboxes / box
 
-    def put_reply(self, box: str, data: bytes) -> str:
-        quota = self.limits.quota_bytes
-        if quota is not None and self.used_bytes() + len(data) > quota:
-            raise RelayLimitExceeded("the relay's spool is full", status=INSUFFICIENT_STORAGE)
-        reply_id = hashlib.sha256(data).hexdigest()
+    def put_reply(self, box: str, data: bytes, *, max_replies: int) -> str:
+        """Leave a sealed reply; refused when the box holds ``max_replies`` or the spool is full."""
         folder = self.mailbox(box)
-        folder.mkdir(exist_ok=True, mode=0o700)
-        atomic_write(folder / f"{reply_id}.age", data)
+        with self._admit:
+            if folder.is_dir() and sum(1 for _ in folder.glob("*.age")) >= max_replies:
+                raise RelayLimitExceeded("this mailbox is full", status=429)
+            quota = self.limits.quota_bytes
+            if quota is not None and self.used_bytes() + len(data) > quota:
+                raise RelayLimitExceeded("the relay's spool is full", status=INSUFFICIENT_STORAGE)
+            reply_id = hashlib.sha256(data).hexdigest()
+            folder.mkdir(exist_ok=True, mode=0o700)
+            atomic_write(folder / f"{reply_id}.age", data)
         return reply_id
 
     def list_replies(self, box: str) -> list[tuple[str, bytes]]:

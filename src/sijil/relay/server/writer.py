@@ -4,6 +4,11 @@ Bytes go to the part file in order, so its size is always a consistent offset.
 A body with a checksum is all-or-nothing: its start offset is recorded in a
 ``.pending`` file first (see ``Spool.recover``) and the file is cut back to it
 if the checksum fails or the body is cut short.
+
+Two kinds of method: :meth:`UploadWriter.write` only checks and buffers (cheap,
+called on the event loop for every chunk); :meth:`~UploadWriter.flush`,
+:meth:`~UploadWriter.commit` and :meth:`~UploadWriter.abort` hash, write and
+fsync (they block, and the relay runs them in a worker thread).
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ INSUFFICIENT_STORAGE = 507
 
 
 class UploadWriter:
-    """Appends one PATCH body; :meth:`commit` makes it durable, :meth:`abort` keeps or drops it."""
+    """Appends one PATCH body; :meth:`commit` makes it durable, :meth:`abort` keeps or drops it.
+
+    Not thread-safe: one request drives it, one call at a time (awaiting each).
+    """
 
     def __init__(
         self,
@@ -55,20 +63,24 @@ class UploadWriter:
     def offset(self) -> int:
         return self._written + len(self._buf)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> bool:
+        """Check and buffer ``data`` (no I/O); True when a batch is ready for :meth:`flush`."""
         if self.offset + len(data) > self._length:
             raise RelayProtocolError("the body runs past Upload-Length", status=413)
         if self._room is not None:
             if len(data) > self._room:
                 raise RelayLimitExceeded("the relay's spool is full", status=INSUFFICIENT_STORAGE)
             self._room -= len(data)
-        if self._hash is not None:
-            self._hash.update(data)
         self._buf += data
-        if len(self._buf) >= WRITE_BATCH:
-            self._flush()
+        return len(self._buf) >= WRITE_BATCH
+
+    def flush(self) -> None:
+        """Hash (for a checksum) and write the buffered bytes. Blocks."""
+        self._flush()
 
     def _flush(self) -> None:
+        if self._hash is not None:
+            self._hash.update(self._buf)
         view = memoryview(self._buf)
         try:
             while view:
@@ -106,16 +118,23 @@ class UploadWriter:
         return self._written
 
     def commit(self) -> int:
-        """The body ended: verify its checksum if any, make it durable, return the offset."""
-        if self._checksum is not None and (
-            self._hash is None or self._hash.digest() != self._checksum.digest
-        ):
-            self._finish(keep=False)
-            raise RelayProtocolError(
-                "Upload-Checksum does not match the body", status=CHECKSUM_MISMATCH
-            )
+        """The body ended: verify its checksum if any, make it durable, return the offset.
+
+        Blocks (hashing and fsync).
+        """
+        if self._checksum is not None and self._fd >= 0:
+            try:
+                self._flush()  # the checksum covers every byte, so all of them are hashed first
+            except BaseException:
+                self._finish(keep=False)
+                raise
+            if self._hash is None or self._hash.digest() != self._checksum.digest:
+                self._finish(keep=False)
+                raise RelayProtocolError(
+                    "Upload-Checksum does not match the body", status=CHECKSUM_MISMATCH
+                )
         return self._finish(keep=True)
 
     def abort(self) -> int:
-        """The body was cut or refused: keep what arrived, unless it needed a checksum."""
+        """The body was cut or refused: keep what arrived, unless it needed a checksum. Blocks."""
         return self._finish(keep=self._checksum is None)
