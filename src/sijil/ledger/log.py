@@ -10,7 +10,6 @@ proof then reads at most ``2 log2 n`` rows by primary key, in one query.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -158,17 +157,17 @@ def append_bodies(
     entry_rows: list[tuple[object, ...]] = []
     node_rows: list[tuple[int, bytes]] = []
     seq = start
-    sha256, node_id = hashlib.sha256, merkle.node_id
+    leaf_hash, node_hash, node_id = merkle.leaf_hash, merkle.node_hash, merkle.node_id
     last_at: datetime | None = None
     stored_at: object = None
     for kind, subject, at, body in rows:
         if at is not last_at:
             last_at, stored_at = at, (to_db(at) if to_db else at)
         entry_rows.append((seq, kind, subject, stored_at, body.decode("utf-8")))
-        level, current = 0, sha256(b"\x00" + body).digest()  # leaves are not stored
+        level, current = 0, leaf_hash(body)  # leaves are not stored
         # each trailing 1-bit of seq closes one more complete subtree
         while stack and stack[-1][0] == level:
-            current = sha256(b"\x01" + stack.pop()[1] + current).digest()
+            current = node_hash(stack.pop()[1], current)
             level += 1
             node_rows.append((node_id(level, seq >> level), current))
         stack.append((level, current))
