@@ -114,7 +114,7 @@ def test_the_output_ends_with_commands_to_explore(played: Played) -> None:
     desk = str(played.desk.root)
     assert f"sijil desk reports --home {desk}" in text
     assert f"SIJIL_PASSPHRASE={PASSPHRASE}" in text
-    assert f"ls {played.desk.quarantine}" in text
+    assert f"sijil desk quarantine list --home {desk}" in text
     assert f"sijil field outbox --home {played.home / 'field' / 'raven'}" in text
     assert "sijil desk key export-age" in text
     assert "age -d -i" in text

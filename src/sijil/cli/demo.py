@@ -22,6 +22,7 @@ from sijil.crypto.kdf import DEFAULT_KDF
 from sijil.desk.home import DeskHome
 from sijil.desk.intake import ImportOutcome, import_paths
 from sijil.desk.neardup.lookup import Direction
+from sijil.desk.quarantine import list_quarantine
 from sijil.desk.reports import list_reports
 from sijil.envelope import shards as shard_codec
 from sijil.envelope.invite import Invite
@@ -318,9 +319,10 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         totals.clear()
         import_paths(desk, identity, store, [chat2], channel="file", progress=show)
         rows = list_reports(store)
-    for reason in sorted(desk.quarantine.glob("*.reason.txt")):
-        text = reason.read_text("utf-8").strip().replace(f"{home}/", "")
-        echo(f"  on disk: quarantine/{reason.name[:12]}…reason.txt says: {text}")
+        for kept in list_quarantine(store, desk.root):
+            echo(
+                f"  quarantine #{kept.id} ({kept.size} bytes, sealed in the vault): {kept.reason}"
+            )
 
     echo(f"\n== 6. The record at the desk: {len(rows)} reports ==")
     for row in sorted(rows, key=lambda r: r.id):
@@ -351,7 +353,7 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     echo("\n== 9. Explore ==")
     echo(f"  export SIJIL_PASSPHRASE={q(PASSPHRASE)}   # the demo passphrase, demo only")
     echo(f"  sijil desk reports --home {q(str(desk.root))}")
-    echo(f"  ls {q(str(desk.quarantine))}; cat {q(str(desk.quarantine))}/*.reason.txt")
+    echo(f"  sijil desk quarantine list --home {q(str(desk.root))}")
     echo(f"  sijil field outbox --home {q(str(home / 'field' / 'raven'))}")
     key_file = q(str(home / "desk-age.txt"))
     echo(f"  sijil desk key export-age --home {q(str(desk.root))} --out {key_file}")
