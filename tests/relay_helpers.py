@@ -23,8 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import anyio
@@ -91,7 +90,7 @@ class _Body(httpx.SyncByteStream):
 class AsgiTransport(httpx.BaseTransport):
     """A sync httpx transport that runs an ASGI app in this process: the real app, no socket.
 
-    ``with AsgiTransport(app) as transport:`` runs the app's lifespan on an event
+    ``with asgi_transport(app) as transport:`` runs the app's lifespan on an event
     loop in a thread of its own; each request is a task there, so requests from
     several threads are served at once, as by a server. The request body is taken
     from httpx's stream as the app asks for it, in pieces of at most 64 KiB; a
@@ -100,8 +99,9 @@ class AsgiTransport(httpx.BaseTransport):
     back. An exception inside the app still answers 500, as a server would, and
     is kept in :attr:`errors` for the test to check.
 
-    ``close()`` does nothing, because every client handed this transport closes
-    it when it is done; the app stops when the ``with`` block ends.
+    ``close()`` (and leaving a client's ``with`` block) does nothing, because
+    every client handed this transport closes it when it is done; the app stops
+    when the ``asgi_transport`` block ends.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -112,17 +112,13 @@ class AsgiTransport(httpx.BaseTransport):
         self._stop: anyio.Event | None = None
         self._lifespan: Future[None] | None = None
 
-    def __enter__(self) -> Self:
+    def start(self) -> None:
+        """Start the event loop and the app's lifespan (its startup has run on return)."""
         self._portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
         self._lifespan, self._stop = self._portal.start_task(self._run_lifespan)
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc: BaseException | None = None,
-        tb: TracebackType | None = None,
-    ) -> None:
+    def stop(self) -> None:
+        """Run the app's shutdown and stop the event loop."""
         portal, stop, lifespan = self._portal, self._stop, self._lifespan
         try:
             if portal is not None and stop is not None and lifespan is not None:
@@ -133,7 +129,7 @@ class AsgiTransport(httpx.BaseTransport):
             self._stack.close()
 
     def close(self) -> None:
-        """Nothing: the app lives until the ``with`` block ends (see the class doc)."""
+        """Nothing: the app lives until :meth:`stop` (see the class doc)."""
 
     async def _run_lifespan(self, *, task_status: TaskStatus[anyio.Event]) -> None:
         stop = anyio.Event()
@@ -297,6 +293,17 @@ class AsgiTransport(httpx.BaseTransport):
         )
 
 
+@contextlib.contextmanager
+def asgi_transport(app: ASGIApp) -> Iterator[AsgiTransport]:
+    """The app running in this process for the block, reached through the transport."""
+    transport = AsgiTransport(app)
+    transport.start()
+    try:
+        yield transport
+    finally:
+        transport.stop()
+
+
 # --- relays in this process -----------------------------------------------------------------
 
 
@@ -329,7 +336,7 @@ def local_relays(tmp_path: Path) -> Iterator[Callable[..., LocalRelay]]:
         ) -> LocalRelay:
             spool = tmp_path / name
             config = RelayConfig(spool=spool, desk_key=desk_key, **settings)
-            transport = stack.enter_context(AsgiTransport(create_app(config, clock=clock)))
+            transport = stack.enter_context(asgi_transport(create_app(config, clock=clock)))
             http = stack.enter_context(httpx.Client(base_url=LOCAL_URL, transport=transport))
             relay = LocalRelay(url=LOCAL_URL, spool=spool, transport=transport, http=http)
             made.append(relay)

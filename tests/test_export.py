@@ -327,9 +327,9 @@ def test_export_needs_reports_and_names_a_missing_one(
     missing = run_cli("export", "package", *evidence.desk.args, "--report", "99", "--out", str(out))
     assert missing.code == 1 and "no report #99" in missing.err and not out.exists()
     incident = run_cli(
-        "export", "package", *evidence.desk.args, "--incident", "1", "--out", str(out)
+        "export", "package", *evidence.desk.args, "--incident", "SJ-2026-1", "--out", str(out)
     )
-    assert incident.code == 1 and "no incidents yet" in incident.err
+    assert incident.code == 1 and "no incident SJ-2026-0001" in incident.err
     due = run_cli("ledger", "head", *evidence.desk.args, "--if-due")
     assert due.code == 0 and "no tree head due" in due.out
 

@@ -1,4 +1,7 @@
-"""kill -9 of either side mid-upload: the upload resumes from a consistent offset, whole."""
+"""kill -9 of either side mid-upload: the upload resumes from a consistent offset, whole.
+
+Real processes and sockets by nature, so these are slow (``-m "not slow"`` skips them).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,15 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from conftest import DeskFixture, RelayHandle
 from envelope_helpers import seal_bytes
+from relay_helpers import relay_process, wait_until
 from sijil.crypto.identity import CorrespondentIdentity, DeskIdentity
 from sijil.envelope.sealing import Draft
 from sijil.field.compose import compose
@@ -26,50 +29,6 @@ from sijil.field.send import send_outbox
 from sijil.relay.server.lossy import LossyLink
 
 TUS = {"Tus-Resumable": "1.0.0"}
-POLLS = 2000  # bounded waits: 2000 x 10 ms
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait(condition: Callable[[], bool], what: str) -> None:
-    pause = threading.Event()
-    for _ in range(POLLS):
-        if condition():
-            return
-        pause.wait(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@contextmanager
-def relay_process(spool: Path, desk_pub: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sijil.cli.main", "relay", "serve", "--spool", str(spool),
-         "--desk-key", str(desk_pub), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert proc.poll() is None, "the relay exited"
-        try:
-            httpx.options(f"{url}/files", timeout=1)
-        except httpx.TransportError:
-            return False
-        return True
-
-    try:
-        _wait(up, "the relay to start")
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
 
 
 def _part(spool: Path, upload: str) -> Path:
@@ -92,6 +51,7 @@ def _start_patch(url: str, upload: str, offset: int, head: bytes, total: int, ex
     return raw
 
 
+@pytest.mark.slow
 def test_relay_killed_mid_upload_resumes_with_the_right_bytes(tmp_path: Path) -> None:
     desk = DeskIdentity.generate()
     envelope = seal_bytes(CorrespondentIdentity.generate(), desk.public, {"v.jpg": os.urandom(3_000_000)})
@@ -104,7 +64,7 @@ def test_relay_killed_mid_upload_resumes_with_the_right_bytes(tmp_path: Path) ->
         response = httpx.post(f"{url}/files", headers={**TUS, "Upload-Length": str(len(envelope))})
         upload = url + response.headers["location"]
         raw = _start_patch(url, upload, 0, envelope[:half], len(envelope))
-        _wait(lambda: _part(spool, upload).stat().st_size >= half - (1 << 20), "bytes to land")
+        wait_until(lambda: _part(spool, upload).stat().st_size >= half - (1 << 20), "bytes to land")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         raw.close()
@@ -126,6 +86,7 @@ def test_relay_killed_mid_upload_resumes_with_the_right_bytes(tmp_path: Path) ->
     assert stored.read_bytes() == envelope
 
 
+@pytest.mark.slow
 def test_relay_killed_mid_checksummed_patch_rolls_back_to_its_start(tmp_path: Path) -> None:
     desk = DeskIdentity.generate()
     envelope = seal_bytes(CorrespondentIdentity.generate(), desk.public, {"v.jpg": os.urandom(3_000_000)})
@@ -133,6 +94,8 @@ def test_relay_killed_mid_checksummed_patch_rolls_back_to_its_start(tmp_path: Pa
     desk_pub.write_bytes(desk.public.to_bytes())
     spool = tmp_path / "spool"
     first = 100_000
+    # Given an upload whose first 100 kB arrived, and a checksummed PATCH half sent
+    # (its bytes cannot be trusted until all arrive) when the relay is killed
     with relay_process(spool, desk_pub) as (url, proc):
         response = httpx.post(f"{url}/files", headers={**TUS, "Upload-Length": str(len(envelope))})
         upload = url + response.headers["location"]
@@ -143,17 +106,18 @@ def test_relay_killed_mid_checksummed_patch_rolls_back_to_its_start(tmp_path: Pa
         assert ok.status_code == 204
         chunk = envelope[first:]
         digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
-        # a checksummed PATCH, half sent: its bytes cannot be trusted until all arrive
         raw = _start_patch(
             url, upload, first, chunk[:2_000_000], len(chunk),
             extra=f"Upload-Checksum: sha256 {digest}\r\n",
         )
-        _wait(lambda: _part(spool, upload).stat().st_size >= first + (1 << 20), "bytes")
+        wait_until(lambda: _part(spool, upload).stat().st_size >= first + (1 << 20), "bytes")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         raw.close()
+    # When it restarts on the same spool
     with relay_process(spool, desk_pub) as (url2, _proc):
         upload2 = url2 + "/files/" + upload.rsplit("/", 1)[1]
+        # Then the half-sent PATCH is rolled back to its start, and can be sent again
         assert httpx.head(upload2, headers=TUS).headers["upload-offset"] == str(first)
         rest = httpx.patch(
             upload2, content=chunk,
@@ -164,6 +128,7 @@ def test_relay_killed_mid_checksummed_patch_rolls_back_to_its_start(tmp_path: Pa
     assert (spool / "envelopes" / f"{hashlib.sha256(envelope).hexdigest()}.age").read_bytes() == envelope
 
 
+@pytest.mark.slow
 def test_sender_killed_mid_upload_resumes_on_the_next_run(
     make_desk: Callable[..., DeskFixture],
     make_correspondent: Callable[..., FieldSession],
@@ -193,7 +158,7 @@ def test_sender_killed_mid_upload_resumes_on_the_next_run(
             stderr=subprocess.DEVNULL,
         )
         try:
-            _wait(lambda: received() >= 300_000, "the upload to be under way")
+            wait_until(lambda: received() >= 300_000, "the upload to be under way")
         finally:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)

@@ -1,4 +1,9 @@
-"""Field to relay to desk and back: resumable send, signed pull, replies both ways."""
+"""Field to relay to desk and back: resumable send, signed pull, replies both ways.
+
+These run on a relay with a real socket (``make_relay``): the desk's pull takes
+a relay address, and the cut link, the SOCKS proxy and the CLI are sockets by
+nature. Mailbox checks with no desk pull run the relay app in this process.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import select as io_select
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -15,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from conftest import DeskFixture, RelayHandle
-from relay_helpers import compose_random
+from relay_helpers import LocalRelay, compose_random, local_relays
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.pull import pull_envelopes
 from sijil.desk.reply import send_reply
@@ -38,6 +43,13 @@ from sijil.store import Envelope, RelayReply
 
 def _lower(headers: dict[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
+
+
+@pytest.fixture
+def local_relay(tmp_path: Path) -> Iterator[Callable[..., LocalRelay]]:
+    """Factory: the relay app in this process, reached through ``relay.http``."""
+    with local_relays(tmp_path) as make:
+        yield make
 
 
 def test_send_resumes_after_every_cut_and_pull_imports_once(
@@ -238,28 +250,30 @@ def test_replies_go_both_ways_and_the_relay_cannot_read_them(
 def test_someone_else_cannot_read_a_mailbox(
     make_desk: Callable[..., DeskFixture],
     make_correspondent: Callable[..., FieldSession],
-    make_relay: Callable[..., RelayHandle],
+    local_relay: Callable[..., LocalRelay],
     passphrase: str,
 ) -> None:
+    # Given a reply the desk left in Raven's mailbox
     desk = make_desk()
     identity = desk.home.unlock(passphrase)
     raven, falcon = make_correspondent(desk, "Raven"), make_correspondent(desk, "Falcon")
-    relay = make_relay(identity.public.sign)
+    relay = local_relay(identity.public.sign)
+    http = relay.http
     box = mailbox_id(raven.identity.box.public_key())
     sealed = seal_reply("for Raven only", desk_sign=identity.sign, to=raven.identity.box.public_key())
     path = f"/v1/desk/mailboxes/{box}"
     headers = sign_request(identity.sign, method="POST", path=path, body=sealed, now=time.time())
-    assert httpx.post(relay.url + path, content=sealed, headers=headers).status_code == 201
-    # unsigned posts to a mailbox are refused: nobody but the desk leaves mail
-    assert httpx.post(relay.url + path, content=sealed).status_code == 401
-    # Falcon answers a challenge with Falcon's key for Raven's box: refused
-    challenge = httpx.get(f"{relay.url}/v1/mailbox/challenge").json()
+    assert http.post(path, content=sealed, headers=headers).status_code == 201
+    # Then unsigned posts to a mailbox are refused: nobody but the desk leaves mail
+    assert http.post(path, content=sealed).status_code == 401
+    # When Falcon answers a challenge with Falcon's key for Raven's box, Then it is refused
+    challenge = http.get("/v1/mailbox/challenge").json()
     proof = answer_challenge(
         falcon.identity.box, relay_key=challenge["relay_key"], challenge=challenge["challenge"],
         method="GET", path=f"/v1/mailbox/{box}",
     )
-    assert httpx.get(f"{relay.url}/v1/mailbox/{box}", headers=proof).status_code == 403
-    assert httpx.get(f"{relay.url}/v1/mailbox/{box}").status_code == 401
+    assert http.get(f"/v1/mailbox/{box}", headers=proof).status_code == 403
+    assert http.get(f"/v1/mailbox/{box}").status_code == 401
     # and a reply to Raven does not open with Falcon's key
     from sijil.errors import EnvelopeError
 
@@ -272,8 +286,8 @@ def test_someone_else_cannot_read_a_mailbox(
     forger = DeskIdentity.generate()
     fake = seal_reply("come to the bridge", desk_sign=forger.sign, to=raven.identity.box.public_key())
     headers = sign_request(identity.sign, method="POST", path=path, body=fake, now=time.time())
-    httpx.post(relay.url + path, content=fake, headers=headers)
-    items = fetch_inbox(raven, relay=relay.url)
+    http.post(path, content=fake, headers=headers)
+    items = fetch_inbox(raven, relay=relay.url, transport=relay.transport)
     problems = [i for i in items if i.problem]
     assert len(problems) == 1 and "not signed by your desk" in problems[0].problem
     assert problems[0].text == ""

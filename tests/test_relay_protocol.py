@@ -32,6 +32,7 @@ from relay_helpers import WAIT_S, HeldBody, LocalRelay, in_thread, local_relays
 from sijil.crypto.identity import CorrespondentIdentity, DeskIdentity
 from sijil.errors import RelayError, RelayLimitExceeded, RelayProtocolError
 from sijil.relay.protocol import tus
+from sijil.relay.server import spool as spool_module
 from sijil.relay.server.config import RateLimiter, RelayConfig
 from sijil.relay.server.spool import check_envelope
 
@@ -373,6 +374,44 @@ def test_concurrent_uploads_are_limited_and_a_returning_sender_takes_over(
     # and the upload continues from there
     assert patch(relay.http, first, 4096, envelope[4096:]).status_code == 204
     assert patch(relay.http, second, 0, envelope[:100]).status_code == 204
+
+
+def test_the_relay_answers_others_while_a_finished_upload_is_hashed(
+    local_relay: Callable[..., LocalRelay],
+    desk: DeskIdentity,
+    envelope: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an upload whose last byte makes the relay hash the whole file, with a
+    # hash that lasts until this test ends it (as hashing 2 GiB lasts seconds)
+    relay = local_relay(desk.public.sign)
+    upload, other = create(relay.http, len(envelope)), create(relay.http, len(envelope))
+    hashing, may_end = threading.Event(), threading.Event()
+    real_hash = spool_module.sha256_file
+
+    def held_hash(path: Path) -> str:
+        hashing.set()
+        assert may_end.wait(WAIT_S), "the test never let the hash end"
+        return real_hash(path)
+
+    monkeypatch.setattr(spool_module, "sha256_file", held_hash)
+    with in_thread(lambda: patch(relay.http, upload, 0, envelope)) as finishing:
+        try:
+            assert hashing.wait(WAIT_S), "the relay never began to hash"
+            # When other senders come while the hash runs
+            options = relay.http.options("/files")
+            resumed = head(relay.http, other)
+            fresh = relay.http.post("/files", headers={**TUS, "Upload-Length": "10"})
+            # Then they are answered meanwhile (each wait is bounded), the hash still running
+            assert (options.status_code, resumed.status_code, fresh.status_code) == (204, 200, 201)
+            assert not finishing.done()
+        finally:
+            may_end.set()
+        response = finishing.result(timeout=WAIT_S)
+    # and the upload is filed once its hash ends
+    assert (response.status_code, response.headers["sijil-stored"]) == (204, "yes")
+    [stored] = envelope_files(relay.spool)
+    assert stored.stem == hashlib.sha256(envelope).hexdigest()
 
 
 def test_a_spool_quota_gives_507_and_a_consistent_offset(

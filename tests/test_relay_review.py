@@ -1,4 +1,8 @@
-"""Fixes from the relay's security review (issue 3): each test failed before its fix."""
+"""Fixes from the relay's security review (issue 3): each test failed before its fix.
+
+Most run the relay app in this process (``local_relay``); the restart after a
+kill -9 runs a relay process, and the CLI tests a relay on a socket.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +25,16 @@ import pytest
 
 from conftest import DeskFixture, RelayHandle
 from envelope_helpers import seal_bytes
-from relay_helpers import compose_random
+from relay_helpers import (
+    BODY_PIECE,
+    WAIT_S,
+    HeldBody,
+    LocalRelay,
+    compose_random,
+    in_thread,
+    local_relays,
+    relay_process,
+)
 from sijil.crypto.identity import CorrespondentIdentity, DeskIdentity
 from sijil.desk.pull import pull_envelopes
 from sijil.errors import ConfigError
@@ -29,18 +43,25 @@ from sijil.field.inbox import fetch_inbox
 from sijil.field.send import send_outbox
 from sijil.relay.protocol.auth import mailbox_id, sign_request
 from sijil.relay.protocol.replies import open_reply, seal_reply
+from sijil.relay.server.app import BLOCKS_AHEAD
 from sijil.relay.server.config import MAX_REPLY_BYTES
-from test_relay_crash import relay_process
+from sijil.relay.server.writer import WRITE_BATCH
 
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTETS = {**TUS, "Content-Type": "application/offset+octet-stream"}
-POLLS = 500  # bounded polling loops
 
 
-def _create(url: str, envelope: bytes) -> str:
+@pytest.fixture
+def local_relay(tmp_path: Path) -> Iterator[Callable[..., LocalRelay]]:
+    """Factory: the relay app in this process, reached through ``relay.http``."""
+    with local_relays(tmp_path) as make:
+        yield make
+
+
+def _create(http: httpx.Client, envelope: bytes) -> str:
     claimed = base64.b64encode(hashlib.sha256(envelope).hexdigest().encode())
-    response = httpx.post(
-        f"{url}/files",
+    response = http.post(
+        "/files",
         headers={
             **TUS,
             "Upload-Length": str(len(envelope)),
@@ -51,15 +72,13 @@ def _create(url: str, envelope: bytes) -> str:
     return str(response.headers["location"])
 
 
-def _leave_unfiled(spool: Path, url: str, location: str, envelope: bytes) -> Path:
+def _leave_unfiled(spool: Path, http: httpx.Client, location: str, envelope: bytes) -> Path:
     """The state a crash (or a full disk) leaves between the last byte's fsync and filing.
 
     All but the last byte go through the relay; the last is appended to the part file
     directly, as ``writer.commit()`` would have before the relay died.
     """
-    sent = httpx.patch(
-        url + location, content=envelope[:-1], headers={**OCTETS, "Upload-Offset": "0"}
-    )
+    sent = http.patch(location, content=envelope[:-1], headers={**OCTETS, "Upload-Offset": "0"})
     assert sent.status_code == 204
     part = spool / "uploads" / f"{location.rsplit('/', 1)[1]}.part"
     with part.open("ab") as handle:
@@ -71,6 +90,7 @@ def _leave_unfiled(spool: Path, url: str, location: str, envelope: bytes) -> Pat
 # --- 1. a whole upload that a crash left unfiled ------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_whole_upload_left_unfiled_by_a_crash_is_filed_when_the_relay_restarts(
     tmp_path: Path,
 ) -> None:
@@ -81,9 +101,9 @@ def test_a_whole_upload_left_unfiled_by_a_crash_is_filed_when_the_relay_restarts
     spool = tmp_path / "spool"
     stored = spool / "envelopes" / f"{hashlib.sha256(envelope).hexdigest()}.age"
     # Given a relay killed after the last byte was durable but before it was filed
-    with relay_process(spool, desk_pub) as (url, proc):
-        location = _create(url, envelope)
-        _leave_unfiled(spool, url, location, envelope)
+    with relay_process(spool, desk_pub) as (url, proc), httpx.Client(base_url=url) as http:
+        location = _create(http, envelope)
+        _leave_unfiled(spool, http, location, envelope)
         proc.kill()
         proc.wait(10)
     assert not stored.exists()
@@ -100,7 +120,7 @@ def test_a_whole_upload_left_unfiled_by_a_crash_is_filed_when_the_relay_restarts
 def test_the_sender_marks_sent_only_after_the_relay_filed_the_envelope(
     make_desk: Callable[..., DeskFixture],
     make_correspondent: Callable[..., FieldSession],
-    make_relay: Callable[..., RelayHandle],
+    local_relay: Callable[..., LocalRelay],
     passphrase: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -110,12 +130,12 @@ def test_the_sender_marks_sent_only_after_the_relay_filed_the_envelope(
     session = make_correspondent(desk, "Raven")
     envelope_id = compose_random(session, tmp_path, "a", 30_000)
     envelope = session.envelope_path(envelope_id).read_bytes()
-    relay = make_relay(identity.public.sign)
+    relay = local_relay(identity.public.sign)
     stored = relay.spool / "envelopes" / f"{envelope_id}.age"
     # Given an upload whose bytes are all at the relay but that was never filed
     # (the relay's disk filled between the last write and filing)
-    location = _create(relay.url, envelope)
-    _leave_unfiled(relay.spool, relay.url, location, envelope)
+    location = _create(relay.http, envelope)
+    _leave_unfiled(relay.spool, relay.http, location, envelope)
     index = session.load_index()
     index[0]["relay"] = {"url": location, "offset": len(envelope) - 1}
     session.save_index(index)
@@ -130,7 +150,9 @@ def test_the_sender_marks_sent_only_after_the_relay_filed_the_envelope(
 
     monkeypatch.setattr(FieldSession, "save_index", watching_save)
     # When the phone sends again
-    [result] = send_outbox(session, relay=relay.url, sleep=lambda _s: None)
+    [result] = send_outbox(
+        session, relay=relay.url, sleep=lambda _s: None, transport=relay.transport
+    )
     # Then the relay filed it, and the phone recorded "sent" only after that
     assert result.status == "sent"
     assert filed_when_marked == [True]
@@ -149,57 +171,48 @@ class Clock:
 
 
 def test_expiry_does_not_delete_an_upload_that_is_still_receiving(
-    make_relay: Callable[..., RelayHandle], tmp_path: Path
+    local_relay: Callable[..., LocalRelay], tmp_path: Path
 ) -> None:
     desk = DeskIdentity.generate()
-    envelope = seal_bytes(CorrespondentIdentity.generate(), desk.public, {"a": os.urandom(200_000)})
+    envelope = seal_bytes(CorrespondentIdentity.generate(), desk.public, {"a": os.urandom(3 << 20)})
     clock = Clock()
-    relay = make_relay(
+    relay = local_relay(
         desk.public.sign,
         clock=clock,
         expiry_s=3600,
         max_concurrent_uploads=1,
         idle_timeout_s=30.0,
     )
-    location = _create(relay.url, envelope)
+    # more than the relay reads ahead of its disk: once the body waits, the relay
+    # has taken the PATCH in hand (checked it, pushed the expiry back) and is writing
+    head = (BLOCKS_AHEAD + 1) * WRITE_BATCH + BODY_PIECE
+    http = relay.http
+    location = _create(http, envelope)
     upload_id = location.rsplit("/", 1)[1]
-    other = _create(relay.url, envelope)
+    other = _create(http, envelope)
     clock.now += 3000  # idle for most of its expiry before the PATCH begins
-    port = int(relay.url.rsplit(":", 1)[1])
-    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    with raw:
-        # Given a PATCH that has started and is still receiving
-        raw.sendall(
-            (
-                f"PATCH {location} HTTP/1.1\r\nHost: relay\r\nTus-Resumable: 1.0.0\r\n"
-                "Content-Type: application/offset+octet-stream\r\n"
-                f"Upload-Offset: 0\r\nContent-Length: {len(envelope)}\r\n\r\n"
-            ).encode()
-            + envelope[:4096]
-        )
-        for _ in range(POLLS):  # bounded: until the relay is receiving it (one slot)
-            if (
-                httpx.patch(
-                    relay.url + other, content=b"", headers={**OCTETS, "Upload-Offset": "0"}
-                ).status_code
-                == 429
-            ):
-                break
-        else:
-            raise AssertionError("the relay never started receiving")
-        # Then the PATCH's start pushed the expiry back
-        info = json.loads((relay.spool / "uploads" / f"{upload_id}.json").read_bytes())
-        assert info["expires"] == clock.now + 3600
-        # When the clock passes that expiry while the body is still arriving, and a
-        # sweep runs (a new upload triggers one)
-        clock.now += 3700
-        httpx.post(f"{relay.url}/files", headers={**TUS, "Upload-Length": "10"})
-        # Then the receiving upload survives, and completes when the rest comes
-        assert (relay.spool / "uploads" / f"{upload_id}.part").exists()
-        raw.sendall(envelope[4096:])
-        answer = raw.recv(4096).decode()
-    assert answer.startswith("HTTP/1.1 204"), answer
-    assert "sijil-stored: yes" in answer.lower()
+    # Given a PATCH that has started and is still receiving
+    body = HeldBody(envelope[:head], envelope[head:])
+    sending = in_thread(
+        lambda: http.patch(location, content=body, headers={**OCTETS, "Upload-Offset": "0"})
+    )
+    with sending as answer:
+        try:
+            assert body.waiting.wait(WAIT_S), "the relay never started receiving"
+            # Then the PATCH's start pushed the expiry back
+            info = json.loads((relay.spool / "uploads" / f"{upload_id}.json").read_bytes())
+            assert info["expires"] == clock.now + 3600
+            # When the clock passes that expiry while the body is still arriving, and a
+            # sweep runs (a new upload triggers one)
+            clock.now += 3700
+            http.post("/files", headers={**TUS, "Upload-Length": "10"})
+            # Then the receiving upload survives, and completes when the rest comes
+            assert (relay.spool / "uploads" / f"{upload_id}.part").exists()
+        finally:
+            body.release()
+        response = answer.result(timeout=WAIT_S)
+    assert response.status_code == 204, response.text
+    assert response.headers["sijil-stored"] == "yes"
     stored = relay.spool / "envelopes" / f"{hashlib.sha256(envelope).hexdigest()}.age"
     assert stored.read_bytes() == envelope
     # while an idle one past its expiry was swept
@@ -267,70 +280,76 @@ def test_a_clearnet_relay_without_a_proxy_is_sent_to_with_a_warning(
 # --- 4. desk bodies are capped before they are authenticated -----------------------------
 
 
-def _chunked(relay: RelayHandle, method: str, path: str, headers: dict[str, str]) -> socket.socket:
-    port = int(relay.url.rsplit(":", 1)[1])
-    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    raw.sendall(
-        f"{method} {path} HTTP/1.1\r\nHost: relay\r\nTransfer-Encoding: chunked\r\n{head}\r\n".encode()
-    )
-    return raw
+class EndlessBody:
+    """A chunked body that never ends by itself: 8 KiB at a time, counting what was taken."""
 
+    def __init__(self, *, then_wait_after: int) -> None:
+        self.taken = 0
+        self.then_wait_after = then_wait_after
+        self.stop = threading.Event()
 
-def _send_chunks(raw: socket.socket, total: int, chunk: int = 8192) -> None:
-    for _ in range(total // chunk):
-        raw.sendall(f"{chunk:x}\r\n".encode() + b"x" * chunk + b"\r\n")
+    def __iter__(self) -> Iterator[bytes]:
+        for _ in range(1 << 20):  # bounded: 8 GiB at most
+            if self.taken >= self.then_wait_after:
+                # and then nothing more, until the test ends (bounded)
+                self.stop.wait(WAIT_S)
+                return
+            self.taken += 8192
+            yield b"x" * 8192
 
 
 def test_an_oversized_chunked_desk_body_is_refused_having_read_only_the_cap(
-    make_relay: Callable[..., RelayHandle],
+    local_relay: Callable[..., LocalRelay],
 ) -> None:
     desk = DeskIdentity.generate()
-    relay = make_relay(desk.public.sign)
+    relay = local_relay(desk.public.sign)
     box = "ab" * 32
     path = f"/v1/desk/mailboxes/{box}"
     # Given a POST that looks signed (fresh time, new nonce) with a chunked body that
     # never ends: the relay cannot know its size, and cannot check the signature yet
     looks_signed = sign_request(desk.sign, method="POST", path=path, body=b"", now=time.time())
-    with _chunked(relay, "POST", path, looks_signed) as raw:
+    endless = EndlessBody(then_wait_after=MAX_REPLY_BYTES + 16_384)
+    try:
         # When a little more than the cap has been sent, and then nothing more
-        _send_chunks(raw, MAX_REPLY_BYTES + 16_384)
+        answer = relay.http.post(path, content=endless, headers=looks_signed)
         # Then the relay answers 413 at once: it read no further than the cap
-        answer = raw.recv(200).decode()
-    assert answer.startswith("HTTP/1.1 413"), answer
-    # Given an unsigned request with a body that never ends
-    with _chunked(relay, "GET", "/v1/desk/envelopes", {}) as raw:
-        _send_chunks(raw, 8192)
-        # Then it is refused on its headers alone, without waiting for the body
-        answer = raw.recv(200).decode()
-    assert answer.startswith("HTTP/1.1 401"), answer
+        assert answer.status_code == 413, answer.text
+        assert MAX_REPLY_BYTES < endless.taken <= MAX_REPLY_BYTES + 8192
+        # Given an unsigned request with a body that never ends
+        unsigned = EndlessBody(then_wait_after=8192)
+        answer = relay.http.request("GET", "/v1/desk/envelopes", content=unsigned)
+        # Then it is refused on its headers alone, without reading any of the body
+        assert answer.status_code == 401, answer.text
+        assert unsigned.taken == 0
+    finally:
+        endless.stop.set()
     # and a properly signed reply still goes through
     sealed = seal_reply(
         "ok", desk_sign=desk.sign, to=CorrespondentIdentity.generate().box.public_key()
     )
     good = sign_request(desk.sign, method="POST", path=path, body=sealed, now=time.time())
-    assert httpx.post(relay.url + path, content=sealed, headers=good).status_code == 201
+    assert relay.http.post(path, content=sealed, headers=good).status_code == 201
 
 
 # --- 5. replayed replies -----------------------------------------------------------------
 
 
-def _post_reply(relay: RelayHandle, desk: DeskIdentity, box: str, sealed: bytes) -> None:
+def _post_reply(relay: LocalRelay, desk: DeskIdentity, box: str, sealed: bytes) -> None:
     path = f"/v1/desk/mailboxes/{box}"
     headers = sign_request(desk.sign, method="POST", path=path, body=sealed, now=time.time())
-    assert httpx.post(relay.url + path, content=sealed, headers=headers).status_code == 201
+    assert relay.http.post(path, content=sealed, headers=headers).status_code == 201
 
 
 def test_a_reply_served_again_is_not_shown_as_new(
     make_desk: Callable[..., DeskFixture],
     make_correspondent: Callable[..., FieldSession],
-    make_relay: Callable[..., RelayHandle],
+    local_relay: Callable[..., LocalRelay],
     passphrase: str,
 ) -> None:
     desk = make_desk()
     identity = desk.home.unlock(passphrase)
     session = make_correspondent(desk, "Raven")
-    relay = make_relay(identity.public.sign)
+    relay = local_relay(identity.public.sign)
     key = session.identity.box.public_key()
     box = mailbox_id(key)
     folder = relay.spool / "mailboxes" / box
@@ -342,7 +361,7 @@ def test_a_reply_served_again_is_not_shown_as_new(
     _post_reply(relay, identity, box, first)
     _post_reply(relay, identity, box, second)
     # When the phone fetches
-    items = fetch_inbox(session, relay=relay.url)
+    items = fetch_inbox(session, relay=relay.url, transport=relay.transport)
     # Then it is shown once, and the relay was told to drop both copies
     assert [(i.text, i.new) for i in items] == [("meet at noon", True)]
     assert list(folder.glob("*.age")) == []
@@ -350,14 +369,14 @@ def test_a_reply_served_again_is_not_shown_as_new(
     (folder / f"{'0' * 64}.age").write_bytes(first)
     # and again under its own id
     (folder / f"{hashlib.sha256(first).hexdigest()}.age").write_bytes(first)
-    items = fetch_inbox(session, relay=relay.url)
+    items = fetch_inbox(session, relay=relay.url, transport=relay.transport)
     # Then nothing is new, and the replays are acknowledged away
     assert [(i.text, i.new) for i in items] == [("meet at noon", False)]
     assert list(folder.glob("*.age")) == []
     # and a new reply under an id that is not its hash is kept only as suspect
     third = seal_reply("new words", desk_sign=identity.sign, to=key)
     (folder / f"{'1' * 64}.age").write_bytes(third)
-    items = fetch_inbox(session, relay=relay.url)
+    items = fetch_inbox(session, relay=relay.url, transport=relay.transport)
     [suspect] = [i for i in items if i.new]
     assert suspect.text == "" and "not its hash" in suspect.problem
     assert open_reply(third, identity=session.identity.box, desk=identity.public.sign).text == (

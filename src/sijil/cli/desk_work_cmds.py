@@ -14,11 +14,10 @@ from sijil.cli.desk_shared import ACTING, JSON, desk_session, echo_json
 from sijil.cli.incident_cmds import incident
 from sijil.cli.options import DB, DESK_HOME
 from sijil.desk.actors import actor_dict, add_actor, list_actors
-from sijil.desk.assessments import review
-from sijil.desk.codes import assessment_token
 from sijil.desk.home import DeskHome
 from sijil.desk.places import find_places, import_gazetteer
 from sijil.desk.users import add_user, list_users, set_solo
+from sijil.desk.verdicts import review_item
 from sijil.store.models_desk import Role
 
 __all__ = ["mark_solo", "register_desk_work"]
@@ -195,21 +194,18 @@ def review_cmd(
     decision: str | None,
     comment: str,
 ) -> None:
-    """Review an assessment (A-12): approve it, or request changes."""
+    """Review an assessment (A-12) or a verdict (V-3): approve it, or request changes."""
     if decision is None:
         raise click.UsageError("give --approve or --request-changes")
     with desk_session(home, db_url, write=True) as session:
-        row = review(session, item_id, approve=decision == "approve", comment=comment, by=acting)
-        result = {
-            "id": assessment_token(row.assessment_id),
-            "decision": row.decision,
-            "independently_reviewed": row.independent,
-        }
+        done = review_item(
+            session, item_id, approve=decision == "approve", comment=comment, by=acting
+        )
     if as_json:
-        echo_json(result)
+        echo_json(done.to_dict())
         return
-    mark = "" if row.independent else " (not independently reviewed)"
-    click.echo(f"{result['id']}: {row.decision}{mark}")
+    mark = "" if done.independent else " (not independently reviewed)"
+    click.echo(f"{done.id}: {done.decision}{mark}")
 
 
 def register_desk_work(desk: click.Group) -> None:

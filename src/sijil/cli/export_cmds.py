@@ -8,7 +8,6 @@ import click
 
 from sijil.cli.options import DB, DESK_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
-from sijil.errors import ConfigError
 
 __all__ = ["export"]
 
@@ -22,7 +21,13 @@ def export() -> None:
 @DESK_HOME
 @DB
 @click.option("--report", "report_ids", type=int, multiple=True, help="A report id (repeatable).")
-@click.option("--incident", "incident_id", type=int, default=None, help="An incident id.")
+@click.option(
+    "--incident",
+    "incident_code",
+    default=None,
+    metavar="CODE",
+    help="An incident (SJ-2026-0007): its record, assessments and the reports linked to it.",
+)
 @click.option(
     "--out",
     required=True,
@@ -38,7 +43,7 @@ def package(
     home: Path,
     db_url: str | None,
     report_ids: tuple[int, ...],
-    incident_id: int | None,
+    incident_code: str | None,
     out: Path,
     originals: bool,
 ) -> None:
@@ -46,12 +51,10 @@ def package(
     from sijil.export.package import export_package
     from sijil.ledger.timestamp import TsaConfig
 
-    if incident_id is not None:
-        # incidents come with the verification-domain work; until then a
-        # package is made of named reports
-        raise ConfigError("this desk has no incidents yet; name reports with --report")
-    if not report_ids:
-        raise click.UsageError("give --report ID (repeatable) or --incident ID")
+    if incident_code is not None and report_ids:
+        raise click.UsageError("give --report ID (repeatable) or --incident CODE, not both")
+    if incident_code is None and not report_ids:
+        raise click.UsageError("give --report ID (repeatable) or --incident CODE")
     desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     with desk_home.open_store() as store:
@@ -60,14 +63,22 @@ def package(
             identity,
             store,
             report_ids=list(report_ids),
+            incident=incident_code,
             out=out,
             originals=originals,
         )
     kind = "sealed originals" if originals else "working copies"
+    what = "" if result.incident is None else f"incident {result.incident} with "
     click.echo(
-        f"wrote {out}: {result.reports} report(s), {result.files} file(s) ({kind}), "
+        f"wrote {out}: {what}{result.reports} report(s), {result.files} file(s) ({kind}), "
         f"{result.entries} ledger entries proven in a tree head of {result.tree_size}"
     )
+    if result.withheld:
+        click.echo(
+            f"note: {result.withheld} desk text(s) naming a correspondent were withheld "
+            "(the export's ledger entry lists them)",
+            err=True,
+        )
     if TsaConfig.load(desk_home.tsa_config) is not None and not result.timestamped:
         click.echo(
             "warning: the timestamp authority did not answer; the tree head is signed "

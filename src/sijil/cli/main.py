@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import click
 
 from sijil import __version__
+from sijil.cli.claim_cmds import register_claims
 from sijil.cli.desk_cmds import desk
 from sijil.cli.desk_work_cmds import register_desk_work
 from sijil.cli.export_cmds import export
@@ -51,6 +52,7 @@ field.add_command(inbox)
 desk.add_command(pull)
 desk.add_command(reply)
 register_desk_work(desk)
+register_claims(desk)
 cli.add_command(media)
 cli.add_command(scrub)
 

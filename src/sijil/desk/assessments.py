@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from sijil.desk.casualties import Count, Group, Outcome, Status, check_counts, format_count
 from sijil.desk.codes import assessment_token, parse_token
 from sijil.desk.custody import Clock, begin_change, canonical_sha256, record, utcnow
+from sijil.desk.desk_records import assessment_facts
 from sijil.desk.incidents import get_incident
 from sijil.desk.users import EDITING, is_solo, require_user, user_name
 from sijil.errors import CasualtyRangeError, DeskError, ReviewRefused, UnknownCode
@@ -41,18 +42,6 @@ __all__ = [
 #: The mark an assessment confirmed by its own author carries everywhere.
 NOT_INDEPENDENT = "not independently reviewed"
 MAX_SUMMARY = 20_000
-
-
-def _content(assessment: Assessment, counts: Sequence[Count], code: str) -> dict[str, Any]:
-    return {
-        "incident": code,
-        "grading": assessment.grading,
-        "harm": assessment.harm,
-        "casualties": [c.to_dict() for c in counts],
-        "summary_ar": assessment.summary_ar,
-        "summary_en": assessment.summary_en,
-        "incident_version": assessment.incident_version,
-    }
 
 
 def propose_assessment(
@@ -109,8 +98,7 @@ def propose_assessment(
         action="assessment.proposed",
         subject=token,
         by=user.id,
-        data={"incident": incident.code, "assessment": assessment.id,
-              "content_sha256": canonical_sha256(_content(assessment, checked, incident.code))},
+        data=assessment_facts(assessment, incident.code),
         at=now,
         assessment=True,
     )  # fmt: skip

@@ -5,8 +5,10 @@ every vault blob decrypts and hashes to its address; every evidence record
 (envelope, report, attachment, quarantine item) and every near-duplicate match
 matches its ledger entry field by field, and, the other way round, every record
 the ledger names still exists (with its vault blobs, and each quarantined input's
-kept bytes: sijil.desk.quarantine_audit); the ledger recomputes to every signed
-tree head; each head is consistent with the one before. Nothing here writes.
+kept bytes: sijil.desk.quarantine_audit); desk work (incidents, revisions,
+evidence, attribution, assessments, reviews) matches its entries both ways
+(sijil.desk.desk_audit); the ledger recomputes to every signed tree head; each
+head is consistent with the one before. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from sijil.desk.desk_audit import audit_desk_work
 from sijil.desk.quarantine_audit import audit_quarantine
 from sijil.desk.records import (
     attachment_list,
@@ -381,5 +384,7 @@ def audit_desk(
                 "(desk folder unknown)"
             )
         _check_matches(session, audit)
+        work = audit_desk_work(session)
+        audit.records, audit.problems = audit.records + work.records, audit.problems + work.problems
         _check_blobs(session, vault, expected, audit, kept.blobs)
     return audit

@@ -5,6 +5,7 @@ Layout (``<bag>/`` is one top folder in the zip)::
     bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt
     README.txt  verify_package.py           the standalone verifier, for convenience
     data/evidence.json                      reports, their fields and files, entry numbers
+    data/incident.json                      with --incident: the incident's desk record
     data/reports/report-<id>/<nn>-<name>    working copies (as received, or scrubbed here)
     data/originals/<envelope id>.age        sealed originals, only with --originals
     data/ledger/entries.jsonl               the exact bytes of every entry concerned
@@ -26,6 +27,12 @@ the scrubbed derivative's SHA-256 next to the original's. A file the scrubber
 cannot read is refused, naming the report and the file. "envelope.opened"
 entries (they carry a digest of the sender's key, which links packages to one
 correspondent) are left out; no proof needs them.
+
+An incident's package (``--incident CODE``) holds the reports linked to it as
+evidence, exported exactly as named reports are, and ``data/incident.json``
+(:mod:`sijil.export.incident`) with the desk entries it rests on; the "exported"
+entry names the incident and any desk text withheld because it names a
+correspondent.
 """
 
 from __future__ import annotations
@@ -33,9 +40,8 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-import zipfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,8 +55,9 @@ from sijil.desk.home import DeskHome
 from sijil.desk.records import exported_values
 from sijil.desk.signing import sign_now
 from sijil.errors import ConfigError, NotFound, ScrubError, SijilError
-from sijil.export import verifier
-from sijil.fsutil import atomic_writer, sha256_file
+from sijil.export.bag import Payload, report_file, write_bag
+from sijil.export.incident import IncidentPart, collect_incident
+from sijil.fsutil import sha256_file
 from sijil.ledger import log
 from sijil.ledger.entries import EntryKind, NewEntry
 from sijil.ledger.heads import SignedHead
@@ -59,37 +66,6 @@ from sijil.store import LedgerEntry, Report, Store
 from sijil.vault.vault import Vault
 
 __all__ = ["ExportResult", "export_package"]
-
-_README = """\
-sijil evidence package
-======================
-
-This bag holds evidence exported from a sijil desk with its chain of custody.
-You do not need to trust the desk or its software to check it:
-
-1. Get the desk's public key file (desk.pub) from the desk through a channel you
-   trust (not from this package) and compare its fingerprint with the one the
-   desk publishes.
-2. Run: python3 verify_package.py THIS.zip --desk-key desk.pub [--tsa-ca root.pem]
-   (needs Python 3.11+ and the 'cryptography' package; openssl for timestamps;
-   root.pem is the timestamp authority's root, obtained from the authority).
-   Or re-implement the checks from the description below; they are short.
-
-What is checked: every file against manifest-sha256.txt (BagIt); the desk's
-Ed25519 signature on data/ledger/tree-head.json; each line of
-data/ledger/entries.jsonl is proven in that tree head (RFC 9162: leaf hash
-SHA-256(0x00 || line), node hash SHA-256(0x01 || left || right), proofs in
-data/ledger/proofs.json); every payload file is data/reports/report-<id>/<nn>-<name>
-for an attachment the "item.registered" entry lists (or a sealed original named
-by its envelope id, or the ledger files) and nothing else is in data/; each hashes
-to what the ledger recorded when it arrived (or, if scrubbed at export, to the
-derivative the "exported" entry records); every field in data/evidence.json
-hashes (SHA-256 of its canonical JSON) to the digest in its "item.registered"
-entry. With a tree-head.tsr, an RFC 3161 authority attests when the head existed:
-openssl ts -verify -digest <sha256 of the tree_head text> -in tree-head.tsr -CAfile ROOT
-where ROOT is the authority's root certificate from the authority itself; the
-tsa-ca.pem in this package is only a hint of which authority to ask.
-"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +76,31 @@ class ExportResult:
     entries: int
     tree_size: int
     timestamped: bool
+    incident: str | None = None
+    withheld: int = 0
+
+
+@dataclass(kw_only=True)
+class _Plan:
+    """What goes into the package, settled before anything is recorded."""
+
+    reports: list[Report]
+    originals: bool
+    incident: IncidentPart | None = None
+    cleaned: dict[tuple[int, int], Path] = field(default_factory=dict)
+    scrubbed: list[dict[str, Any]] = field(default_factory=list)
+
+    def facts(self) -> dict[str, Any]:
+        """The "exported" entry's data."""
+        facts: dict[str, Any] = {"reports": [r.id for r in self.reports]}
+        facts["originals"] = self.originals
+        if self.scrubbed:
+            facts["scrubbed"] = self.scrubbed
+        if self.incident is not None:
+            facts["incident"] = self.incident.code
+            if self.incident.withheld:
+                facts["withheld"] = self.incident.withheld
+        return facts
 
 
 def _load_reports(store: Store, report_ids: list[int]) -> list[Report]:
@@ -117,7 +118,10 @@ def _load_reports(store: Store, report_ids: list[int]) -> list[Report]:
     return found
 
 
-def _entries_for(store: Store, subjects: set[str], export_seq: int) -> dict[int, bytes]:
+def _entries_for(
+    store: Store, subjects: set[str], seqs: Iterable[int], export_seq: int
+) -> dict[int, bytes]:
+    """The reports' entries (by envelope id, without envelope.opened), ``seqs`` and the export."""
     with store.session() as session:
         rows = session.execute(
             select(LedgerEntry.seq, LedgerEntry.body).where(
@@ -125,7 +129,7 @@ def _entries_for(store: Store, subjects: set[str], export_seq: int) -> dict[int,
                     LedgerEntry.subject.in_(subjects)
                     & (LedgerEntry.kind != EntryKind.ENVELOPE_OPENED)
                 )
-                | (LedgerEntry.seq == export_seq)
+                | LedgerEntry.seq.in_([*seqs, export_seq])
             )
         )
         return {int(seq): body.encode() for seq, body in rows}
@@ -175,81 +179,40 @@ def export_package(
     identity: DeskIdentity,
     store: Store,
     *,
-    report_ids: list[int],
+    report_ids: Sequence[int] = (),
+    incident: str | None = None,
     out: Path,
     originals: bool = False,
 ) -> ExportResult:
-    """Write the package to ``out`` (atomically); record the export in the ledger."""
-    if not report_ids:
-        raise ConfigError("name at least one report to export")
-    reports = _load_reports(store, report_ids)
+    """Write the package of reports ``report_ids``, or of incident ``incident`` and the
+    reports linked to it as evidence, to ``out`` (atomically); record the export."""
+    part = None
+    if incident is not None:
+        if report_ids:
+            raise ConfigError("export an incident or name reports, not both")
+        with store.session() as session:
+            part = collect_incident(session, incident)
+        report_ids = part.report_ids
+    elif not report_ids:
+        raise ConfigError("name at least one report or an incident to export")
+    plan = _Plan(reports=_load_reports(store, list(report_ids)), originals=originals, incident=part)
     vault = home.open_vault(identity)
-    envelopes = {r.envelope_id for r in reports}
     # plaintext scratch beside the package, whose zip will hold the same bytes
     with tempfile.TemporaryDirectory(prefix=".sijil-export-", dir=out.parent) as scratch:
-        cleaned, scrubbed = _scrub_copies(reports, vault, Path(scratch))
-        return _export(
-            home,
-            identity,
-            store,
-            reports=reports,
-            envelopes=envelopes,
-            out=out,
-            originals=originals,
-            cleaned=cleaned,
-            scrubbed=scrubbed,
-        )
+        plan.cleaned, plan.scrubbed = _scrub_copies(plan.reports, vault, Path(scratch))
+        return _export(home, identity, store, plan=plan, out=out)
 
 
-def _export(
-    home: DeskHome,
-    identity: DeskIdentity,
-    store: Store,
-    *,
-    reports: list[Report],
-    envelopes: set[str],
-    out: Path,
-    originals: bool,
-    cleaned: dict[tuple[int, int], Path],
-    scrubbed: list[dict[str, Any]],
-) -> ExportResult:
-    vault = home.open_vault(identity)
-    facts: dict[str, Any] = {"reports": [r.id for r in reports], "originals": originals}
-    if scrubbed:
-        facts["scrubbed"] = scrubbed
-    with store.session(write=True) as session:
-        (export_seq,) = log.append(
-            session,
-            [
-                NewEntry(
-                    kind=EntryKind.EXPORTED,
-                    subject=hashlib.sha256(out.name.encode()).hexdigest(),
-                    data=facts,
-                )
-            ],
-        )
-    head_row = sign_now(home, store, identity.sign, strict=False)
-    signed = SignedHead.of_row(head_row)
-    entries = _entries_for(store, envelopes, export_seq)
-    with store.session() as session:
-        conn = session.connection()
-        proofs = [
-            log.inclusion_proof(conn, seq, head_row.tree_size).to_dict() for seq in sorted(entries)
-        ]
-    by_subject: dict[tuple[str, str], int] = {}
-    for seq, body in entries.items():
-        doc = json.loads(body)
-        by_subject.setdefault((doc["kind"], doc["subject"]), seq)
-    bag = f"sijil-evidence-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-    # path -> bytes, ("vault", sha) or ("file", scrubbed copy)
-    payload: dict[str, bytes | tuple[str, str]] = {}
+def _report_records(
+    plan: _Plan, by_subject: dict[tuple[str, str], int], payload: Payload
+) -> list[dict[str, Any]]:
+    """evidence.json's reports; their files go into ``payload``."""
     evidence: list[dict[str, Any]] = []
-    for report in reports:
-        folder = f"data/reports/report-{report.id}"
+    for report in plan.reports:
         files = []
         for item in report.attachments:
-            path = f"{folder}/{item.position + 1:02d}-{item.name}"
-            copy = cleaned.get((report.id, item.position))
+            path = report_file(report.id, item.position, item.name)
+            copy = plan.cleaned.get((report.id, item.position))
             payload[path] = ("vault", item.sha256) if copy is None else ("file", str(copy))
             files.append(
                 {
@@ -269,13 +232,47 @@ def _export(
                 "registered": by_subject.get((EntryKind.ITEM_REGISTERED, report.envelope_id)),
             },
         }
-        if originals:
+        if plan.originals:
             record["original"] = f"data/originals/{report.envelope_id}.age"
             payload[record["original"]] = ("vault", report.envelope_id)
         evidence.append(record)
+    return evidence
+
+
+def _export(
+    home: DeskHome, identity: DeskIdentity, store: Store, *, plan: _Plan, out: Path
+) -> ExportResult:
+    vault = home.open_vault(identity)
+    subject = hashlib.sha256(out.name.encode()).hexdigest()
+    with store.session(write=True) as session:
+        (export_seq,) = log.append(
+            session, [NewEntry(kind=EntryKind.EXPORTED, subject=subject, data=plan.facts())]
+        )
+    head_row = sign_now(home, store, identity.sign, strict=False)
+    signed = SignedHead.of_row(head_row)
+    desk_seqs = set() if plan.incident is None else plan.incident.seqs
+    entries = _entries_for(store, {r.envelope_id for r in plan.reports}, desk_seqs, export_seq)
+    with store.session() as session:
+        conn = session.connection()
+        proofs = [
+            log.inclusion_proof(conn, seq, head_row.tree_size).to_dict() for seq in sorted(entries)
+        ]
+    by_subject: dict[tuple[str, str], int] = {}
+    for seq, body in entries.items():
+        doc = json.loads(body)
+        by_subject.setdefault((doc["kind"], doc["subject"]), seq)
+    bag = f"sijil-evidence-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    payload: Payload = {}
+    evidence = _report_records(plan, by_subject, payload)
     payload["data/evidence.json"] = json.dumps(
-        {"reports": evidence, "originals": originals}, ensure_ascii=False, indent=1
+        {"reports": evidence, "originals": plan.originals}, ensure_ascii=False, indent=1
     ).encode()
+    description = f"{len(plan.reports)} report(s) with chain of custody"
+    if plan.incident is not None:
+        payload["data/incident.json"] = json.dumps(
+            plan.incident.document, ensure_ascii=False, indent=1
+        ).encode()
+        description = f"incident {plan.incident.code}: {description}"
     payload["data/ledger/entries.jsonl"] = b"".join(entries[s] + b"\n" for s in sorted(entries))
     payload["data/ledger/proofs.json"] = json.dumps(proofs, indent=1).encode()
     payload["data/ledger/tree-head.json"] = json.dumps(signed.to_dict(), indent=1).encode()
@@ -284,65 +281,14 @@ def _export(
         config = TsaConfig.load(home.tsa_config)
         if config is not None:
             payload["data/ledger/tsa-ca.pem"] = config.ca_pem
-    _write_bag(out, bag, payload, vault=vault, reports=len(reports))
+    write_bag(out, bag, payload, vault=vault, description=description)
     return ExportResult(
         path=out,
-        reports=len(reports),
-        files=sum(len(r.attachments) for r in reports),
+        reports=len(plan.reports),
+        files=sum(len(r.attachments) for r in plan.reports),
         entries=len(entries),
         tree_size=head_row.tree_size,
         timestamped=bool(head_row.timestamp_token),
+        incident=None if plan.incident is None else plan.incident.code,
+        withheld=0 if plan.incident is None else len(plan.incident.withheld),
     )
-
-
-def _content(content: bytes | tuple[str, str], vault: Vault) -> Iterable[bytes]:
-    if isinstance(content, bytes):
-        return [content]
-    where, ref = content
-    return vault.chunks(ref) if where == "vault" else _file_chunks(Path(ref))
-
-
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        yield from iter(lambda: fh.read(1 << 20), b"")
-
-
-def _write_bag(
-    out: Path,
-    bag: str,
-    payload: dict[str, bytes | tuple[str, str]],
-    *,
-    vault: Vault,
-    reports: int,
-) -> None:
-    manifest: list[str] = []
-    total = 0
-    with atomic_writer(out) as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, content in sorted(payload.items()):
-            hasher = hashlib.sha256()
-            with archive.open(f"{bag}/{path}", "w", force_zip64=True) as member:
-                chunks = _content(content, vault)
-                for chunk in chunks:
-                    hasher.update(chunk)
-                    member.write(chunk)
-                    total += len(chunk)
-            manifest.append(f"{hasher.hexdigest()}  {path}\n")
-        verifier_source = Path(verifier.__file__).read_bytes()
-        tags = {
-            "bagit.txt": verifier.BAGIT_TXT,
-            "bag-info.txt": (
-                f"Source-Organization: sijil desk\n"
-                f"Bagging-Date: {datetime.now(UTC):%Y-%m-%d}\n"
-                f"Payload-Oxum: {total}.{len(payload)}\n"
-                f"External-Description: {reports} report(s) with chain of custody\n"
-            ).encode(),
-            "manifest-sha256.txt": "".join(manifest).encode(),
-            "README.txt": _README.encode(),
-            "verify_package.py": verifier_source,
-        }
-        for name, data in tags.items():
-            archive.writestr(f"{bag}/{name}", data)
-        tagmanifest = "".join(
-            f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(tags.items())
-        )
-        archive.writestr(f"{bag}/tagmanifest-sha256.txt", tagmanifest)

@@ -64,6 +64,13 @@ EXPORTED_FIELDS = (
 )
 # The entry kinds read here (sijil.ledger.entries.EntryKind's values)
 _RECEIVED, _REGISTERED, _EXPORTED = "envelope.received", "item.registered", "exported"
+_USER_ACTION, _ASSESSMENT = "user.action", "assessment.changed"
+# data.action of the desk's entries (sijil.desk.desk_records.Action's values)
+_CREATED, _EDITED, _LINKED = "incident.created", "incident.edited", "evidence.linked"
+_ATTRIBUTED, _PROPOSED = "incident.attributed", "assessment.proposed"
+_REVIEWED = ("assessment.approved", "assessment.changes_requested")
+# the mark an assessment its author confirmed alone carries (sijil.desk.assessments)
+NOT_INDEPENDENT = "not independently reviewed"
 
 
 @dataclass
@@ -354,8 +361,209 @@ def _check_items(files: _Bag, entries: dict[int, dict[str, Any]], r: VerifyRepor
         scrubbed = sum(1 for item in logged if (rid, item["position"]) in derived)
         note = f" ({scrubbed} scrubbed at export, recorded)" if scrubbed else ""
         r.lines.append(f"{where}: {len(logged)} file(s) match the ledger{note}")
+    if export.get("incident") is not None:
+        accounted.add("data/incident.json")
+        _check_incident(files, entries, export, r)
     for path in sorted(p for p in files.paths() if p.startswith("data/") and p not in accounted):
         r.problems.append(f"{path}: a file the ledger does not account for")
+
+
+def _desk_entry(
+    entries: dict[int, dict[str, Any]], seq: Any, kind: str, actions: tuple[str, ...], subject: str
+) -> dict[str, Any] | None:
+    entry = _entry(entries, seq, kind, subject)
+    return entry if entry is not None and entry["data"].get("action") in actions else None
+
+
+class _Desk:
+    """Checks an incident's desk records against the entries they name."""
+
+    def __init__(self, entries: dict[int, dict[str, Any]], export: dict[str, Any], r: VerifyReport):
+        self.entries, self.code, self.r = entries, export["incident"], r
+        self.withheld = {(w["record"], w["id"], w["field"]) for w in export.get("withheld", [])}
+
+    def entry(
+        self,
+        seq: Any,
+        kind: str,
+        actions: tuple[str, ...],
+        subject: str,
+        names: tuple[str, Any],
+        where: str,
+    ) -> dict[str, Any] | None:
+        """The entry ``seq`` if it is of this kind, action and subject, and names the record."""
+        found = _desk_entry(self.entries, seq, kind, actions, subject)
+        if found is None or found["data"].get(names[0]) != names[1]:
+            self.r.problems.append(f"{where}: its ledger entry is not in the package")
+            return None
+        return found
+
+    def same(
+        self, where: str, entry: dict[str, Any], record: dict[str, Any], facts: dict[str, Any]
+    ) -> bool:
+        """Name each fact, and the record's by and at, that differ from the entry."""
+        before = len(self.r.problems)
+        facts = {"incident": self.code, **facts, "by": record.get("by")}
+        for name, value in facts.items():
+            if entry["data"].get(name) != value:
+                label = name.removesuffix("_sha256")
+                self.r.problems.append(f"{where}: field {label!r} differs from the ledger")
+        if entry["at"] != record.get("at"):
+            self.r.problems.append(f"{where}: field 'at' differs from the ledger")
+        return len(self.r.problems) == before
+
+    def text(self, facts: dict[str, Any], name: str, value: Any, record: str, number: Any) -> None:
+        """A text's digest is compared, unless the export entry says it was withheld."""
+        if value is None and (record, number, name) in self.withheld:
+            return
+        facts[f"{name}_sha256"] = None if value is None else _digest(value)
+
+
+def _check_revisions(desk: _Desk, doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Each revision against its entry; return the fields of those that match."""
+    proven: dict[int, dict[str, Any]] = {}
+    code = desk.code
+    for rev in doc["revisions"]:
+        version, where = rev["version"], f"incident {code} revision {rev['version']}"
+        action = _CREATED if version == 1 else _EDITED
+        entry = desk.entry(
+            rev["ledger"], _USER_ACTION, (action,), code, ("version", version), where
+        )
+        if entry is None:
+            continue
+        fields = rev["fields"]
+        if (fields.get("code"), fields.get("version")) != (code, version) or _digest(
+            fields
+        ) != entry["data"].get("revision_sha256"):
+            desk.r.problems.append(f"{where}: its fields differ from the ledger")
+        elif desk.same(where, entry, rev, {}):
+            proven[version] = fields
+    versions = [rev["version"] for rev in doc["revisions"]]
+    if versions != list(range(1, len(versions) + 1)):
+        desk.r.problems.append(
+            f"incident {code}: its revisions are not versions 1 to {len(versions)}"
+        )
+    record, where = doc["incident"], f"incident {code}"
+    fields = record["fields"]
+    latest = proven.get(max(versions, default=0))
+    if record.get("ledger") != (doc["revisions"][-1]["ledger"] if versions else None):
+        desk.r.problems.append(f"{where}: the record is not its latest revision")
+    elif latest is not None and fields != latest:
+        for name in sorted(set(fields) | set(latest)):
+            if fields.get(name) != latest.get(name):
+                desk.r.problems.append(f"{where}: field {name!r} differs from the ledger")
+    return proven
+
+
+def _check_links(desk: _Desk, doc: dict[str, Any], export: dict[str, Any], files: _Bag) -> None:
+    for link in doc["evidence"]:
+        where = f"evidence link #{link['link']} (report #{link['report']})"
+        names = ("link", link["link"])
+        entry = desk.entry(link["ledger"], _USER_ACTION, (_LINKED,), desk.code, names, where)
+        if entry is None:
+            continue
+        facts = {
+            name: link[name] for name in ("link", "report", "attachment", "role", "confidence")
+        }
+        desk.text(facts, "note", link["note"], "evidence", link["link"])
+        desk.same(where, entry, link, facts)
+        folder, file = f"data/reports/report-{link['report']}/", link.get("file")
+        if (file is None) != (link["attachment"] is None) or (
+            file is not None and (not file.startswith(folder) or file not in files)
+        ):
+            desk.r.problems.append(f"{where}: its file is not one of the report's in the package")
+    if {link["report"] for link in doc["evidence"]} != set(export["reports"]):
+        desk.r.problems.append(
+            f"incident {desk.code}: its evidence links name other reports than the package holds"
+        )
+    for row in doc["attributions"]:
+        where = f"attribution #{row['attribution']}"
+        names = ("attribution", row["attribution"])
+        entry = desk.entry(row["ledger"], _USER_ACTION, (_ATTRIBUTED,), desk.code, names, where)
+        if entry is None:
+            continue
+        facts = {
+            "attribution": row["attribution"],
+            "actor": row["actor"]["id"],
+            "stance": row["stance"],
+        }
+        desk.text(facts, "basis", row["basis"], "attribution", row["attribution"])
+        desk.same(where, entry, row, facts)
+
+
+def _check_assessments(desk: _Desk, doc: dict[str, Any]) -> None:
+    """Approved assessments and their reviews; the current one is the last approved."""
+    approvals: set[int] = set()  # whose approval the ledger records
+    gradings: dict[int | None, Any] = {None: None}  # those where all else checks too
+    for item in doc["assessments"]:
+        token, where = item["assessment"], f"assessment {item['assessment']}"
+        number, review = int(token.removeprefix("A-")), item["review"]
+        names = ("assessment", number)
+        entry = desk.entry(item["ledger"], _ASSESSMENT, (_PROPOSED,), token, names, where)
+        decided = desk.entry(
+            review["ledger"],
+            _ASSESSMENT,
+            _REVIEWED,
+            token,
+            ("review", review["review"]),
+            f"{where}'s review",
+        )
+        if entry is None or decided is None:
+            continue
+        if decided["data"]["action"] != "assessment.approved" or review["decision"] != "approved":
+            desk.r.problems.append(f"{where}: the ledger does not record its approval")
+            continue
+        approvals.add(number)
+        content = item["content"]
+        ok = desk.same(where, entry, item, {"assessment": number})
+        if content.get("incident") != desk.code or _digest(content) != entry["data"].get(
+            "content_sha256"
+        ):
+            desk.r.problems.append(
+                f"{where}: its grading, harm, casualties or summaries differ from the ledger"
+            )
+            ok = False
+        facts = {"assessment": number, "independent": review["independent"]}
+        desk.text(facts, "comment", review["comment"], "review", review["review"])
+        ok = desk.same(f"{where}'s review", decided, review, facts) and ok
+        if item.get("review_mark") != (None if review["independent"] else NOT_INDEPENDENT):
+            desk.r.problems.append(f"{where}: field 'review_mark' differs from the ledger")
+        elif ok:
+            gradings[number] = content.get("grading")
+    record, where = doc["incident"], f"incident {desk.code}"
+    current = max(approvals, default=None)
+    marked = [int(a["assessment"].removeprefix("A-")) for a in doc["assessments"] if a["current"]]
+    if record["current_assessment"] != (None if current is None else f"A-{current}") or (
+        marked != ([] if current is None else [current])
+    ):
+        desk.r.problems.append(f"{where}: its current assessment is not the last one approved")
+    elif current in gradings and record["grading"] != gradings[current]:
+        desk.r.problems.append(f"{where}: field 'grading' differs from its current assessment")
+
+
+def _check_incident(
+    files: _Bag, entries: dict[int, dict[str, Any]], export: dict[str, Any], r: VerifyReport
+) -> None:
+    """data/incident.json: every record it holds against the entry it names."""
+    if "data/incident.json" not in files:
+        r.problems.append(f"incident {export['incident']}: data/incident.json is missing")
+        return
+    doc = json.loads(files.read("data/incident.json"))
+    desk = _Desk(entries, export, r)
+    if doc["incident"]["fields"].get("code") != desk.code:
+        r.problems.append(f"incident.json is not about incident {desk.code}, which was exported")
+        return
+    before = len(r.problems)
+    proven = _check_revisions(desk, doc)
+    _check_links(desk, doc, export, files)
+    _check_assessments(desk, doc)
+    if len(r.problems) == before:
+        withheld = f" ({len(desk.withheld)} text(s) withheld at export, recorded)"
+        r.lines.append(
+            f"incident {desk.code}: {len(proven)} revision(s), {len(doc['evidence'])} evidence "
+            f"link(s), {len(doc['attributions'])} attribution(s), {len(doc['assessments'])} "
+            f"approved assessment(s) match the ledger{withheld if desk.withheld else ''}"
+        )
 
 
 def verify_package(

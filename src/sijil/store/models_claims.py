@@ -195,11 +195,12 @@ class MonitorRecord(Base):
         CheckConstraint("date_prec BETWEEN 1 AND 5", name="date_prec"),
         CheckConstraint("where_prec BETWEEN 1 AND 7", name="where_prec"),
         CheckConstraint("(lat_e6 IS NULL) = (lon_e6 IS NULL)", name="coordinates"),
-        CheckConstraint("low <= best AND best <= high", name="estimates"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    # kept as the monitor published them: in GED 19.1, 101 events have a best
+    # estimate outside their low-high range, so no order is imposed on the three
     external_id: Mapped[int] = mapped_column(BigInteger)
     # UCDP's 1 state-based, 2 non-state, 3 one-sided violence
     violence_type: Mapped[int | None] = mapped_column(Integer)

@@ -19,15 +19,16 @@ import base64
 import contextlib
 import errno
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import ParamSpec, TypeVar
 
 import anyio
+import anyio.abc
 import anyio.to_thread
-from anyio.streams.memory import MemoryObjectReceiveStream
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
@@ -45,7 +46,7 @@ from sijil.relay.protocol.auth import (
 )
 from sijil.relay.server.config import MAX_REPLIES_PER_BOX, MAX_REPLY_BYTES, RateLimiter, RelayConfig
 from sijil.relay.server.spool import Spool, SpoolLimits, Upload
-from sijil.relay.server.writer import INSUFFICIENT_STORAGE, UploadWriter
+from sijil.relay.server.writer import INSUFFICIENT_STORAGE, WRITE_BATCH, UploadWriter
 
 __all__ = ["FINISHING_THREADS", "UPLOADS_PATH", "create_app"]
 
@@ -59,9 +60,9 @@ TAKEOVER_WAIT_S = 5.0
 # bytes it then need not send again.
 TAKEOVER_GRACE_S = 0.2
 TAKEOVER_DRAIN_S = 1.0
-# Body chunks read from the server ahead of the disk (each what the server had
-# buffered, typically 64 KiB): the link is drained even while a batch is written.
-BODY_READ_AHEAD = 8
+# Blocks of a body (WRITE_BATCH each) read ahead of the disk: the link is drained
+# while a block is written, and a slow disk holds at most this much in memory.
+BLOCKS_AHEAD = 1
 # Desk requests other than replies carry no body worth the name (lists, acks); this
 # only bounds what an unauthenticated caller can make the relay hold in memory.
 MAX_DESK_BODY = 64 << 10
@@ -318,73 +319,103 @@ async def _receive(
 ) -> tuple[Upload, int]:
     """Stream the body into the spool; keep what arrived if the sender is cut or stalls.
 
-    Two tasks: one takes the body from the server as fast as it comes (at most
-    ``BODY_READ_AHEAD`` chunks ahead of the disk), the other writes it, each
-    full batch hashed (for a checksum) and written in a worker thread. Reading
-    never waits for the disk, so when the link is cut the server holds almost
-    nothing unread; bytes it still held are lost to ASGI and sent again.
-    Returns the upload (expiry pushed back) and the offset reached.
+    Two tasks. This one reads the body as fast as it comes and gathers it into
+    blocks of ``WRITE_BATCH``; the disk task checks the PATCH against the upload
+    and then hashes (for a checksum) and writes each block in a worker thread,
+    in order, one at a time. Reading runs at most ``BLOCKS_AHEAD`` blocks ahead
+    of the disk, so the loop never waits for the disk unless the disk is slower
+    than the link, and when the link is cut the server holds next to nothing
+    unread (what it still held is lost to ASGI, and sent again). A refused PATCH
+    has at most that read-ahead read. Returns the upload (expiry pushed back) and
+    the offset reached.
+
+    A block is a list of the chunks as the server gave them (the loop copies
+    nothing). It is always in exactly one place: ``block`` (being read),
+    ``pending`` (read, waiting for the disk) or the writer (it moves under the
+    condition's lock, with nothing awaited), so whatever stops the two tasks,
+    every byte read can still be written, in order.
     """
-    chunks, queued = anyio.create_memory_object_stream[bytes](BODY_READ_AHEAD)
-    cut = False
-
-    async def read_body() -> None:
-        nonlocal cut
-        async with chunks:
-            try:
-                async for chunk in request.stream():
-                    hold.received()
-                    if not chunk:
-                        continue
-                    try:  # no checkpoint when there is room: a chunk taken is never dropped
-                        chunks.send_nowait(chunk)
-                    except anyio.WouldBlock:
-                        await chunks.send(chunk)
-            except ClientDisconnect:
-                cut = True
-
+    block: list[bytes] = []
+    block_size = 0
+    pending: deque[list[bytes]] = deque()
+    turn = anyio.Condition()  # a block was handed on, taken, or the body ended
+    body_ended = cut = False
     started: tuple[Upload, tus.Patch, UploadWriter] | None = None
     failure: Exception | None = None
-    with queued:
+
+    async def write_blocks(group: anyio.abc.TaskGroup) -> None:
+        nonlocal started, failure
         try:
-            # one cancel scope whose deadline each chunk pushes back (a timeout per
-            # chunk would cost a scope per 64 KiB); a takeover brings it forward
-            with hold.scope:
-                async with anyio.create_task_group() as group:
-                    group.start_soon(read_body)
-                    try:
-                        started = await _off_loop(
-                            _start_patch, state.spool, upload_id, request.headers, now=state.clock()
-                        )
-                        writer = started[2]
-                        async for chunk in queued:
-                            if writer.write(chunk):
-                                await _off_loop(writer.flush)
-                                hold.received()
-                    except Exception as exc:  # noqa: BLE001 - re-raised below, outside the group
-                        failure = exc
-                        group.cancel_scope.cancel()
-        except BaseException:
-            if started is not None:
-                await _abort_shielded(started[2])
-            raise
-        if started is None:
-            if failure is not None:
-                raise failure
-            raise RelayProtocolError("the body stalled or was taken over", status=408)
-        upload, parsed, writer = started
-        if failure is not None:
-            await _off_loop(writer.abort)
-            raise failure
-        if hold.scope.cancelled_caught:
-            # ended by the idle timeout or a takeover: keep what was read, too
-            with contextlib.suppress(RelayError):
-                for chunk in _waiting(queued):
-                    writer.write(chunk)
-            await _off_loop(writer.abort)
-            raise RelayProtocolError(
-                "the body stalled or was taken over; what came is kept", status=408
+            started = await _off_loop(
+                _start_patch, state.spool, upload_id, request.headers, now=state.clock()
             )
+            writer = started[2]
+            while True:  # one turn per block; ends with the body
+                async with turn:
+                    while not pending and not body_ended:
+                        await turn.wait()
+                    if not pending:
+                        return
+                    for chunk in pending.popleft():
+                        writer.write(chunk)  # limits checked here; no I/O
+                    turn.notify_all()
+                await _off_loop(writer.flush)
+                hold.received()
+        except Exception as exc:  # noqa: BLE001 - raised again by _receive, outside the group
+            failure = exc
+            group.cancel_scope.cancel()
+
+    async def hand_on(*, last: bool = False) -> None:
+        nonlocal block, block_size, body_ended
+        async with turn:
+            while len(pending) >= BLOCKS_AHEAD:
+                await turn.wait()
+            if block:
+                pending.append(block)
+                block, block_size = [], 0
+            body_ended = last
+            turn.notify_all()
+
+    try:
+        # one cancel scope whose deadline each chunk pushes back (a timeout per
+        # chunk would cost a scope per 64 KiB); a takeover brings it forward
+        with hold.scope:
+            async with anyio.create_task_group() as group:
+                group.start_soon(write_blocks, group)
+                try:
+                    async for chunk in request.stream():
+                        hold.received()
+                        if chunk:
+                            block.append(chunk)
+                            block_size += len(chunk)
+                        if block_size >= WRITE_BATCH:
+                            await hand_on()
+                except ClientDisconnect:
+                    cut = True
+                await hand_on(last=True)
+    except BaseException:
+        if started is not None:
+            await _abort_shielded(started[2])
+        raise
+    if failure is not None:
+        if started is not None:
+            await _off_loop(started[2].abort)
+        raise failure
+    if started is None:  # stopped before the check could even start: check now
+        started = await _off_loop(
+            _start_patch, state.spool, upload_id, request.headers, now=state.clock()
+        )
+    upload, parsed, writer = started
+    # what was read but not yet written (a stall, a takeover) is kept too
+    with contextlib.suppress(RelayError):
+        for left in [*pending, block]:
+            for chunk in left:
+                writer.write(chunk)
+    if hold.scope.cancelled_caught:
+        await _off_loop(writer.abort)
+        raise RelayProtocolError(
+            "the body stalled or was taken over; what came is kept", status=408
+        )
     if cut:
         await _off_loop(writer.abort)
         raise RelayProtocolError("the connection was cut; what arrived was kept")
@@ -397,15 +428,6 @@ async def _receive(
         await state.reject(upload, "not a sijil envelope (no age v1 header)")
         raise RelayProtocolError("not a sijil envelope (no age v1 header)", status=422)
     return upload, offset
-
-
-def _waiting(queued: MemoryObjectReceiveStream[bytes]) -> Iterator[bytes]:
-    """The chunks already queued, without waiting for more."""
-    for _ in range(BODY_READ_AHEAD + 1):
-        try:
-            yield queued.receive_nowait()
-        except (anyio.WouldBlock, anyio.EndOfStream):
-            return
 
 
 async def _abort_shielded(writer: UploadWriter) -> None:

@@ -23,8 +23,8 @@ from sijil.relay.protocol.tus import CHECKSUM_MISMATCH, Checksum
 
 __all__ = ["INSUFFICIENT_STORAGE", "WRITE_BATCH", "UploadWriter"]
 
-# Writes are batched: fewer syscalls for throughput, and a cut loses nothing
-# because the buffer is flushed when the body ends for any reason.
+# Writes are batched: fewer hand-offs to a worker thread for throughput, and a cut
+# loses nothing because the batch is written when the body ends for any reason.
 WRITE_BATCH = 1 << 20
 INSUFFICIENT_STORAGE = 507
 
@@ -52,7 +52,9 @@ class UploadWriter:
         self._start = start
         self._checksum = checksum
         self._hash = checksum.new() if checksum else None
-        self._buf = bytearray()
+        # the chunks of the batch not yet written: kept as given, never copied
+        self._chunks: list[bytes] = []
+        self._buffered = 0
         self._written = start
         if checksum is not None:
             atomic_write(self._pending, str(start).encode("ascii"))
@@ -61,44 +63,47 @@ class UploadWriter:
 
     @property
     def offset(self) -> int:
-        return self._written + len(self._buf)
+        return self._written + self._buffered
 
     def write(self, data: bytes) -> bool:
-        """Check and buffer ``data`` (no I/O); True when a batch is ready for :meth:`flush`."""
+        """Check and keep ``data`` (no I/O, no copy); True when a batch is ready to :meth:`flush`.
+
+        ``data`` is kept as given until written: it must not change meanwhile.
+        """
         if self.offset + len(data) > self._length:
             raise RelayProtocolError("the body runs past Upload-Length", status=413)
         if self._room is not None:
             if len(data) > self._room:
                 raise RelayLimitExceeded("the relay's spool is full", status=INSUFFICIENT_STORAGE)
             self._room -= len(data)
-        self._buf += data
-        return len(self._buf) >= WRITE_BATCH
+        if data:
+            self._chunks.append(data)
+            self._buffered += len(data)
+        return self._buffered >= WRITE_BATCH
 
     def flush(self) -> None:
         """Hash (for a checksum) and write the buffered bytes. Blocks."""
         self._flush()
 
     def _flush(self) -> None:
-        if self._hash is not None:
-            self._hash.update(self._buf)
-        view = memoryview(self._buf)
+        chunks, self._chunks, self._buffered = self._chunks, [], 0
         try:
-            while view:
-                written = os.write(self._fd, view)
-                self._written += written
-                view = view[written:]
+            for chunk in chunks:
+                if self._hash is not None:
+                    self._hash.update(chunk)
+                view = memoryview(chunk)
+                while view:
+                    written = os.write(self._fd, view)
+                    self._written += written
+                    view = view[written:]
         except OSError as exc:
-            view.release()
-            self._buf.clear()
-            # a partial write past the last whole batch is cut back: no torn tail
+            # the file ends where the last write ended: no torn tail
             os.ftruncate(self._fd, self._written)
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise RelayLimitExceeded(
                     "the relay's disk is full", status=INSUFFICIENT_STORAGE
                 ) from exc
             raise
-        view.release()
-        self._buf.clear()
 
     def _finish(self, *, keep: bool) -> int:
         if self._fd < 0:
@@ -109,7 +114,7 @@ class UploadWriter:
             else:
                 os.ftruncate(self._fd, self._start)
                 self._written = self._start
-                self._buf.clear()
+                self._chunks, self._buffered = [], 0
             os.fsync(self._fd)
         finally:
             os.close(self._fd)
