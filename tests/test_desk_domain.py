@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -208,6 +208,24 @@ def test_a_new_incident_gets_a_code_version_one_and_its_first_revision(placed: D
         (rev,) = revisions(s, first)
     assert rev["title_en"] == "Strike near the Clock Roundabout" and rev["version"] == 1
     assert _actions(placed.store).count("incident.created") == 2
+
+
+def test_a_local_time_is_stored_as_utc_and_its_revision_agrees(staffed: Desk) -> None:
+    # Given a start in Raqqa's local time (+03:00), as the demo and the web app pass it
+    raqqa = timezone(timedelta(hours=3))
+    local = datetime(2017, 6, 6, 4, 30, tzinfo=raqqa)
+    # When the incident is recorded
+    code = staffed.incident(start=local, end=local + timedelta(hours=1))
+    # Then the store holds the same instant in UTC, and the revision the ledger
+    # vouches for says exactly what the row says (the audit compares the two)
+    with staffed.tx() as s:
+        row = get_incident(s, code)
+        assert row.start_at == datetime(2017, 6, 6, 1, 30, tzinfo=UTC)
+        (rev,) = revisions(s, code)
+    assert rev["start"] == row.start_at.isoformat()
+    # And a time without a zone is refused rather than guessed
+    with pytest.raises(DeskError, match="time zone"):
+        staffed.incident(start=datetime(2017, 6, 6, 4, 30))
 
 
 def test_a_governorate_place_means_where_precision_four(placed: Desk) -> None:

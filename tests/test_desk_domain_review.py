@@ -197,7 +197,7 @@ def test_review_refuses_self_review_non_reviewers_second_reviews_and_silence(
         review(s, own, approve=False, comment="the child count needs a source", by="dima")
     with pytest.raises(ReviewRefused, match="already reviewed"), desk.tx() as s:
         review(s, own, approve=True, comment="ok now", by="dima")
-    with pytest.raises(UnknownCode, match="verdicts"), desk.tx() as s:
+    with pytest.raises(UnknownCode, match="V-3 is a verdict, not an assessment"), desk.tx() as s:
         review(s, "V-3", approve=True, comment="x", by="dima")
     with pytest.raises(UnknownCode, match="no assessment A-99"), desk.tx() as s:
         review(s, "A-99", approve=True, comment="x", by="dima")

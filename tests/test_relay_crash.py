@@ -35,7 +35,9 @@ def _part(spool: Path, upload: str) -> Path:
     return spool / "uploads" / f"{upload.rsplit('/', 1)[1]}.part"
 
 
-def _start_patch(url: str, upload: str, offset: int, head: bytes, total: int, extra: str = "") -> socket.socket:
+def _start_patch(
+    url: str, upload: str, offset: int, head: bytes, total: int, extra: str = ""
+) -> socket.socket:
     """A PATCH that promises ``total`` bytes, sends ``head`` and then hangs."""
     port = int(url.rsplit(":", 1)[1])
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -54,7 +56,9 @@ def _start_patch(url: str, upload: str, offset: int, head: bytes, total: int, ex
 @pytest.mark.slow
 def test_relay_killed_mid_upload_resumes_with_the_right_bytes(tmp_path: Path) -> None:
     desk = DeskIdentity.generate()
-    envelope = seal_bytes(CorrespondentIdentity.generate(), desk.public, {"v.jpg": os.urandom(3_000_000)})
+    envelope = seal_bytes(
+        CorrespondentIdentity.generate(), desk.public, {"v.jpg": os.urandom(3_000_000)}
+    )
     desk_pub = tmp_path / "desk.pub"
     desk_pub.write_bytes(desk.public.to_bytes())
     spool = tmp_path / "spool"
@@ -79,7 +83,11 @@ def test_relay_killed_mid_upload_resumes_with_the_right_bytes(tmp_path: Path) ->
         rest = httpx.patch(
             upload2,
             content=envelope[offset:],
-            headers={**TUS, "Content-Type": "application/offset+octet-stream", "Upload-Offset": str(offset)},
+            headers={
+                **TUS,
+                "Content-Type": "application/offset+octet-stream",
+                "Upload-Offset": str(offset),
+            },
         )
         assert rest.status_code == 204
     stored = spool / "envelopes" / f"{hashlib.sha256(envelope).hexdigest()}.age"
@@ -89,7 +97,9 @@ def test_relay_killed_mid_upload_resumes_with_the_right_bytes(tmp_path: Path) ->
 @pytest.mark.slow
 def test_relay_killed_mid_checksummed_patch_rolls_back_to_its_start(tmp_path: Path) -> None:
     desk = DeskIdentity.generate()
-    envelope = seal_bytes(CorrespondentIdentity.generate(), desk.public, {"v.jpg": os.urandom(3_000_000)})
+    envelope = seal_bytes(
+        CorrespondentIdentity.generate(), desk.public, {"v.jpg": os.urandom(3_000_000)}
+    )
     desk_pub = tmp_path / "desk.pub"
     desk_pub.write_bytes(desk.public.to_bytes())
     spool = tmp_path / "spool"
@@ -100,14 +110,23 @@ def test_relay_killed_mid_checksummed_patch_rolls_back_to_its_start(tmp_path: Pa
         response = httpx.post(f"{url}/files", headers={**TUS, "Upload-Length": str(len(envelope))})
         upload = url + response.headers["location"]
         ok = httpx.patch(
-            upload, content=envelope[:first],
-            headers={**TUS, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"},
+            upload,
+            content=envelope[:first],
+            headers={
+                **TUS,
+                "Content-Type": "application/offset+octet-stream",
+                "Upload-Offset": "0",
+            },
         )
         assert ok.status_code == 204
         chunk = envelope[first:]
         digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
         raw = _start_patch(
-            url, upload, first, chunk[:2_000_000], len(chunk),
+            url,
+            upload,
+            first,
+            chunk[:2_000_000],
+            len(chunk),
             extra=f"Upload-Checksum: sha256 {digest}\r\n",
         )
         wait_until(lambda: _part(spool, upload).stat().st_size >= first + (1 << 20), "bytes")
@@ -120,12 +139,19 @@ def test_relay_killed_mid_checksummed_patch_rolls_back_to_its_start(tmp_path: Pa
         # Then the half-sent PATCH is rolled back to its start, and can be sent again
         assert httpx.head(upload2, headers=TUS).headers["upload-offset"] == str(first)
         rest = httpx.patch(
-            upload2, content=chunk,
-            headers={**TUS, "Content-Type": "application/offset+octet-stream",
-                     "Upload-Offset": str(first), "Upload-Checksum": f"sha256 {digest}"},
+            upload2,
+            content=chunk,
+            headers={
+                **TUS,
+                "Content-Type": "application/offset+octet-stream",
+                "Upload-Offset": str(first),
+                "Upload-Checksum": f"sha256 {digest}",
+            },
         )
         assert rest.status_code == 204
-    assert (spool / "envelopes" / f"{hashlib.sha256(envelope).hexdigest()}.age").read_bytes() == envelope
+    assert (
+        spool / "envelopes" / f"{hashlib.sha256(envelope).hexdigest()}.age"
+    ).read_bytes() == envelope
 
 
 @pytest.mark.slow
@@ -140,7 +166,7 @@ def test_sender_killed_mid_upload_resumes_on_the_next_run(
     identity = desk.home.unlock(passphrase)
     session = make_correspondent(desk, "Raven")
     video = tmp_path / "clip.bin"
-    video.write_bytes(os.urandom(1_500_000))
+    video.write_bytes(os.urandom(3_000_000))
     made = compose(session, Draft(title="clip", body="", lang="en"), [video], keep_metadata=True)
     relay = make_relay(identity.public.sign)
     port = int(relay.url.rsplit(":", 1)[1])
@@ -149,11 +175,21 @@ def test_sender_killed_mid_upload_resumes_on_the_next_run(
     def received() -> int:
         return sum(p.stat().st_size for p in uploads.glob("*.part"))
 
-    # Given `sijil field send` running over a slow link, killed with SIGKILL mid-upload
-    with LossyLink(target_port=port, rate=400_000, deadline_s=60) as link:
+    # Given `sijil field send` running over a slow link (3 MB at 1.5 MB/s), killed with
+    # SIGKILL mid-upload, once the relay wrote its first batch (1 MiB) to the spool
+    with LossyLink(target_port=port, rate=1_500_000, deadline_s=60) as link:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sijil.cli.main", "field", "send", "--home",
-             str(session.home.root), "--relay", f"http://127.0.0.1:{link.port}"],
+            [
+                sys.executable,
+                "-m",
+                "sijil.cli.main",
+                "field",
+                "send",
+                "--home",
+                str(session.home.root),
+                "--relay",
+                f"http://127.0.0.1:{link.port}",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

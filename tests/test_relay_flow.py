@@ -8,12 +8,14 @@ nature. Mailbox checks with no desk pull run the relay app in this process.
 from __future__ import annotations
 
 import hashlib
+import json
 import select as io_select
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +29,7 @@ from sijil.desk.reply import send_reply
 from sijil.errors import RelayAuthError
 from sijil.field.home import FieldSession
 from sijil.field.inbox import fetch_inbox, load_inbox
-from sijil.field.send import send_outbox
+from sijil.field.send import SendStatus, send_outbox
 from sijil.relay.protocol.auth import (
     ChallengeIssuer,
     ReplayGuard,
@@ -124,6 +126,38 @@ def test_a_duplicate_delivery_is_kept_once_at_the_desk(
     assert again.envelope_id == envelope_id
 
 
+def test_send_results_are_typed_and_print_as_before(
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[..., FieldSession],
+    local_relay: Callable[..., LocalRelay],
+    passphrase: str,
+    tmp_path: Path,
+) -> None:
+    # Given two reports in the outbox, one of whose envelope files is gone
+    desk = make_desk()
+    identity = desk.home.unlock(passphrase)
+    session = make_correspondent(desk, "Heron")
+    kept = compose_random(session, tmp_path, "k", 5_000)
+    lost = compose_random(session, tmp_path, "l", 5_000)
+    session.envelope_path(lost).unlink()
+    relay = local_relay(identity.public.sign)
+    # When the outbox is sent (the relay in this process, no socket)
+    lines: list[str] = []
+    results = send_outbox(
+        session, relay=relay.url, transport=relay.transport, progress=lines.append
+    )
+    # Then each result's status is a SendStatus, printed and serialised as the plain words
+    by_id = {r.envelope_id: r for r in results}
+    assert (by_id[kept].status, by_id[lost].status) == (SendStatus.SENT, SendStatus.FAILED)
+    assert by_id[kept].status == "sent" and by_id[lost].status == "failed"
+    assert json.dumps({r.status: 1 for r in results}, sort_keys=True) == '{"failed": 1, "sent": 1}'
+    assert f"{kept[:16]}  sent whole" in next(line for line in lines if line.startswith("sent   "))
+    assert f"{lost[:16]}  envelope missing" in next(
+        line for line in lines if line.startswith("failed ")
+    )
+    assert (relay.spool / "envelopes" / f"{kept}.age").is_file()
+
+
 # --- signatures on the pull API ---------------------------------------------------------
 
 
@@ -156,9 +190,8 @@ def test_pull_refuses_unsigned_replayed_expired_and_wrongly_signed_requests(
     with pytest.raises(RelayAuthError):
         from sijil.desk.home import DeskHome
 
-        pull_envelopes(
-            DeskHome(root=Path("/nonexistent")), other, None, relay=relay.url  # type: ignore[arg-type]
-        )
+        no_store: Any = None  # refused before the store is touched
+        pull_envelopes(DeskHome(root=Path("/nonexistent")), other, no_store, relay=relay.url)
 
 
 def test_desk_signatures_verify_only_what_was_signed() -> None:
@@ -167,12 +200,22 @@ def test_desk_signatures_verify_only_what_was_signed() -> None:
     headers = _lower(sign_request(desk.sign, method="POST", path="/p", body=b"body", now=1000))
     with pytest.raises(RelayAuthError):  # another body
         verify_desk_request(
-            headers, key=desk.public.sign, method="POST", path="/p",
-            digest=hashlib.sha256(b"other").hexdigest(), now=1000, guard=guard,
+            headers,
+            key=desk.public.sign,
+            method="POST",
+            path="/p",
+            digest=hashlib.sha256(b"other").hexdigest(),
+            now=1000,
+            guard=guard,
         )
     verify_desk_request(
-        headers, key=desk.public.sign, method="POST", path="/p",
-        digest=hashlib.sha256(b"body").hexdigest(), now=1200, guard=guard,
+        headers,
+        key=desk.public.sign,
+        method="POST",
+        path="/p",
+        digest=hashlib.sha256(b"body").hexdigest(),
+        now=1200,
+        guard=guard,
     )
 
 
@@ -184,12 +227,19 @@ def test_mailbox_proofs_need_the_key_and_are_single_use() -> None:
     box = mailbox_id(mine.public_key())
     challenge = issuer.issue(now=1000)
     proof = _lower(
-        answer_challenge(mine, relay_key=issuer.public, challenge=challenge, method="GET", path="/m")
+        answer_challenge(
+            mine, relay_key=issuer.public, challenge=challenge, method="GET", path="/m"
+        )
     )
     # another key cannot read my box, even with a fresh challenge
     stolen = _lower(
-        answer_challenge(theirs, relay_key=issuer.public, challenge=issuer.issue(now=1000),
-                         method="GET", path="/m")
+        answer_challenge(
+            theirs,
+            relay_key=issuer.public,
+            challenge=issuer.issue(now=1000),
+            method="GET",
+            path="/m",
+        )
     )
     with pytest.raises(RelayAuthError):
         issuer.check(stolen, box=box, method="GET", path="/m", now=1001)
@@ -197,8 +247,9 @@ def test_mailbox_proofs_need_the_key_and_are_single_use() -> None:
     with pytest.raises(RelayAuthError, match="replay"):
         issuer.check(proof, box=box, method="GET", path="/m", now=1002)
     late = _lower(
-        answer_challenge(mine, relay_key=issuer.public, challenge=issuer.issue(now=1000),
-                         method="GET", path="/m")
+        answer_challenge(
+            mine, relay_key=issuer.public, challenge=issuer.issue(now=1000), method="GET", path="/m"
+        )
     )
     with pytest.raises(RelayAuthError, match="expired"):
         issuer.check(late, box=box, method="GET", path="/m", now=5000)
@@ -260,7 +311,9 @@ def test_someone_else_cannot_read_a_mailbox(
     relay = local_relay(identity.public.sign)
     http = relay.http
     box = mailbox_id(raven.identity.box.public_key())
-    sealed = seal_reply("for Raven only", desk_sign=identity.sign, to=raven.identity.box.public_key())
+    sealed = seal_reply(
+        "for Raven only", desk_sign=identity.sign, to=raven.identity.box.public_key()
+    )
     path = f"/v1/desk/mailboxes/{box}"
     headers = sign_request(identity.sign, method="POST", path=path, body=sealed, now=time.time())
     assert http.post(path, content=sealed, headers=headers).status_code == 201
@@ -269,8 +322,11 @@ def test_someone_else_cannot_read_a_mailbox(
     # When Falcon answers a challenge with Falcon's key for Raven's box, Then it is refused
     challenge = http.get("/v1/mailbox/challenge").json()
     proof = answer_challenge(
-        falcon.identity.box, relay_key=challenge["relay_key"], challenge=challenge["challenge"],
-        method="GET", path=f"/v1/mailbox/{box}",
+        falcon.identity.box,
+        relay_key=challenge["relay_key"],
+        challenge=challenge["challenge"],
+        method="GET",
+        path=f"/v1/mailbox/{box}",
     )
     assert http.get(f"/v1/mailbox/{box}", headers=proof).status_code == 403
     assert http.get(f"/v1/mailbox/{box}").status_code == 401
@@ -284,7 +340,9 @@ def test_someone_else_cannot_read_a_mailbox(
     )
     # a reply signed by someone other than our desk is kept as suspect, not shown as the desk's
     forger = DeskIdentity.generate()
-    fake = seal_reply("come to the bridge", desk_sign=forger.sign, to=raven.identity.box.public_key())
+    fake = seal_reply(
+        "come to the bridge", desk_sign=forger.sign, to=raven.identity.box.public_key()
+    )
     headers = sign_request(identity.sign, method="POST", path=path, body=fake, now=time.time())
     http.post(path, content=fake, headers=headers)
     items = fetch_inbox(raven, relay=relay.url, transport=relay.transport)
@@ -327,7 +385,9 @@ def test_cli_send_pull_reply_inbox(
     outbox = run_cli("field", "outbox", "--home", field_home)
     assert "exported:relay" in outbox.out  # type: ignore[attr-defined]
     # errors are one line, no traceback
-    unknown = run_cli("desk", "reply", *desk.args, "--relay", relay.url, "--to", "Nobody", "--text", "x")
+    unknown = run_cli(
+        "desk", "reply", *desk.args, "--relay", relay.url, "--to", "Nobody", "--text", "x"
+    )
     assert unknown.code != 0  # type: ignore[attr-defined]
     assert unknown.err.startswith("sijil: error:") and len(unknown.err.splitlines()) == 1  # type: ignore[attr-defined]
     dead = run_cli("desk", "pull", *desk.args, "--relay", "http://127.0.0.1:9")

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from tusclient import client as tus_client
 from tusclient.uploader import Uploader
 
 from envelope_helpers import seal_bytes
-from relay_helpers import WAIT_S, HeldBody, LocalRelay, in_thread, local_relays
+from relay_helpers import WAIT_S, HeldBody, LinkCut, LocalRelay, in_thread, local_relays
 from sijil.crypto.identity import CorrespondentIdentity, DeskIdentity
 from sijil.errors import RelayError, RelayLimitExceeded, RelayProtocolError
 from sijil.relay.protocol import tus
@@ -66,11 +66,10 @@ def create(http: httpx.Client, length: int, **headers: str) -> str:
 
 
 def patch(
-    http: httpx.Client, upload: str, offset: int, body: bytes | HeldBody, **headers: str
+    http: httpx.Client, upload: str, offset: int, body: bytes | Iterable[bytes], **headers: str
 ) -> httpx.Response:
-    content: Any = body
     return http.patch(
-        upload, content=content, headers={**OCTETS, "Upload-Offset": str(offset), **headers}
+        upload, content=body, headers={**OCTETS, "Upload-Offset": str(offset), **headers}
     )
 
 
@@ -235,6 +234,35 @@ def test_a_claimed_envelope_id_is_checked_against_the_bytes(
     assert "differs from its envelope id" in reason.read_text()
 
 
+def _cut_after(data: bytes) -> Iterator[bytes]:
+    """A body whose link is cut once ``data`` went out."""
+    yield data
+    raise LinkCut
+
+
+def test_a_cut_link_keeps_what_arrived_unless_it_was_checksummed(
+    local_relay: Callable[..., LocalRelay], desk: DeskIdentity, envelope: bytes
+) -> None:
+    relay = local_relay(desk.public.sign)
+    upload = create(relay.http, len(envelope))
+    # When a PATCH's link is cut after 100 kB
+    with pytest.raises(httpx.ReadError):
+        patch(relay.http, upload, 0, _cut_after(envelope[:100_000]))
+    # Then the relay kept exactly those bytes
+    assert head(relay.http, upload).headers["upload-offset"] == "100000"
+    # When a checksummed PATCH (all or nothing) is cut after another 100 kB
+    rest = envelope[100_000:]
+    digest = base64.b64encode(hashlib.sha256(rest).digest()).decode()
+    checked = {"Upload-Checksum": f"sha256 {digest}"}
+    with pytest.raises(httpx.ReadError):
+        patch(relay.http, upload, 100_000, _cut_after(rest[:100_000]), **checked)
+    # Then none of it is kept, and the sender goes on from the last whole offset
+    assert head(relay.http, upload).headers["upload-offset"] == "100000"
+    assert patch(relay.http, upload, 100_000, rest, **checked).status_code == 204
+    [stored] = envelope_files(relay.spool)
+    assert stored.read_bytes() == envelope
+
+
 def test_a_second_upload_of_the_same_envelope_is_stored_once(
     local_relay: Callable[..., LocalRelay], desk: DeskIdentity, envelope: bytes
 ) -> None:
@@ -338,7 +366,7 @@ def test_a_stalled_body_is_cut_after_the_idle_timeout_keeping_its_bytes(
     make_relay: Callable[..., Any], desk: DeskIdentity, envelope: bytes
 ) -> None:
     # a real socket: the server's own handling of a body that stops coming
-    relay = make_relay(desk.public.sign, idle_timeout_s=1.0)
+    relay = make_relay(desk.public.sign, idle_timeout_s=0.3)
     with httpx.Client(base_url=relay.url) as http:
         upload = create(http, len(envelope))
         # Given a slow-loris sender: it promises the whole envelope and sends 4 KiB
@@ -480,7 +508,11 @@ def test_a_full_disk_gives_507_not_a_corrupt_file(
 # --- parsers --------------------------------------------------------------------------
 
 
-@given(st.dictionaries(st.from_regex(r"[a-z]{1,12}", fullmatch=True), st.binary(max_size=40), max_size=5))
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z]{1,12}", fullmatch=True), st.binary(max_size=40), max_size=5
+    )
+)
 def test_metadata_round_trips(pairs: dict[str, bytes]) -> None:
     header = ",".join(f"{k} {base64.b64encode(v).decode()}" for k, v in pairs.items())
     assert tus.parse_metadata(header) == pairs
@@ -505,7 +537,9 @@ def test_any_checksum_header_parses_or_is_refused_cleanly(text: str) -> None:
 
 
 @given(st.binary(max_size=400))
-def test_any_bytes_are_an_envelope_or_refused_with_422(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+def test_any_bytes_are_an_envelope_or_refused_with_422(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes
+) -> None:
     path = tmp_path_factory.mktemp("check") / "x"
     path.write_bytes(data)
     with pytest.raises(RelayError) as caught:
@@ -536,8 +570,19 @@ def test_the_relay_process_logs_no_address_and_no_user_agent(
         port = probe.getsockname()[1]
     spool = tmp_path / "spool"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sijil.cli.main", "relay", "serve", "--spool", str(spool),
-         "--desk-key", str(key_file), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "sijil.cli.main",
+            "relay",
+            "serve",
+            "--spool",
+            str(spool),
+            "--desk-key",
+            str(key_file),
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, ImageDraw, ImageOps
 
+from sijil.cli.demo_desk import desk_at_work
 from sijil.crypto.kdf import DEFAULT_KDF
 from sijil.desk.home import DeskHome
 from sijil.desk.intake import ImportOutcome, import_paths
@@ -345,15 +346,17 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
                 )
 
     _over_the_relay(home, desk, sessions, scratch, night, echo)
-    _custody(
-        home, desk, [r.id for r in sorted(rows, key=lambda r: r.id) if r.attachments][:2], echo
-    )
+    echo("\n== 8. The verification desk (التحقق): incidents, casualties, a false claim ==")
+    linked = desk_at_work(desk, rows, night, echo)
+    with_files = [r.id for r in sorted(rows, key=lambda r: r.id) if r.attachments]
+    _custody(home, desk, [r for r in with_files if r in linked][:2] or with_files[:2], echo)
 
     q = shlex.quote
-    echo("\n== 9. Explore ==")
+    echo("\n== 10. Explore ==")
     echo(f"  export SIJIL_PASSPHRASE={q(PASSPHRASE)}   # the demo passphrase, demo only")
     echo(f"  sijil desk reports --home {q(str(desk.root))}")
     echo(f"  sijil desk quarantine list --home {q(str(desk.root))}")
+    echo(f"  sijil desk incident list --home {q(str(desk.root))}")
     echo(f"  sijil field outbox --home {q(str(home / 'field' / 'raven'))}")
     key_file = q(str(home / "desk-age.txt"))
     echo(f"  sijil desk key export-age --home {q(str(desk.root))} --out {key_file}")
@@ -372,7 +375,7 @@ def _custody(
     from sijil.export.package import export_package
     from sijil.export.verifier import verify_package
 
-    echo("\n== 8. Chain of custody (سلسلة الحيازة) ==")
+    echo("\n== 9. Chain of custody (سلسلة الحيازة) ==")
     identity = desk.unlock(PASSPHRASE)
     package = home / "evidence-package.zip"
     with desk.open_store() as store:

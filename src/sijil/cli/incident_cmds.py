@@ -26,6 +26,7 @@ from sijil.desk.incidents import (
     list_incidents,
     parse_when,
 )
+from sijil.desk.suggest import DEFAULT_DAYS, DEFAULT_KM, LIMIT, Suggestions, suggest
 from sijil.store.models_desk import (
     Confidence,
     EvidenceRole,
@@ -366,3 +367,66 @@ def incident_assess(
         echo_json({"id": token})
     else:
         click.echo(token)
+
+
+def _print_suggestions(found: Suggestions) -> None:
+    view = found.to_dict()
+    where = view["center"] and f"{view['center']['lat']},{view['center']['lon']}"
+    click.echo(
+        f"{view['incident']}: {view['window']['from']} to {view['window']['to']} "
+        f"({view['window']['days']} days either side), within {view['km']} km of "
+        f"{where or 'no coordinates'}, governorate {view['governorate'] or 'unknown'}"
+    )
+    current = view["current_assessment"]
+    if current is not None and current["killed_civilians"] is not None:
+        ours = found.ours
+        click.echo(f"current assessment {current['id']}: {ours} civilians killed")
+    names = {"claim": "claims", "monitor": "monitor records", "report": "reports"}
+    click.echo("found " + ", ".join(f"{n} {names[k]}" for k, n in view["found"].items()))
+    for s in found.items:
+        km = "-" if s.km is None else f"{s.km:.1f}"
+        linked = " [linked]" if s.linked else ""
+        click.echo(f"{s.score:>4} {s.kind:<8} {s.id:<24} {s.first.isoformat()} {s.days:>2}d "
+                   f"{km:>6} km  {s.title[:60]}{linked}")  # fmt: skip
+        if s.figure_text:
+            click.echo(f"{'':>14}{s.figure_text} ({s.agreement})")
+    if found.discrepancies:
+        click.echo("casualty figures that differ:")
+        for line in found.discrepancies:
+            click.echo(f"  {line}")
+    for note in view["notes"]:
+        click.echo(f"note: {note}")
+
+
+@incident.command(name="suggest")
+@DESK_HOME
+@DB
+@JSON
+@click.argument("code")
+@click.option(
+    "--days",
+    default=DEFAULT_DAYS,
+    show_default=True,
+    type=click.IntRange(0, 90),
+    help="Days either side of the incident.",
+)
+@click.option(
+    "--km",
+    default=DEFAULT_KM,
+    show_default=True,
+    type=click.IntRange(1, 200),
+    help="Kilometres around it.",
+)
+@click.option("--limit", default=LIMIT, show_default=True, type=click.IntRange(1),
+              help="At most this many of each kind.")  # fmt: skip
+def incident_suggest(
+    home: Path, db_url: str | None, as_json: bool, code: str, days: int, km: int, limit: int
+) -> None:
+    """Claims, monitor records and reports near an incident in time and place, ranked,
+    with casualty figures set beside its current assessment."""
+    with desk_session(home, db_url) as session:
+        found = suggest(session, code, days=days, km=km, limit=limit)
+    if as_json:
+        echo_json(found.to_dict())
+    else:
+        _print_suggestions(found)

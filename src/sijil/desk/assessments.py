@@ -109,7 +109,7 @@ def get_assessment(session: Session, token: str) -> Assessment:
     """The assessment ``A-<n>`` names."""
     kind, number = parse_token(token, "A", "V")
     if kind == "V":
-        raise UnknownCode("verdicts (V- ids) come with the claims work; only A- ids for now")
+        raise UnknownCode(f"V-{number} is a verdict, not an assessment: review_item takes both")
     assessment = session.scalar(
         select(Assessment)
         .options(selectinload(Assessment.casualties))

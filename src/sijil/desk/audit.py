@@ -7,7 +7,8 @@ matches its ledger entry field by field, and, the other way round, every record
 the ledger names still exists (with its vault blobs, and each quarantined input's
 kept bytes: sijil.desk.quarantine_audit); desk work (incidents, revisions,
 evidence, attribution, assessments, reviews) matches its entries both ways
-(sijil.desk.desk_audit); the ledger recomputes to every signed tree head; each
+(sijil.desk.desk_audit), and so do sources, claims, verdicts and monitor records
+(sijil.desk.claims_audit); the ledger recomputes to every signed tree head; each
 head is consistent with the one before. Nothing here writes.
 """
 
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from sijil.desk.claims_audit import audit_claims
 from sijil.desk.desk_audit import audit_desk_work
 from sijil.desk.quarantine_audit import audit_quarantine
 from sijil.desk.records import (
@@ -384,7 +386,8 @@ def audit_desk(
                 "(desk folder unknown)"
             )
         _check_matches(session, audit)
-        work = audit_desk_work(session)
-        audit.records, audit.problems = audit.records + work.records, audit.problems + work.problems
+        for work in (audit_desk_work(session), audit_claims(session)):
+            audit.records += work.records
+            audit.problems += work.problems
         _check_blobs(session, vault, expected, audit, kept.blobs)
     return audit

@@ -7,8 +7,9 @@ UPDATE ... RETURNING, on SQLite and PostgreSQL alike), whose row lock holds
 until commit: two writers never get the same number, and a transaction that
 rolls back gives its number back. ``incidents.code`` is unique besides.
 
-Typed ids name the desk's other records: assessments ``A-12``, places ``P-2158``
-(verdicts ``V-3`` and claims ``C-40`` follow with the claims work).
+Typed ids name the desk's other records: assessments ``A-12``, places ``P-2158``,
+claims ``C-40`` (sijil.desk.claims), verdicts ``V-3`` (sijil.desk.verdicts) and
+sources ``S-3`` (sijil.desk.sources); :func:`parse_token` reads them all.
 """
 
 from __future__ import annotations

@@ -72,6 +72,13 @@ def parse_when(text: str) -> datetime:
     return when.astimezone(UTC)
 
 
+def in_utc(when: datetime) -> datetime:
+    """``when`` in UTC; the store and the ledger's snapshots hold UTC only."""
+    if when.tzinfo is None:
+        raise DeskError("a time without a time zone: give an offset like +03:00 or Z")
+    return when.astimezone(UTC)
+
+
 def parse_coordinates(text: str) -> tuple[int, int]:
     """``LAT,LON`` in decimal degrees as integer microdegrees (finer digits are rounded)."""
     try:
@@ -188,6 +195,7 @@ def create_incident(
     user = require_user(session, by, *EDITING)
     kind = IncidentType(incident_type)
     _check_titles(title_ar, title_en)
+    start, end = in_utc(start), None if end is None else in_utc(end)
     if end is not None and end < start:
         raise DeskError("the incident ends before it starts")
     location = _location(session, place, at, where_prec)
@@ -256,11 +264,11 @@ def _new_values(session: Session, incident: Incident, changes: IncidentChanges) 
     if changes.incident_type is not None:
         values["incident_type"] = str(IncidentType(changes.incident_type))
     if changes.start is not None:
-        values["start_at"] = changes.start
+        values["start_at"] = in_utc(changes.start)
     if changes.clear_end:
         values["end_at"] = None
     elif changes.end is not None:
-        values["end_at"] = changes.end
+        values["end_at"] = in_utc(changes.end)
     end, start = values.get("end_at", incident.end_at), values.get("start_at", incident.start_at)
     if end is not None and end < start:
         raise DeskError("the incident would end before it starts")

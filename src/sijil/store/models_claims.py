@@ -22,6 +22,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -195,6 +196,8 @@ class MonitorRecord(Base):
         CheckConstraint("date_prec BETWEEN 1 AND 5", name="date_prec"),
         CheckConstraint("where_prec BETWEEN 1 AND 7", name="where_prec"),
         CheckConstraint("(lat_e6 IS NULL) = (lon_e6 IS NULL)", name="coordinates"),
+        # records spanning a month or a year, fetched apart (sijil.desk.nearby)
+        Index("ix_monitor_records_date_prec_date_start", "date_prec", "date_start"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -23,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from sijil.store.models import Base, utcnow
+from sijil.store.models import Base, Report, utcnow
 
 __all__ = [
     "ActorName",
@@ -204,6 +205,8 @@ class Place(Base):
     __table_args__ = (
         UniqueConstraint("source", "source_ref"),
         CheckConstraint(_one_of("kind", PlaceKind), name="kind"),
+        # the gazetteer place nearest to coordinates (sijil.desk.suggest)
+        Index("ix_places_lat_e6_lon_e6", "lat_e6", "lon_e6"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -299,6 +302,9 @@ class Incident(Base):
             "lat_e6 BETWEEN -90000000 AND 90000000 AND lon_e6 BETWEEN -180000000 AND 180000000",
             name="coordinate_range",
         ),
+        # incident list by governorate or place, grading and dates, read in index order
+        Index("ix_incidents_governorate_grading_start_at", "governorate", "grading", "start_at"),
+        Index("ix_incidents_place_id_start_at", "place_id", "start_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -469,3 +475,13 @@ class AssessmentReview(Base):
     comment: Mapped[str] = mapped_column(Text)
     independent: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The desk's searches on intake's table (sijil.desk.nearby): the reports written in
+# a window of days, their coordinates read from the index without visiting the rows.
+Index(
+    "ix_reports_created_at_latitude_longitude",
+    Report.created_at,
+    Report.latitude,
+    Report.longitude,
+)
