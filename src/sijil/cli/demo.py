@@ -321,9 +321,7 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
         import_paths(desk, identity, store, [chat2], channel="file", progress=show)
         rows = list_reports(store)
         for kept in list_quarantine(store, desk.root):
-            echo(
-                f"  quarantine #{kept.id} ({kept.size} bytes, sealed in the vault): {kept.reason}"
-            )
+            echo(f"  quarantine #{kept.id} ({kept.size} bytes, sealed in the vault): {kept.reason}")
 
     echo(f"\n== 6. The record at the desk: {len(rows)} reports ==")
     for row in sorted(rows, key=lambda r: r.id):

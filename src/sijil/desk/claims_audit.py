@@ -128,7 +128,7 @@ def _check_sources(session: Session, index: _Entries, result: WorkAudit) -> None
 
 
 def _check_claims(session: Session, index: _Entries, result: WorkAudit) -> None:
-    governorates = dict(session.execute(select(Place.id, Place.governorate)).tuples().all())
+    governorates = {n: g for n, g in session.execute(select(Place.id, Place.governorate))}
     seen: set[int] = set()
     for claim in session.scalars(select(Claim).order_by(Claim.id)):
         result.records += 1
@@ -155,7 +155,7 @@ def _check_claims(session: Session, index: _Entries, result: WorkAudit) -> None:
 
 
 def _check_claim_links(session: Session, index: _Entries, result: WorkAudit) -> None:
-    codes = dict(session.execute(select(Incident.id, Incident.code)).tuples().all())
+    codes = {n: code for n, code in session.execute(select(Incident.id, Incident.code))}
     seen: set[int] = set()
     for link in session.scalars(select(ClaimIncident).order_by(ClaimIncident.id)):
         result.records += 1
