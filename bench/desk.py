@@ -54,7 +54,7 @@ from sqlalchemy.pool import NullPool
 
 from archive import GRADINGS, Archive, spots_of
 from sijil.desk.fakes_import import import_fakes
-from sijil.desk.incident_view import incident_row
+from sijil.desk.incident_view import incident_rows
 from sijil.desk.incidents import list_incidents
 from sijil.desk.monitors import import_ged
 from sijil.desk.places import find_places, import_gazetteer
@@ -195,7 +195,7 @@ def workloads(store: Store, samples: int) -> dict[str, list[Any]]:
         "incident list (governorate, 3 months, grading), the query": [
             lambda s, f=f: list_incidents(s, **f) for f in filters],
         "incident list, as printed (the query and each row's place)": [
-            lambda s, f=f: [incident_row(s, i) for i in list_incidents(s, **f)]
+            lambda s, f=f: incident_rows(s, list_incidents(s, **f))
             for f in filters],
         LOOKUP: [
             lambda s, c=c: find_places(s, c) for c in GOVERNORATES * (samples // 14 + 1)],

@@ -18,7 +18,7 @@ from sijil.desk.assessments import propose_assessment
 from sijil.desk.casualties import parse_count
 from sijil.desk.codes import assessment_token
 from sijil.desk.evidence import attribute, link_report
-from sijil.desk.incident_view import incident_row, show_incident
+from sijil.desk.incident_view import incident_rows, show_incident
 from sijil.desk.incidents import (
     IncidentChanges,
     create_incident,
@@ -247,7 +247,7 @@ def incident_list(
             state=state,
             limit=limit,
         )
-        rows = [incident_row(session, i) for i in found]
+        rows = incident_rows(session, found)
     if as_json:
         echo_json(rows)
         return
