@@ -51,6 +51,7 @@ bench: $(DEV_STAMP) tools
 	$(PY) bench/media.py
 	$(PY) bench/neardup.py
 	$(PY) bench/relay_lossy.py
+	$(PY) bench/desk.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -22,9 +22,7 @@ def camera_jpeg(width: int = 160, height: int = 120, *, seed: int | str = 1) -> 
     rng = random.Random(seed)
     red = np.frombuffer(rng.randbytes(width * height), np.uint8).reshape(height, width)
     green = np.broadcast_to((np.arange(width) * 2 % 256).astype(np.uint8), (height, width))
-    blue = np.broadcast_to(
-        (np.arange(height) * 2 % 256).astype(np.uint8)[:, None], (height, width)
-    )
+    blue = np.broadcast_to((np.arange(height) * 2 % 256).astype(np.uint8)[:, None], (height, width))
     image = Image.fromarray(np.dstack([red, green, blue]), "RGB")
     exif = Image.Exif()
     exif[0x010F] = "Canon"  # Make

@@ -60,9 +60,7 @@ def _env(crash_at: str | None) -> dict[str, str]:
     return env
 
 
-def _kill_run(
-    desk: DeskFixture, folder: Path, rng: random.Random, trial: int, output: Path
-) -> str:
+def _kill_run(desk: DeskFixture, folder: Path, rng: random.Random, trial: int, output: Path) -> str:
     """One import, killed somewhere; returns how."""
     argv = ["desk", "import", "--channel", "usb", *desk.args, str(folder)]
     if trial % 2 == 0:

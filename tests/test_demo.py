@@ -149,3 +149,38 @@ def test_demo_refuses_a_folder_that_is_not_empty(
     assert "not an empty folder" in err
     assert len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_the_desk_turns_the_night_into_reviewed_incidents_and_a_debunked_claim(
+    played: Played,
+) -> None:
+    from sijil.desk.claims import get_claim
+    from sijil.desk.incident_view import show_incident
+    from sijil.desk.verdicts import current_verdict
+
+    with played.desk.open_store() as store, store.session() as session:
+        # Given the demo's two incidents, built from the night's reports
+        bakery, block = (
+            show_incident(session, "SJ-2026-0001"),
+            show_incident(session, "SJ-2026-0002"),
+        )
+        assert {bakery["titles"]["en"][:8], block["titles"]["en"][:8]} == {
+            "Strike o",
+            "Resident",
+        }
+        assert len(bakery["evidence"]) == 3 and len(block["evidence"]) == 3
+        # Then the bakery's casualty range was proposed by one editor and reviewed by another
+        current = bakery["current_assessment"]
+        assert current["grading"] == "fair"
+        assert current["author"] == "Layla" and current["reviewed_by"] == "Omar"
+        assert current["independently_reviewed"] is True
+        killed = {
+            (c["status"], c["group"]): (c["min"], c["max"])
+            for c in current["casualties"]
+            if c["outcome"] == "killed"
+        }
+        assert killed[("civilian", "all")] == (7, 9)
+        # And the "only a weapons depot" claim is rated false, citing the block's photos
+        verdict = current_verdict(session, get_claim(session, "C-1"))
+        assert verdict is not None and verdict.rating == "false"
+    assert any("rated false as V-1" in line for line in played.lines)

@@ -353,7 +353,13 @@ def test_signature_covers_a_domain_separated_message() -> None:
         {"created_at": "0001-01-01T00:00:00+14:00"},
         {"created_at": "9999-12-31T23:59:59-14:00"},
     ],
-    ids=lambda c: next(iter(c)) + ":" + str(next(iter(next(iter(c.values())).values())) if isinstance(next(iter(c.values())), dict) else next(iter(c.values())))[:12],
+    ids=lambda c: next(iter(c))
+    + ":"
+    + str(
+        next(iter(next(iter(c.values())).values()))
+        if isinstance(next(iter(c.values())), dict)
+        else next(iter(c.values()))
+    )[:12],
 )
 def test_hostile_manifest_fields_are_malformed_envelopes_not_crashes(
     tmp_path: Path, change: dict[str, object]

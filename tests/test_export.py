@@ -13,70 +13,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import CliResult, DeskFixture, Evidence, desk_with_evidence
+from conftest import CliResult, DeskFixture, Evidence
+from export_helpers import check_package as _check
+from export_helpers import export_package as _export
+from export_helpers import package_members as _members
+from export_helpers import rewrite_package as _rewrite
 from sijil.desk.records import EXPORTED_FIELDS, REPORT_FIELDS
 from sijil.export import verifier
-from sijil.field.home import FieldSession
 from sijil.ledger.entries import EntryKind
 from sijil.store import LedgerEntry
 from tsa_helpers import local_authority
-
-
-@pytest.fixture
-def evidence(
-    make_desk: Callable[..., DeskFixture],
-    make_correspondent: Callable[[DeskFixture, str], FieldSession],
-    store_url: str,
-    tmp_path: Path,
-) -> Evidence:
-    return desk_with_evidence(make_desk, make_correspondent, store_url, tmp_path)
-
-
-def _export(run_cli: Callable[..., CliResult], ev: Evidence, out: Path, *extra: str) -> CliResult:
-    result = run_cli(
-        "export",
-        "package",
-        *ev.desk.args,
-        "--report",
-        "2",
-        "--report",
-        "3",
-        "--out",
-        str(out),
-        *extra,
-    )
-    assert result.code == 0, result.err
-    return result
-
-
-def _check(
-    run_cli: Callable[..., CliResult], ev: Evidence, package: Path, *extra: str
-) -> CliResult:
-    key = str(ev.desk.home.public_file)
-    return run_cli("verify-package", str(package), "--desk-key", key, *extra)
-
-
-def _members(package: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(package) as archive:
-        return {i.filename.split("/", 1)[1]: archive.read(i) for i in archive.infolist()}
-
-
-def _rewrite(package: Path, out: Path, change: Callable[[dict[str, bytes]], None]) -> Path:
-    """Apply ``change`` and re-hash the BagIt manifests, so only the deeper checks can tell."""
-    files = _members(package)
-    change(files)
-    payload = sorted(p for p in files if p.startswith("data/"))
-    files["manifest-sha256.txt"] = "".join(
-        f"{hashlib.sha256(files[p]).hexdigest()}  {p}\n" for p in payload
-    ).encode()
-    tags = sorted(p for p in files if not p.startswith("data/") and p != "tagmanifest-sha256.txt")
-    files["tagmanifest-sha256.txt"] = "".join(
-        f"{hashlib.sha256(files[p]).hexdigest()}  {p}\n" for p in tags
-    ).encode()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(f"bag/{name}", data)
-    return out
 
 
 def test_working_copies_round_trip_and_the_export_is_recorded(

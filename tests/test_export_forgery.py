@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSPHRASE, CliResult, DeskFixture, Evidence, desk_with_evidence
+from conftest import PASSPHRASE, CliResult, DeskFixture, Evidence
 from export_helpers import check_package as _check
 from export_helpers import export_package as _export
 from export_helpers import package_members as _members
@@ -28,16 +28,6 @@ GPS_PHOTO = (
     Path(__file__).resolve().parents[1].parent
     / "shared/corpus/media/exif-samples/jpg/gps/DSCN0010.jpg"
 )
-
-
-@pytest.fixture
-def evidence(
-    make_desk: Callable[..., DeskFixture],
-    make_correspondent: Callable[[DeskFixture, str], FieldSession],
-    store_url: str,
-    tmp_path: Path,
-) -> Evidence:
-    return desk_with_evidence(make_desk, make_correspondent, store_url, tmp_path)
 
 
 def _forged(

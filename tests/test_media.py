@@ -181,7 +181,9 @@ def test_files_that_are_not_photos_or_videos_are_unsupported(corpus: Path) -> No
             fingerprint_file(folder / name)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     magic=st.sampled_from([b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\0\0\0\0WEBP",
                            b"II*\x00", b"\0\0\0\x18ftypheic", b"\0\0\0\x18ftypavif"]),
@@ -220,10 +222,16 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         pytest.skip("ffmpeg not installed")
     folder = tmp_path_factory.mktemp("clips")
     paths = {name: folder / f"{name}.mp4" for name in ("original", "copy", "half", "other")}
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=8",
-            "-pix_fmt", "yuv420p", str(paths["original"]))
-    _ffmpeg("-i", str(paths["original"]), "-vf", "scale=160:120", "-crf", "35",
-            str(paths["copy"]))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=8",
+        "-pix_fmt",
+        "yuv420p",
+        str(paths["original"]),
+    )
+    _ffmpeg("-i", str(paths["original"]), "-vf", "scale=160:120", "-crf", "35", str(paths["copy"]))
     _ffmpeg("-i", str(paths["original"]), "-t", "4", "-crf", "28", str(paths["half"]))
     _ffmpeg("-f", "lavfi", "-i", "mandelbrot=size=320x240:rate=25", "-t", "8",
             "-pix_fmt", "yuv420p", str(paths["other"]))  # fmt: skip

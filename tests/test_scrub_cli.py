@@ -51,7 +51,9 @@ def test_scrub_writes_clean_copies_and_nothing_for_a_broken_file(
     # Then it fails, naming the broken file in one line, after cleaning the others
     assert result.code != 0
     assert "corrupted.jpg: NOT CLEANED: JPEG is damaged" in result.err
-    assert result.err.strip().splitlines()[-1] == "sijil: error: 1 of 3 file(s) could not be cleaned"
+    assert (
+        result.err.strip().splitlines()[-1] == "sijil: error: 1 of 3 file(s) could not be cleaned"
+    )
     assert "removed" in result.out and "GPS" in result.out
     # And only the two clean copies exist: no partial file, no temp file
     assert sorted(p.name for p in out.iterdir()) == ["DSCN0012.jpg", "dirty.png"]
@@ -215,7 +217,9 @@ def test_a_symlink_in_out_fails_only_its_file_and_the_batch_goes_on(
     # Then a.jpg alone fails, in one line, and the others are cleaned
     assert result.code != 0
     assert "a.jpg: NOT CLEANED: path escapes its folder" in result.err
-    assert result.err.strip().splitlines()[-1] == "sijil: error: 1 of 3 file(s) could not be cleaned"
+    assert (
+        result.err.strip().splitlines()[-1] == "sijil: error: 1 of 3 file(s) could not be cleaned"
+    )
     assert "Traceback" not in result.err
     assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "b.jpg", "c.jpg"]
     assert inspect(out / "b.jpg") == [] and inspect(out / "c.jpg") == []

@@ -108,9 +108,7 @@ def cleaned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, d
         check=True,
         timeout=120,
     )
-    return {
-        names[e["SourceFile"]]: (Path(e["SourceFile"]), e) for e in json.loads(run.stdout)
-    }
+    return {names[e["SourceFile"]]: (Path(e["SourceFile"]), e) for e in json.loads(run.stdout)}
 
 
 def _icc_is_standard(path: Path) -> bool:

@@ -306,7 +306,9 @@ def test_mutated_files_of_every_format_only_raise_scrub_errors(
 
 
 def _bombs() -> list[Any]:
-    png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0))
+    png = b"\x89PNG\r\n\x1a\n" + _chunk(
+        b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    )
     gif = b"GIF89a" + struct.pack("<HH", 65535, 65535) + b"\0\0\0"
     vp8x = b"VP8X" + struct.pack("<I", 10) + b"\0" * 4 + (20000 - 1).to_bytes(3, "little") * 2
     webp = b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x
@@ -414,6 +416,7 @@ def test_a_standard_profile_is_kept_under_a_neutral_name_and_others_removed() ->
 
 def _sei_nal(payload_type: int, payload: bytes) -> bytes:
     """An Annex B H.264 SEI NAL unit with one message, emulation prevention applied."""
+
     def ff(n: int) -> bytes:
         return b"\xff" * (n // 255) + bytes([n % 255])
 
@@ -439,7 +442,11 @@ def test_h264_user_data_banner_is_read_back_whatever_surrounds_it(
     uuid: bytes, text: str, before: bytes
 ) -> None:
     # Given a slice-like NAL and an SEI carrying a banner after any 16-byte UUID
-    stream = b"\x00\x00\x01\x65" + before.replace(b"\x00", b"\x01") + _sei_nal(5, uuid + text.encode() + b"\x00")
+    stream = (
+        b"\x00\x00\x01\x65"
+        + before.replace(b"\x00", b"\x01")
+        + _sei_nal(5, uuid + text.encode() + b"\x00")
+    )
     # When read, Then the banner comes back (shortened for display like every finding)
     assert user_data_texts(stream) == [printable(text)]
 

@@ -8,19 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import PASSPHRASE, CliResult, DeskFixture, Evidence, desk_with_evidence
-from sijil.field.home import FieldSession
+from conftest import PASSPHRASE, CliResult, Evidence
 from sijil.store import Attachment
-
-
-@pytest.fixture
-def evidence(
-    make_desk: Callable[..., DeskFixture],
-    make_correspondent: Callable[[DeskFixture, str], FieldSession],
-    store_url: str,
-    tmp_path: Path,
-) -> Evidence:
-    return desk_with_evidence(make_desk, make_correspondent, store_url, tmp_path)
 
 
 def _verify(run_cli: Callable[..., CliResult], evidence: Evidence) -> CliResult:

@@ -11,12 +11,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import delete, select, update
 
-from conftest import PASSPHRASE, CliResult, DeskFixture, Evidence, desk_with_evidence
+from conftest import PASSPHRASE, CliResult, Evidence
 from sijil.desk.audit import audit_desk
-from sijil.field.home import FieldSession
 from sijil.ledger import log
 from sijil.ledger.entries import EntryKind, NewEntry
 from sijil.store import (
@@ -30,16 +28,6 @@ from sijil.store import (
     VaultBlob,
     utcnow,
 )
-
-
-@pytest.fixture
-def evidence(
-    make_desk: Callable[..., DeskFixture],
-    make_correspondent: Callable[[DeskFixture, str], FieldSession],
-    store_url: str,
-    tmp_path: Path,
-) -> Evidence:
-    return desk_with_evidence(make_desk, make_correspondent, store_url, tmp_path)
 
 
 def _verify(run_cli: Callable[..., CliResult], evidence: Evidence) -> CliResult:
