@@ -156,14 +156,14 @@ def test_the_desk_turns_the_night_into_reviewed_incidents_and_a_debunked_claim(
 ) -> None:
     from sijil.desk.claims import get_claim
     from sijil.desk.incident_view import show_incident
+    from sijil.desk.incidents import list_incidents
     from sijil.desk.verdicts import current_verdict
 
     with played.desk.open_store() as store, store.session() as session:
         # Given the demo's two incidents, built from the night's reports
-        bakery, block = (
-            show_incident(session, "SJ-2026-0001"),
-            show_incident(session, "SJ-2026-0002"),
-        )
+        codes = sorted(i.code for i in list_incidents(session))
+        assert len(codes) == 2
+        bakery, block = (show_incident(session, code) for code in codes)
         assert {bakery["titles"]["en"][:8], block["titles"]["en"][:8]} == {
             "Strike o",
             "Resident",
