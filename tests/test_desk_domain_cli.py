@@ -7,11 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from conftest import CliResult, DeskFixture
 from desk_work_helpers import Desk, small_gazetteer
 from sijil.desk.users import is_solo
-from sijil.store import Store
+from sijil.store import Attachment, MediaMatch, Store
 
 Cli = Callable[..., CliResult]
 
@@ -163,3 +164,40 @@ def test_desk_init_solo_marks_a_desk_of_one(
     assert "A desk of one" in result.out
     with Store.open(store_url) as store, store.session() as session:
         assert is_solo(session)
+
+
+def test_an_editor_decides_the_machines_near_duplicate_suggestions(
+    sijil: Callable[..., CliResult], desk: DeskFixture
+) -> None:
+    # Given two reports whose photos the media fingerprints matched at intake
+    with desk.home.open_store() as store:
+        work = Desk(store)
+        work.users(amal="admin editor")
+        first, second = work.report(), work.report(files=("b.jpg",))
+        with work.tx() as s:
+            a = s.scalars(select(Attachment.id).where(Attachment.report_id == first)).one()
+            b = s.scalars(select(Attachment.id).where(Attachment.report_id == second)).one()
+            s.add(MediaMatch(attachment_id=b, other_id=a, kind="image", distance=6))
+    # When the editor lists what waits for a decision
+    waiting = _json(sijil("report-link", "suggestions", "--json"))
+    # Then the pair is there, suggested by the machine
+    assert waiting == [
+        {
+            "reports": [first, second],
+            "kind": "near_duplicate",
+            "origin": "machine",
+            "state": "suggested",
+            "basis": f"image match: b.jpg in #{second} looks like a.jpg in #{first} (distance 6)",
+        }
+    ]
+    # When the editor rejects it as a false match
+    out = sijil(
+        "report-link", "set", str(second), str(first), "--kind", "near_duplicate",
+        "--machine", "--reject", "--as", "amal",
+    ).out  # fmt: skip
+    # Then it is recorded and no longer waits
+    assert f"reports #{first} and #{second}: near_duplicate, rejected" in out
+    assert "no suggestions waiting" in sijil("report-link", "suggestions").out
+    # And a link to a report that does not exist is a one-line error
+    sijil("report-link", "set", str(first), "999", "--kind", "same_event", "--as", "amal",
+          fails=True)  # fmt: skip

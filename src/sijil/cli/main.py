@@ -22,6 +22,7 @@ from sijil.cli.field_cmds import field
 from sijil.cli.media_cmds import media
 from sijil.cli.relay_client_cmds import inbox, pull, reply, send
 from sijil.cli.relay_cmds import relay
+from sijil.cli.report_link_cmds import register_report_links
 from sijil.cli.scrub_cmds import scrub
 from sijil.cli.verify_cmds import ledger, verify, verify_package
 from sijil.errors import SijilError
@@ -53,6 +54,7 @@ desk.add_command(pull)
 desk.add_command(reply)
 register_desk_work(desk)
 register_claims(desk)
+register_report_links(desk)
 cli.add_command(media)
 cli.add_command(scrub)
 
