@@ -26,7 +26,7 @@ from sijil.desk.desk_records import assessment_facts
 from sijil.desk.incidents import get_incident
 from sijil.desk.users import EDITING, is_solo, require_user, user_name
 from sijil.errors import CasualtyRangeError, DeskError, ReviewRefused, UnknownCode
-from sijil.store import Assessment, AssessmentReview, CasualtyRow, Incident
+from sijil.store import Assessment, AssessmentReview, CasualtyRow, DeskUser, Incident
 from sijil.store.models_desk import Grading, Harm, ReviewDecision, Role
 
 __all__ = [
@@ -120,6 +120,34 @@ def get_assessment(session: Session, token: str) -> Assessment:
     return assessment
 
 
+def check_review(
+    session: Session,
+    reviewer: DeskUser,
+    name: str,
+    *,
+    own: bool,
+    approve: bool,
+    comment: str,
+    earlier: str | None,
+    kind: str,
+) -> None:
+    """The two-person rules every review keeps (assessments and verdicts alike).
+
+    Not the author, unless the desk is solo (and then only to approve); a comment
+    when sending work back; one review per item (``earlier`` is its decision).
+    """
+    if own and not is_solo(session):
+        raise ReviewRefused(
+            f"{reviewer.name} wrote {name} and cannot review it; another reviewer must"
+        )
+    if own and not approve:
+        raise ReviewRefused(f"{name} is your own: propose a new {kind} instead")
+    if not approve and not comment.strip():
+        raise ReviewRefused("say what should change: a comment is required")
+    if earlier is not None:
+        raise ReviewRefused(f"{name} was already reviewed ({earlier})")
+
+
 def review(
     session: Session,
     token: str,
@@ -141,19 +169,13 @@ def review(
     assessment = get_assessment(session, token)
     name = assessment_token(assessment.id)
     own = assessment.author_id == reviewer.id
-    if own and not is_solo(session):
-        raise ReviewRefused(
-            f"{reviewer.name} wrote {name} and cannot review it; another reviewer must"
-        )
-    if own and not approve:
-        raise ReviewRefused(f"{name} is your own: propose a new assessment instead")
-    if not approve and not comment.strip():
-        raise ReviewRefused("say what should change: a comment is required")
     earlier = session.scalar(
-        select(AssessmentReview).where(AssessmentReview.assessment_id == assessment.id)
+        select(AssessmentReview.decision).where(AssessmentReview.assessment_id == assessment.id)
     )
-    if earlier is not None:
-        raise ReviewRefused(f"{name} was already reviewed ({earlier.decision})")
+    check_review(
+        session, reviewer, name, own=own, approve=approve, comment=comment, earlier=earlier,
+        kind="assessment",
+    )  # fmt: skip
     incident = session.get(Incident, assessment.incident_id)
     if incident is None:  # pragma: no cover - foreign key
         raise UnknownCode(f"{name} belongs to no incident")

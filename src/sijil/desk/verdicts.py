@@ -26,7 +26,7 @@ from sijil.desk import assessments
 from sijil.desk.claims import claim_token, get_claim
 from sijil.desk.codes import assessment_token, parse_token
 from sijil.desk.custody import Clock, begin_change, canonical_sha256, record, utcnow
-from sijil.desk.users import EDITING, is_solo, require_user, user_name
+from sijil.desk.users import EDITING, require_user, user_name
 from sijil.errors import DeskError, ReviewRefused, UnknownCode
 from sijil.store import Claim, ClaimVerdict, Report, VerdictEvidence, VerdictReview
 from sijil.store.models_claims import VerdictRating
@@ -192,17 +192,13 @@ def review_verdict(
     verdict = get_verdict(session, token)
     name = verdict_token(verdict.id)
     own = verdict.author_id == reviewer.id
-    if own and not is_solo(session):
-        raise ReviewRefused(
-            f"{reviewer.name} wrote {name} and cannot review it; another reviewer must"
-        )
-    if own and not approve:
-        raise ReviewRefused(f"{name} is your own: propose a new verdict instead")
-    if not approve and not comment.strip():
-        raise ReviewRefused("say what should change: a comment is required")
-    earlier = session.scalar(select(VerdictReview).where(VerdictReview.verdict_id == verdict.id))
-    if earlier is not None:
-        raise ReviewRefused(f"{name} was already reviewed ({earlier.decision})")
+    earlier = session.scalar(
+        select(VerdictReview.decision).where(VerdictReview.verdict_id == verdict.id)
+    )
+    assessments.check_review(
+        session, reviewer, name, own=own, approve=approve, comment=comment, earlier=earlier,
+        kind="verdict",
+    )  # fmt: skip
     claim = session.get(Claim, verdict.claim_id)
     if claim is None:  # pragma: no cover - foreign key
         raise UnknownCode(f"{name} belongs to no claim")
