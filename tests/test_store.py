@@ -15,6 +15,7 @@ from sqlalchemy import func, inspect, select, text
 from sijil.errors import ConfigError, StoreError
 from sijil.store import (
     MIGRATIONS_DIR,
+    SEARCH_INDEX_OBJECTS,
     Attachment,
     Base,
     Correspondent,
@@ -84,8 +85,12 @@ def test_models_and_migrated_schema_agree(store: Store) -> None:
     # Given a store migrated by the checked-in migrations
     # When autogenerate compares the database with the models
     with store.engine.connect() as conn:
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    # Then there is nothing a new migration would have to do
+        context = MigrationContext.configure(
+            conn, opts={"include_name": lambda name, *_: name not in SEARCH_INDEX_OBJECTS}
+        )
+        diffs = compare_metadata(context, Base.metadata)
+    # Then there is nothing a new migration would have to do (the search index's
+    # full-text part is made by hand for each backend, outside the models)
     assert diffs == []
 
 

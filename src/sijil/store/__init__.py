@@ -55,6 +55,7 @@ from sijil.store.models_ledger import (
 )
 from sijil.store.models_media import MEDIA_KINDS, MediaMatch, MediaPrintRow
 from sijil.store.models_relay import RelayReply
+from sijil.store.models_search import SEARCH_INDEX_OBJECTS, DocKind, SearchDoc
 from sijil.store.translate import store_error
 from sijil.store.types import UTCDateTime
 
@@ -67,6 +68,7 @@ __all__ = [
     "MEDIA_KINDS",
     "MIGRATIONS_DIR",
     "NAMING_CONVENTION",
+    "SEARCH_INDEX_OBJECTS",
     "ActorName",
     "Assessment",
     "AssessmentReview",
@@ -83,6 +85,7 @@ __all__ = [
     "DeskSetting",
     "DeskUser",
     "DeskUserRole",
+    "DocKind",
     "Envelope",
     "EvidenceLink",
     "Incident",
@@ -100,6 +103,7 @@ __all__ = [
     "RelayReply",
     "Report",
     "ReportLink",
+    "SearchDoc",
     "Source",
     "Store",
     "UTCDateTime",

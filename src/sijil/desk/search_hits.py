@@ -1,0 +1,172 @@
+"""What a search shows of each hit: its typed id, title, language and a marked snippet.
+
+The index holds no text (sijil.store.models_search), so the title and snippet
+come from the records themselves, one query per kind for a page of hits. The
+snippet is cut from the original text, with the words that matched marked:
+a word is marked when one of its keys (or its folded form) is among those the
+query looked for, so "الرَّقَّة" in a report is marked for a search of "الرقه".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from sijil.desk.claims import claim_token
+from sijil.desk.places import place_token
+from sijil.desk.search_query import ParsedQuery
+from sijil.desk.sources import source_token
+from sijil.store import (
+    Assessment,
+    Claim,
+    DeskActor,
+    DocKind,
+    Incident,
+    Place,
+    Report,
+    Source,
+)
+from sijil.text.search import search_words, word_keys
+
+__all__ = ["MARK_CLOSE", "MARK_OPEN", "SNIPPET_WORDS", "Display", "displays", "snippet"]
+
+#: Words of context a snippet shows around the first match.
+SNIPPET_WORDS = 24
+MARK_OPEN = "\u27e6"  # ⟦ and ⟧: brackets no report text uses, in either script
+MARK_CLOSE = "\u27e7"
+_SPAN = re.compile(r"\S+")
+
+
+@dataclass(frozen=True, slots=True)
+class Display:
+    token: str
+    title: str
+    lang: str | None
+    text: str
+
+
+def _arabic_query(query: ParsedQuery) -> bool:
+    return any("\u0600" <= c <= "\u06ff" for k in query.all_keys() for c in k)
+
+
+def _matches(word: str, query: ParsedQuery) -> bool:
+    words = search_words(word)
+    if not words:
+        return False
+    wanted = query.all_keys()
+    keys = {k for group in word_keys(words) for k in group} | set(words)
+    if keys & wanted:
+        return True
+    return any(
+        w.startswith(p) or k.startswith(p) for p in query.prefixes() for w in words for k in keys
+    )
+
+
+def snippet(text: str, query: ParsedQuery, *, width: int = SNIPPET_WORDS) -> str:
+    """A window of ``text`` around its first matching word, matches in ⟦ ⟧."""
+    spans = list(_SPAN.finditer(" ".join(text.split())))
+    flat = " ".join(text.split())
+    marked = [_matches(m.group(), query) for m in spans]
+    first = next((i for i, hit in enumerate(marked) if hit), 0)
+    start = max(0, first - width // 3)
+    end = min(len(spans), start + width)
+    out = []
+    for i in range(start, end):
+        word = spans[i].group()
+        out.append(f"{MARK_OPEN}{word}{MARK_CLOSE}" if marked[i] else word)
+    prefix = "… " if start > 0 else ""
+    suffix = " …" if end < len(spans) else ""
+    return prefix + " ".join(out) + suffix if flat else ""
+
+
+def _reports(conn: Connection, ids: list[int], _q: ParsedQuery) -> dict[int, Display]:
+    rows = conn.execute(
+        select(Report.id, Report.title, Report.body, Report.lang).where(Report.id.in_(ids))
+    )
+    return {r.id: Display(f"#{r.id}", r.title, r.lang, f"{r.title}\n{r.body}") for r in rows}
+
+
+def _incidents(conn: Connection, ids: list[int], q: ParsedQuery) -> dict[int, Display]:
+    rows = conn.execute(
+        select(
+            Incident.id,
+            Incident.code,
+            Incident.title_ar,
+            Incident.title_en,
+            Assessment.summary_ar,
+            Assessment.summary_en,
+        )
+        .outerjoin(Assessment, Assessment.id == Incident.current_assessment_id)
+        .where(Incident.id.in_(ids))
+    )
+    arabic = _arabic_query(q)
+    out = {}
+    for r in rows:
+        title, summary, lang = (
+            (r.title_ar, r.summary_ar, "ar") if arabic else (r.title_en, r.summary_en, "en")
+        )
+        text = "\n".join(
+            t for t in (title, summary, r.title_ar, r.title_en, r.summary_ar, r.summary_en) if t
+        )
+        out[r.id] = Display(r.code, title, lang, text)
+    return out
+
+
+def _claims(conn: Connection, ids: list[int], _q: ParsedQuery) -> dict[int, Display]:
+    rows = conn.execute(
+        select(
+            Claim.id, Claim.title, Claim.body, Claim.lang, Claim.place_text, Claim.actor_text
+        ).where(Claim.id.in_(ids))
+    )
+    return {
+        r.id: Display(
+            claim_token(r.id),
+            r.title,
+            r.lang,
+            "\n".join(t for t in (r.title, r.body, r.place_text, r.actor_text) if t),
+        )
+        for r in rows
+    }
+
+
+def _named(token: Any, model: Any, en: Any, ar: Any, extra: Iterable[Any] = ()) -> Any:
+    def load(conn: Connection, ids: list[int], q: ParsedQuery) -> dict[int, Display]:
+        rows = conn.execute(select(model.id, en, ar, *extra).where(model.id.in_(ids)))
+        arabic = _arabic_query(q)
+        out = {}
+        for r in rows:
+            name_en, name_ar = r[1], r[2]
+            title, lang = (name_ar, "ar") if arabic and name_ar else (name_en, "en")
+            text = " · ".join(str(t) for t in r[1:] if t)
+            out[r.id] = Display(token(r.id), title, lang, text)
+        return out
+
+    return load
+
+
+_LOADERS = {
+    DocKind.REPORT: _reports,
+    DocKind.INCIDENT: _incidents,
+    DocKind.CLAIM: _claims,
+    DocKind.SOURCE: _named(source_token, Source, Source.name, Source.name_ar),
+    DocKind.PLACE: _named(place_token, Place, Place.name_en, Place.name_ar, (Place.admin_en,)),
+    DocKind.ACTOR: _named(lambda i: f"actor {i}", DeskActor, DeskActor.name_en, DeskActor.name_ar),
+}
+
+
+def displays(
+    conn: Connection, refs: Iterable[tuple[DocKind, int]], query: ParsedQuery
+) -> dict[tuple[DocKind, int], Display]:
+    """The display of each (kind, record id), loaded one query per kind."""
+    by_kind: dict[DocKind, list[int]] = {}
+    for kind, ref in refs:
+        by_kind.setdefault(kind, []).append(ref)
+    out: dict[tuple[DocKind, int], Display] = {}
+    for kind, ids in by_kind.items():
+        for ref, display in _LOADERS[kind](conn, ids, query).items():
+            out[(kind, ref)] = display
+    return out

@@ -1,0 +1,120 @@
+"""The words and keys a search index holds for a text, and a query looks up.
+
+Two forms of every text, both built on :func:`sijil.text.fold`:
+
+- **words**: the folded words in order. Phrase queries match them, so
+  "الرَّقَّة" in a query finds "الرقة" in a report, and "RAQQA" finds "Raqqa".
+- **keys**: what different spellings of one word have in common. An Arabic word
+  loses a leading "و" (and) and then an article with its preposition
+  (ال، بال، كال، فال، وال، لل), so الرقة, والرقة, بالرقة and للرقة all give رقه.
+  A Latin word gives up to two keys: its transliteration key (as
+  :func:`sijil.text.latin_key`: Ar-Raqqah, Al-Raqqa and Raqqa all give ``raqa``)
+  and its English Snowball stem (killed, killing, kills give ``kill``).
+  Articles before another word (al-, ar-, el-, ...) give no key at all.
+
+A word term of a query matches a document when one of its keys is among the
+document's keys. Both sides go through the same functions here, so every rule is
+symmetric: what would be lost in precision (وزير, "minister", also gives زير) is
+the price of never missing a spelling.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+
+from sijil.text.normalize import _APOSTROPHES, _ARTICLES, _GLUED_ARTICLE, _latin_word, fold
+
+__all__ = [
+    "MAX_TOKEN_CHARS",
+    "arabic_key",
+    "search_keys",
+    "search_words",
+    "word_keys",
+]
+
+#: Longer "words" are base64, hashes or URLs run together: not words anyone
+#: types, and PostgreSQL refuses lexemes of more than 2,047 bytes.
+MAX_TOKEN_CHARS = 64
+
+# the same word definition as sijil.text.normalize: letters and digits of any
+# script; FTS5's unicode61 tokenizer splits the joined words the same way
+_WORD = re.compile(r"[^\W_]+")
+_LATIN = re.compile(r"[a-z]+")
+_WAW = "\u0648"
+# article with its proclitic preposition, longest first (Larkey's light10 prefixes)
+_ARABIC_PREFIXES = (
+    "\u0648\u0627\u0644",  # وال
+    "\u0628\u0627\u0644",  # بال
+    "\u0643\u0627\u0644",  # كال
+    "\u0641\u0627\u0644",  # فال
+    "\u0644\u0644",  # لل
+    "\u0627\u0644",  # ال
+)
+_STEMMER = Stemmer.Stemmer("english")
+_STEM_CACHE = 1 << 17
+
+
+def _is_arabic(word: str) -> bool:
+    return any("\u0600" <= c <= "\u06ff" for c in word)
+
+
+def arabic_key(word: str) -> str:
+    """A folded Arabic word without its leading "and" and article: بالرقه → رقه.
+
+    Stripping stops while at least two letters remain, so short words (ولد, ال)
+    survive whole.
+    """
+    if len(word) > 3 and word.startswith(_WAW):
+        word = word[1:]
+    for prefix in _ARABIC_PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
+            return word[len(prefix) :]
+    return word
+
+
+@lru_cache(maxsize=_STEM_CACHE)
+def _latin_keys(word: str) -> tuple[str, ...]:
+    transliterated = _latin_word(word)
+    stem = str(_STEMMER.stemWord(word))
+    return (transliterated,) if stem == transliterated else (transliterated, stem)
+
+
+def _tokens(text: str) -> list[str]:
+    return [w for w in _WORD.findall(_APOSTROPHES.sub("", fold(text))) if len(w) <= MAX_TOKEN_CHARS]
+
+
+def search_words(text: str) -> list[str]:
+    """The folded words of ``text``, in order: what phrase queries match."""
+    return _tokens(text)
+
+
+def word_keys(words: list[str]) -> list[tuple[str, ...]]:
+    """The keys of each word, given the folded words of one text (see the module doc).
+
+    A word's keys depend on its neighbour only for Latin articles: "al" before
+    another word, and "ez" glued to the next ("ezzor"), give way. An empty
+    tuple means the word has no key of its own.
+    """
+    out: list[tuple[str, ...]] = []
+    last = len(words) - 1
+    for position, word in enumerate(words):
+        if _LATIN.fullmatch(word):
+            if word in _ARTICLES and position < last and _LATIN.fullmatch(words[position + 1]):
+                out.append(())
+                continue
+            if position > 0 and _GLUED_ARTICLE.fullmatch(word):
+                word = word[2:]
+            out.append(_latin_keys(word))
+        elif _is_arabic(word):
+            out.append((arabic_key(word),))
+        else:
+            out.append((word,))
+    return out
+
+
+def search_keys(text: str) -> list[str]:
+    """Every key of ``text``, in order of the words, each word's keys once."""
+    return [key for keys in word_keys(search_words(text)) for key in keys]
