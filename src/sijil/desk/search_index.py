@@ -29,6 +29,7 @@ from sijil.store import (
     DeskSetting,
     DocKind,
     Incident,
+    IncidentRevision,
     Place,
     PlaceName,
     Report,
@@ -110,6 +111,9 @@ def index_records(conn: Connection, kind: DocKind, refs: Iterable[int]) -> int:
 _TOUCHES: dict[type[Any], Callable[[Any], tuple[DocKind, int | None]]] = {
     Report: lambda o: (DocKind.REPORT, o.id),
     Incident: lambda o: (DocKind.INCIDENT, o.id),
+    # an edit is a bulk UPDATE (optimistic lock) that no flush sees; the revision
+    # it saves with it is flushed, and names the incident
+    IncidentRevision: lambda o: (DocKind.INCIDENT, o.incident_id),
     Assessment: lambda o: (DocKind.INCIDENT, o.incident_id),
     Claim: lambda o: (DocKind.CLAIM, o.id),
     Source: lambda o: (DocKind.SOURCE, o.id),

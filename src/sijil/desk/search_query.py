@@ -2,7 +2,8 @@
 
 The syntax an editor can use, and nothing else:
 
-- words: every word must match, in any spelling variant (sijil.text.search keys);
+- words: every word must match, in any spelling variant (sijil.text.search keys)
+  or as written (its folded form among the document's words);
 - ``"a phrase"`` (also “...”, «...»): these words, in this order, as folded;
 - ``word*``: any word beginning so.
 
@@ -69,7 +70,7 @@ class ParsedQuery:
             if term.prefix:
                 options = [f'words : "{term.word}" *'] + [f'keys : "{k}" *' for k in term.keys]
             else:
-                options = [f'keys : "{k}"' for k in term.keys]
+                options = [f'keys : "{k}"' for k in term.keys] + [f'words : "{term.word}"']
             groups.append("(" + " OR ".join(options) + ")")
         for phrase in self.phrases:
             groups.append(f'words : "{" ".join(phrase)}"')
@@ -82,7 +83,7 @@ class ParsedQuery:
             if term.prefix:
                 options = [f"'{term.word}':*A"] + [f"'{k}':*B" for k in term.keys]
             else:
-                options = [f"'{k}':B" for k in term.keys]
+                options = [f"'{k}':B" for k in term.keys] + [f"'{term.word}':A"]
             groups.append("(" + " | ".join(options) + ")")
         for phrase in self.phrases:
             groups.append("(" + " <-> ".join(f"'{w}':A" for w in phrase) + ")")

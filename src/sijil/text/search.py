@@ -6,11 +6,14 @@ Two forms of every text, both built on :func:`sijil.text.fold`:
   "الرَّقَّة" in a query finds "الرقة" in a report, and "RAQQA" finds "Raqqa".
 - **keys**: what different spellings of one word have in common. An Arabic word
   loses a leading "و" (and) and then an article with its preposition
-  (ال، بال، كال، فال، وال، لل), so الرقة, والرقة, بالرقة and للرقة all give رقه.
+  (ال، بال، كال، فال، وال، لل), so الرقة, والرقة, بالرقة and للرقة all give رقه;
+  a three-letter word after و has the keys of both readings (وتل: وتل and تل).
   A Latin word gives up to two keys: its transliteration key (as
   :func:`sijil.text.latin_key`: Ar-Raqqah, Al-Raqqa and Raqqa all give ``raqa``)
   and its English Snowball stem (killed, killing, kills give ``kill``).
-  Articles before another word (al-, ar-, el-, ...) give no key at all.
+  Articles before another word (al-, ar-, el-, ...) give no key at all; a
+  word that may carry one glued on ("ezzor", "assadiya") has the keys of both
+  readings.
 
 A word term of a query matches a document when one of its keys is among the
 document's keys. Both sides go through the same functions here, so every rule is
@@ -95,8 +98,8 @@ def word_keys(words: list[str]) -> list[tuple[str, ...]]:
     """The keys of each word, given the folded words of one text (see the module doc).
 
     A word's keys depend on its neighbour only for Latin articles: "al" before
-    another word, and "ez" glued to the next ("ezzor"), give way. An empty
-    tuple means the word has no key of its own.
+    another Latin word gives no key (an empty tuple). A word that may hold a
+    glued article ("ezzor") has the keys of both readings.
     """
     out: list[tuple[str, ...]] = []
     last = len(words) - 1
@@ -105,11 +108,19 @@ def word_keys(words: list[str]) -> list[tuple[str, ...]]:
             if word in _ARTICLES and position < last and _LATIN.fullmatch(words[position + 1]):
                 out.append(())
                 continue
-            if position > 0 and _GLUED_ARTICLE.fullmatch(word):
-                word = word[2:]
-            out.append(_latin_keys(word))
+            keys = _latin_keys(word)
+            if _GLUED_ARTICLE.fullmatch(word):
+                # "ezzor" may be ez-Zor with its article glued on, or a word of its
+                # own ("assadiya"): keep the keys of both readings
+                keys = tuple(dict.fromkeys(_latin_keys(word[2:]) + keys))
+            out.append(keys)
         elif _is_arabic(word):
-            out.append((arabic_key(word),))
+            key = arabic_key(word)
+            if len(word) == 3 and word.startswith(_WAW):
+                # "and" on a two-letter word (وتل, وأم), or a word of its own (ولد)
+                out.append((key, word[1:]))
+            else:
+                out.append((key,))
         else:
             out.append((word,))
     return out
