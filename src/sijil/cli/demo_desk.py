@@ -22,6 +22,7 @@ from sijil.desk.codes import assessment_token
 from sijil.desk.home import DeskHome
 from sijil.desk.incident_view import show_incident
 from sijil.desk.reports import ReportRow
+from sijil.desk.search import SearchFilters, search
 
 __all__ = ["desk_at_work"]
 
@@ -200,4 +201,13 @@ def desk_at_work(
         reports = ", ".join(f"#{r}" for r in photos)
         echo(f"  claim {claim} (State news agency): 'only a weapons depot was hit'")
         echo(f"    rated false as {verdict} with reports {reports}; approved by {REVIEWER}")
+        with store.session() as session:
+            _search(session, echo)
     return linked
+
+
+def _search(session: Session, echo: Callable[[str], None]) -> None:
+    """Search as an editor types: with vowel marks, and a transliteration."""
+    for query in ("الفُرْن", "bakery queue"):
+        hits = search(session, query, SearchFilters(limit=3))
+        echo(f"  search {query!r}: " + "; ".join(f"{h.kind} {h.id} {h.title}" for h in hits))

@@ -213,8 +213,8 @@ def _sources(conn: Connection, ids: list[int]) -> list[IndexDoc]:
 
 def _names(conn: Connection, column: Any, owner: Any, ids: list[int]) -> dict[int, list[str]]:
     names: dict[int, list[str]] = {}
-    for owner_id, name in conn.execute(select(owner, column).where(owner.in_(ids))):
-        names.setdefault(int(owner_id), []).append(str(name))
+    for row in conn.execute(select(owner, column).where(owner.in_(ids))):
+        names.setdefault(row[0], []).append(row[1])
     return names
 
 
