@@ -26,12 +26,16 @@ them all; benchmarks use a throwaway database.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import itertools
+import json
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, column, func, insert, select, text
@@ -110,6 +114,43 @@ def spots_of(conn: Connection) -> list[Spot]:
     return [Spot(i, lat, lon, gov) for i, lat, lon, gov in rows]
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """Words to write synthetic text with, read once from the corpus."""
+
+    arabic: tuple[str, ...]
+    english: tuple[str, ...]
+    places_ar: tuple[str, ...]
+    places_en: tuple[str, ...]
+
+    @classmethod
+    def from_corpus(cls, gazetteer: Path, fakes: Path) -> Vocabulary:
+        places = json.loads(gazetteer.read_bytes())
+        names_ar = [_strip_id(p.get("search_name_ar_short", "")) for p in places]
+        names_en = [_strip_id(p.get("search_name_en", "")).split(" - ")[0] for p in places]
+        arabic = sorted({w for n in names_ar for w in n.split() if len(w) > 1} | set(_NEWS_AR))
+        rows = csv.DictReader(io.StringIO(fakes.read_bytes().decode("latin-1")))
+        english = sorted({w.strip(".,\"'()").lower() for r in rows
+                          for w in r["article_content"].split()[:400]} - {""})  # fmt: skip
+        return cls(tuple(arabic), tuple(english), tuple(n for n in names_ar if n),
+                   tuple(n for n in names_en if n))  # fmt: skip
+
+
+def _strip_id(text: str) -> str:
+    return text.split("---")[0].split("(((")[0].strip()
+
+
+# common words of Arabic news reports, the gazetteer having only names
+_NEWS_AR = ("غارة", "قصف", "طيران", "مدنيين", "قتلى", "جرحى", "أطفال", "نساء", "سوق", "مشفى",
+            "مدرسة", "مسجد", "حي", "شارع", "صباح", "مساء", "اليوم", "أمس", "انفجار", "سيارة",
+            "مفخخة", "قذائف", "هاون", "صواريخ", "التحالف", "النظام", "تنظيم", "الدولة",
+            "المدينة", "الريف", "الشرقي", "الغربي", "الشمالي", "الجنوبي", "نزوح", "عائلات",
+            "الخبز", "الفرن", "مياه", "كهرباء", "حصار", "معبر", "اعتقال", "إعدام", "مقاتلين",
+            "الدفاع", "المدني", "انتشال", "جثث", "تحت", "الأنقاض", "بناء", "سكني", "منزل",
+            "على", "في", "من", "إلى", "بعد", "قبل", "خلال", "حيث", "وقد", "أكد", "مراسل",
+            "مصادر", "محلية", "الرقة", "الطبقة", "دير", "الزور", "حلب", "إدلب")  # fmt: skip
+
+
 class Archive:
     """Synthetic desk data, deterministic from ``seed``."""
 
@@ -149,10 +190,44 @@ class Archive:
         return list(conn.scalars(select(Correspondent.id).where(
             Correspondent.codename.like(prefix)).order_by(Correspondent.id)))  # fmt: skip
 
+    def texts(self, vocabulary: Vocabulary) -> Iterator[tuple[str, str, str]]:
+        """Endless (title, body, lang) of report-like text, half Arabic, from real words.
+
+        Arabic words come from the gazetteer's Arabic names and a list of news
+        words, written the ways correspondents write them: one word in ten with
+        harakat, one in twenty with tatweel, hamza and teh marbuta as they come.
+        English words come from FA-KES articles; place names in either script from
+        the gazetteer, the English ones as they are transliterated (Ar-Raqqa,
+        Raqqah, al-Raqqa).
+        """
+        rng = self.rng("texts")
+        while True:
+            arabic = rng.random() < 0.5
+            words = vocabulary.arabic if arabic else vocabulary.english
+            places = vocabulary.places_ar if arabic else vocabulary.places_en
+
+            def line(n: int) -> str:
+                out = []
+                for _ in range(n):
+                    if rng.random() < 0.08:
+                        out.append(rng.choice(places))
+                        continue
+                    word = rng.choice(words)
+                    if arabic and rng.random() < 0.1:
+                        word = "".join(c + "\u064e" for c in word)
+                    elif arabic and rng.random() < 0.05 and len(word) > 2:
+                        word = word[:2] + "\u0640" + word[2:]
+                    out.append(word)
+                return " ".join(out)
+
+            yield line(rng.randint(4, 9)), line(rng.randint(20, 60)), "ar" if arabic else "en"
+
     def load_reports(self, engine: Engine, count: int, spots: Sequence[Spot],
-                     people: Sequence[int]) -> int:  # fmt: skip
+                     people: Sequence[int],
+                     texts: Iterator[tuple[str, str, str]] | None = None) -> int:  # fmt: skip
         """Envelopes and their reports, a batch of each at a time (reports need envelopes),
-        committed every ``COMMIT_EVERY`` rows so SQLite's write-ahead log stays small."""
+        committed every ``COMMIT_EVERY`` rows so SQLite's write-ahead log stays small.
+        With ``texts`` (see :meth:`texts`) the reports carry that text instead of a stub."""
         rng = self.rng("reports")
         moments = self.moments("report-times", count)
         done = 0
@@ -171,9 +246,11 @@ class Archive:
                             lon = round(spot.lon_e6 / 1e6 + rng.gauss(0, 0.03), 6)
                         envelopes.append({"id": envelope, "size": 4096, "channel": "relay",
                                           "received_at": received, "status": "opened"})  # fmt: skip
-                        reports.append({"envelope_id": envelope, "title": f"Report {n}",
+                        title, body, lang = (f"Report {n}", "نص التقرير", "ar") if texts is None \
+                            else next(texts)  # fmt: skip
+                        reports.append({"envelope_id": envelope, "title": title,
                                         "correspondent_id": people[rng.randrange(len(people))],
-                                        "body": "نص التقرير", "lang": "ar", "created_at": written,
+                                        "body": body, "lang": lang, "created_at": written,
                                         "received_at": received, "latitude": lat,
                                         "longitude": lon, "manifest": "{}",
                                         "location_precision_m": None if lat is None else 50,

@@ -42,13 +42,18 @@ class IndexDoc:
     kind: DocKind
     ref: int
     words: list[str]
-    keys: list[str]
+    # the keys of each word, aligned with ``words``
+    word_keys: list[tuple[str, ...]]
     lang: str | None = None
     day: date | None = None
     place_id: int | None = None
     governorate: str | None = None
     lat_c: int | None = None
     lon_c: int | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        return [key for keys in self.word_keys for key in keys]
 
     def row(self) -> dict[str, Any]:
         return {
@@ -81,7 +86,7 @@ def to_centi(e6: int | None) -> int | None:
 
 def _doc(kind: DocKind, ref: int, texts: Iterable[str | None], **fields: Any) -> IndexDoc:
     words: list[str] = []
-    keys: list[str] = []
+    keys: list[tuple[str, ...]] = []
     for text in texts:
         if not text:
             continue
@@ -89,7 +94,7 @@ def _doc(kind: DocKind, ref: int, texts: Iterable[str | None], **fields: Any) ->
         # swallow the first word of the body
         these = search_words(text)
         words.extend(these)
-        keys.extend(k for word in word_keys(these) for k in word)
+        keys.extend(word_keys(these))
     return IndexDoc(kind, ref, words, keys, **fields)
 
 

@@ -9,9 +9,9 @@ query looked for, so "الرَّقَّة" in a report is marked for a search of 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -38,7 +38,6 @@ __all__ = ["MARK_CLOSE", "MARK_OPEN", "SNIPPET_WORDS", "Display", "displays", "s
 SNIPPET_WORDS = 24
 MARK_OPEN = "\u27e6"  # ⟦ and ⟧: brackets no report text uses, in either script
 MARK_CLOSE = "\u27e7"
-_SPAN = re.compile(r"\S+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,34 +52,48 @@ def _arabic_query(query: ParsedQuery) -> bool:
     return any("\u0600" <= c <= "\u06ff" for k in query.all_keys() for c in k)
 
 
-def _matches(word: str, query: ParsedQuery) -> bool:
-    words = search_words(word)
-    if not words:
-        return False
-    wanted = query.all_keys()
-    keys = {k for group in word_keys(words) for k in group} | set(words)
-    if keys & wanted:
-        return True
-    return any(
-        w.startswith(p) or k.startswith(p) for p in query.prefixes() for w in words for k in keys
-    )
+@lru_cache(maxsize=1 << 16)
+def _keys_of(written: str) -> frozenset[str]:
+    # a desk's vocabulary repeats: each written word is read once per process
+    words = search_words(written)
+    return frozenset({k for group in word_keys(words) for k in group} | set(words))
+
+
+class _Matcher:
+    """Whether a written word is one the query looked for, each distinct word decided once."""
+
+    def __init__(self, query: ParsedQuery) -> None:
+        self.wanted = query.all_keys()
+        self.prefixes = query.prefixes()
+        self.seen: dict[str, bool] = {}
+
+    def __call__(self, word: str) -> bool:
+        known = self.seen.get(word)
+        if known is None:
+            known = self.seen[word] = self._decide(word)
+        return known
+
+    def _decide(self, word: str) -> bool:
+        keys = _keys_of(word)
+        if keys & self.wanted:
+            return True
+        return any(k.startswith(p) for p in self.prefixes for k in keys)
 
 
 def snippet(text: str, query: ParsedQuery, *, width: int = SNIPPET_WORDS) -> str:
     """A window of ``text`` around its first matching word, matches in ⟦ ⟧."""
-    spans = list(_SPAN.finditer(" ".join(text.split())))
-    flat = " ".join(text.split())
-    marked = [_matches(m.group(), query) for m in spans]
-    first = next((i for i, hit in enumerate(marked) if hit), 0)
+    words = text.split()
+    matches = _Matcher(query)
+    # only as far as the first match: the window is all that is marked
+    first = next((i for i, word in enumerate(words) if matches(word)), 0)
     start = max(0, first - width // 3)
-    end = min(len(spans), start + width)
-    out = []
-    for i in range(start, end):
-        word = spans[i].group()
-        out.append(f"{MARK_OPEN}{word}{MARK_CLOSE}" if marked[i] else word)
+    end = min(len(words), start + width)
+    shown = [
+        f"{MARK_OPEN}{word}{MARK_CLOSE}" if matches(word) else word for word in words[start:end]
+    ]
     prefix = "… " if start > 0 else ""
-    suffix = " …" if end < len(spans) else ""
-    return prefix + " ".join(out) + suffix if flat else ""
+    suffix = " …" if end < len(words) else ""
+    return prefix + " ".join(shown) + suffix if words else ""
 
 
 def _reports(conn: Connection, ids: list[int], _q: ParsedQuery) -> dict[int, Display]:

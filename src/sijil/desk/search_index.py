@@ -51,21 +51,22 @@ def _quote(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def tsvector_literal(words: list[str], keys: list[str]) -> str:
-    """A ``tsvector`` in PostgreSQL's input syntax: words weight A, keys weight B.
+def tsvector_literal(words: list[str], word_keys: list[tuple[str, ...]]) -> str:
+    """A ``tsvector`` in PostgreSQL's input syntax: each word with its keys at its position.
 
     Written out here rather than left to ``to_tsvector``, whose parser would
-    split the words differently from sijil.text (hyphens, e-mail addresses).
+    split the words differently from sijil.text (hyphens, e-mail addresses). A
+    word and its keys share a position, so a phrase matches in any spelling and
+    a key equal to its word costs nothing more.
     """
-    positions: dict[str, list[str]] = {}
-    position = 0
-    for weight, tokens in (("A", words), ("B", keys)):
-        for token in tokens:
-            position = min(position + 1, _PG_MAX_POSITION)
+    positions: dict[str, list[int]] = {}
+    for index, (word, keys) in enumerate(zip(words, word_keys, strict=True)):
+        position = min(index + 1, _PG_MAX_POSITION)
+        for token in (word, *keys):
             slots = positions.setdefault(token, [])
-            if len(slots) < _PG_MAX_POSITIONS:
-                slots.append(f"{position}{weight}")
-    return " ".join(f"{_quote(t)}:{','.join(p)}" for t, p in positions.items())
+            if len(slots) < _PG_MAX_POSITIONS and (not slots or slots[-1] != position):
+                slots.append(position)
+    return " ".join(f"{_quote(t)}:{','.join(map(str, p))}" for t, p in positions.items())
 
 
 def write_docs(conn: Connection, kind: DocKind, refs: list[int], docs: list[IndexDoc]) -> None:
@@ -80,7 +81,7 @@ def write_docs(conn: Connection, kind: DocKind, refs: list[int], docs: list[Inde
                 " lon_c, tsv) VALUES (:kind, :ref, :lang, :day, :place_id, :governorate,"
                 " :lat_c, :lon_c, CAST(:tsv AS tsvector))"
             ),
-            [doc.row() | {"tsv": tsvector_literal(doc.words, doc.keys)} for doc in docs],
+            [doc.row() | {"tsv": tsvector_literal(doc.words, doc.word_keys)} for doc in docs],
         )
         return
     ids = conn.execute(

@@ -77,16 +77,14 @@ class ParsedQuery:
         return " AND ".join(groups)
 
     def tsquery(self) -> str:
-        """The query in PostgreSQL ``tsquery`` input syntax (words A, keys B)."""
+        """The query in PostgreSQL ``tsquery`` input syntax (a word and its keys share a position)."""
         groups = []
         for term in self.terms:
-            if term.prefix:
-                options = [f"'{term.word}':*A"] + [f"'{k}':*B" for k in term.keys]
-            else:
-                options = [f"'{k}':B" for k in term.keys] + [f"'{term.word}':A"]
-            groups.append("(" + " | ".join(options) + ")")
+            suffix = ":*" if term.prefix else ""
+            options = dict.fromkeys([term.word, *term.keys])
+            groups.append("(" + " | ".join(f"'{t}'{suffix}" for t in options) + ")")
         for phrase in self.phrases:
-            groups.append("(" + " <-> ".join(f"'{w}':A" for w in phrase) + ")")
+            groups.append("(" + " <-> ".join(f"'{w}'" for w in phrase) + ")")
         return " & ".join(groups)
 
 

@@ -10,8 +10,8 @@ its own way (migration 0009):
   but not the text, so the index stays within a small multiple of the text.
   A re-indexed record gets a new ``search_docs`` row; the old one's FTS5 entry
   is left behind unreachable (no row joins it) until the index is rebuilt.
-- PostgreSQL: the column ``search_docs.tsv`` (a ``tsvector``, words with weight
-  A and keys with weight B) and a GIN index over it.
+- PostgreSQL: the column ``search_docs.tsv`` (a ``tsvector``, each word with
+  its keys at the word's position) and a GIN index over it.
 
 Neither is known to the ORM models: :data:`SEARCH_INDEX_OBJECTS` names them, so
 that a schema comparison can leave them aside.

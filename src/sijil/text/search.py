@@ -85,8 +85,17 @@ def _latin_keys(word: str) -> tuple[str, ...]:
     return (transliterated,) if stem == transliterated else (transliterated, stem)
 
 
+@lru_cache(maxsize=_STEM_CACHE)
+def _folded_words(chunk: str) -> tuple[str, ...]:
+    found = _WORD.findall(_APOSTROPHES.sub("", fold(chunk)))
+    return tuple(w for w in found if len(w) <= MAX_TOKEN_CHARS)
+
+
 def _tokens(text: str) -> list[str]:
-    return [w for w in _WORD.findall(_APOSTROPHES.sub("", fold(text))) if len(w) <= MAX_TOKEN_CHARS]
+    # fold works word by word as on the whole text (it never joins across
+    # whitespace), so each distinct whitespace-separated chunk is folded once
+    # per process: a desk's vocabulary is small next to its text
+    return [w for chunk in text.split() for w in _folded_words(chunk)]
 
 
 def search_words(text: str) -> list[str]:
