@@ -151,6 +151,23 @@ _NEWS_AR = ("غارة", "قصف", "طيران", "مدنيين", "قتلى", "ج�
             "مصادر", "محلية", "الرقة", "الطبقة", "دير", "الزور", "حلب", "إدلب")  # fmt: skip
 
 
+def _line(rng: random.Random, vocabulary: Vocabulary, arabic: bool, count: int) -> str:
+    words = vocabulary.arabic if arabic else vocabulary.english
+    places = vocabulary.places_ar if arabic else vocabulary.places_en
+    out = []
+    for _ in range(count):
+        if rng.random() < 0.08:
+            out.append(rng.choice(places))
+            continue
+        word = rng.choice(words)
+        if arabic and rng.random() < 0.1:
+            word = "".join(c + "\u064e" for c in word)
+        elif arabic and rng.random() < 0.05 and len(word) > 2:
+            word = word[:2] + "\u0640" + word[2:]
+        out.append(word)
+    return " ".join(out)
+
+
 class Archive:
     """Synthetic desk data, deterministic from ``seed``."""
 
@@ -203,24 +220,9 @@ class Archive:
         rng = self.rng("texts")
         while True:
             arabic = rng.random() < 0.5
-            words = vocabulary.arabic if arabic else vocabulary.english
-            places = vocabulary.places_ar if arabic else vocabulary.places_en
-
-            def line(n: int) -> str:
-                out = []
-                for _ in range(n):
-                    if rng.random() < 0.08:
-                        out.append(rng.choice(places))
-                        continue
-                    word = rng.choice(words)
-                    if arabic and rng.random() < 0.1:
-                        word = "".join(c + "\u064e" for c in word)
-                    elif arabic and rng.random() < 0.05 and len(word) > 2:
-                        word = word[:2] + "\u0640" + word[2:]
-                    out.append(word)
-                return " ".join(out)
-
-            yield line(rng.randint(4, 9)), line(rng.randint(20, 60)), "ar" if arabic else "en"
+            title = _line(rng, vocabulary, arabic, rng.randint(4, 9))
+            body = _line(rng, vocabulary, arabic, rng.randint(20, 60))
+            yield title, body, "ar" if arabic else "en"
 
     def load_reports(self, engine: Engine, count: int, spots: Sequence[Spot],
                      people: Sequence[int],

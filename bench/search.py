@@ -21,19 +21,17 @@ import sys
 import tempfile
 import time
 from datetime import date, timedelta
-from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from archive import Archive, Vocabulary, spots_of  # noqa: E402
-from desk import FAKES, GAZETTEER, percentile, postgres_schema  # noqa: E402
-
-from sijil.desk.search import MAX_LIMIT, SearchFilters, search  # noqa: E402
-from sijil.desk.search_index import rebuild  # noqa: E402
-from sijil.store import Report, Store  # noqa: E402
+from archive import Archive, Vocabulary, spots_of
+from desk import FAKES, GAZETTEER, percentile, postgres_schema
+from sijil.desk.search import MAX_LIMIT, SearchFilters, search
+from sijil.desk.search_index import rebuild
+from sijil.store import Store
 
 QUERIES = 60
 LIKE_QUERIES = 8
@@ -73,7 +71,9 @@ class Run:
             )
         pages = 0
         for t in tables:
-            pages += int(conn.scalar(text(f"SELECT count(*) FROM dbstat WHERE name = '{t}'")) or 0)
+            pages += int(
+                conn.scalar(text("SELECT count(*) FROM dbstat WHERE name = :t"), {"t": t}) or 0
+            )
         return pages * int(conn.scalar(text("PRAGMA page_size")) or 4096)
 
     def load(self, archive: Archive, vocabulary: Vocabulary) -> int:
@@ -81,13 +81,23 @@ class Run:
             spots = spots_of(conn) or [None]
             people = archive.load_correspondents(conn, 40)
         start = time.perf_counter()
-        archive.load_reports(self.store.engine, self.docs, [s for s in spots if s] or _spots(),
-                             people, texts=archive.texts(vocabulary))  # fmt: skip
+        archive.load_reports(
+            self.store.engine,
+            self.docs,
+            [s for s in spots if s] or _spots(),
+            people,
+            texts=archive.texts(vocabulary),
+        )
         self.say(f"loaded {self.docs:,} reports in {time.perf_counter() - start:.0f} s")
         with self.store.engine.connect() as conn:
-            raw = conn.scalar(text("SELECT sum(length(CAST(title AS BLOB)) + length(CAST(body AS BLOB))) FROM reports")
-                              if not self.pg else
-                              text("SELECT sum(octet_length(title) + octet_length(body)) FROM reports"))  # fmt: skip
+            raw = conn.scalar(
+                text(
+                    "SELECT sum(length(CAST(title AS BLOB)) + length(CAST(body AS BLOB)))"
+                    " FROM reports"
+                )
+                if not self.pg
+                else text("SELECT sum(octet_length(title) + octet_length(body)) FROM reports")
+            )
         return int(raw or 0)
 
     def build(self, raw: int) -> None:
@@ -95,29 +105,50 @@ class Run:
         with self.store.session(write=True) as session:
             rebuild(session)
         seconds = time.perf_counter() - start
-        fts = ["search_docs"] + ([] if self.pg else ["search_fts", "search_fts_data", "search_fts_idx",
-                                                     "search_fts_docsize", "search_fts_config"])  # fmt: skip
+        fts = ["search_docs"] + (
+            []
+            if self.pg
+            else [
+                "search_fts",
+                "search_fts_data",
+                "search_fts_idx",
+                "search_fts_docsize",
+                "search_fts_config",
+            ]
+        )
         with self.store.engine.connect() as conn:
             size = self.size(conn, fts)
-        self.say(f"sijil index: built in {seconds:.0f} s ({self.docs / seconds:,.0f} docs/s), "
-                 f"{size / 2**20:,.0f} MiB = {size / raw:.2f}x the raw text ({raw / 2**20:,.0f} MiB)")  # fmt: skip
+        self.say(
+            f"sijil index: built in {seconds:.0f} s ({self.docs / seconds:,.0f} docs/s), "
+            f"{size / 2**20:,.0f} MiB = {size / raw:.2f}x the raw text ({raw / 2**20:,.0f} MiB)"
+        )
         ref = time.perf_counter()
         with self.store.engine.begin() as conn:
             if self.pg:
-                conn.execute(text("CREATE INDEX ref_arabic ON reports USING gin "
-                                  "(to_tsvector('arabic', title || ' ' || body))"))  # fmt: skip
+                conn.execute(
+                    text(
+                        "CREATE INDEX ref_arabic ON reports USING gin "
+                        "(to_tsvector('arabic', title || ' ' || body))"
+                    )
+                )
                 size = self.size(conn, ["ref_arabic"])
                 name = "PostgreSQL 'arabic' GIN"
             else:
-                conn.execute(text("CREATE VIRTUAL TABLE ref_fts USING fts5(title, body, "
-                                  "content='reports', content_rowid='id')"))  # fmt: skip
+                conn.execute(
+                    text(
+                        "CREATE VIRTUAL TABLE ref_fts USING fts5(title, body, "
+                        "content='reports', content_rowid='id')"
+                    )
+                )
                 conn.execute(text("INSERT INTO ref_fts (ref_fts) VALUES ('rebuild')"))
                 size = self.size(
                     conn, ["ref_fts_data", "ref_fts_idx", "ref_fts_docsize", "ref_fts_config"]
                 )
                 name = "FTS5 default tokenizer"
-        self.say(f"{name}: built in {time.perf_counter() - ref:.0f} s, "
-                 f"{size / 2**20:,.0f} MiB = {size / raw:.2f}x the raw text")  # fmt: skip
+        self.say(
+            f"{name}: built in {time.perf_counter() - ref:.0f} s, "
+            f"{size / 2**20:,.0f} MiB = {size / raw:.2f}x the raw text"
+        )
         if self.pg:
             with self.store.engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT"
@@ -128,18 +159,26 @@ class Run:
         self, conn: Connection, query: str, *, like: bool = False, window: bool = False
     ) -> list[int]:
         """The reference methods; with ``window``, only reports received in WINDOW."""
-        params = {"q": query.strip(chr(34)), "p": f"%{query.strip(chr(34))}%",
-                  "lo": WINDOW[0], "hi": WINDOW[1] + timedelta(days=1)}  # fmt: skip
+        params = {
+            "q": query.strip(chr(34)),
+            "p": f"%{query.strip(chr(34))}%",
+            "lo": WINDOW[0],
+            "hi": WINDOW[1] + timedelta(days=1),
+        }
         inside = " AND received_at >= :lo AND received_at < :hi" if window else ""
         if like:
-            sql = f"SELECT id FROM reports WHERE (title LIKE :p OR body LIKE :p){inside} LIMIT 200"
+            sql = f"SELECT id FROM reports WHERE (title LIKE :p OR body LIKE :p){inside} LIMIT 200"  # noqa: S608 - constant SQL
         elif self.pg:
-            sql = ("SELECT id FROM reports WHERE to_tsvector('arabic', title || ' ' || body) @@ "
-                   f"plainto_tsquery('arabic', :q){inside} LIMIT 200")  # fmt: skip
+            sql = (
+                "SELECT id FROM reports WHERE to_tsvector('arabic', title || ' ' || body) @@ "  # noqa: S608
+                f"plainto_tsquery('arabic', :q){inside} LIMIT 200"
+            )
         else:
             params["q"] = fts5_phrase(params["q"])
-            sql = ("SELECT ref_fts.rowid FROM ref_fts JOIN reports ON reports.id = ref_fts.rowid "
-                   f"WHERE ref_fts MATCH :q{inside} ORDER BY rank LIMIT 200")  # fmt: skip
+            sql = (
+                "SELECT ref_fts.rowid FROM ref_fts JOIN reports ON reports.id = ref_fts.rowid "  # noqa: S608
+                f"WHERE ref_fts MATCH :q{inside} ORDER BY rank LIMIT 200"
+            )
         return list(conn.scalars(text(sql), params))
 
     def timings(self, queries: dict[str, list[str]]) -> None:
@@ -152,10 +191,12 @@ class Run:
                     search(session, q, SearchFilters(limit=20))
                 ours.append(time.perf_counter() - start)
             theirs, scans = self._time(qs, like=False), self._time(qs[:LIKE_QUERIES], like=True)
-            self.say(f"{family:<9} sijil p50 {percentile(ours, 50) * 1e3:7.1f} ms p95 "
-                     f"{percentile(ours, 95) * 1e3:7.1f} ms | {other} p50 "
-                     f"{percentile(theirs, 50) * 1e3:7.1f} ms p95 {percentile(theirs, 95) * 1e3:7.1f} ms"
-                     f" | LIKE p50 {percentile(scans, 50) * 1e3:8.1f} ms")  # fmt: skip
+            self.say(
+                f"{family:<9} sijil p50 {percentile(ours, 50) * 1e3:7.1f} ms p95 "
+                f"{percentile(ours, 95) * 1e3:7.1f} ms | {other} p50 "
+                f"{percentile(theirs, 50) * 1e3:7.1f} ms p95 {percentile(theirs, 95) * 1e3:7.1f} ms"
+                f" | LIKE p50 {percentile(scans, 50) * 1e3:8.1f} ms"
+            )
 
     def _time(self, qs: list[str], *, like: bool) -> list[float]:
         out = []
@@ -172,28 +213,46 @@ class Run:
         with self.store.engine.connect() as conn:
             for name in names:
                 word = re.compile(r"(?<!\w)" + re.escape(name) + r"(?!\w)")
-                rows = conn.execute(text("SELECT id, title, body FROM reports WHERE received_at >= :lo "
-                                         "AND received_at < :hi AND (title LIKE :p OR body LIKE :p)"),
-                                    {"p": f"%{name}%", "lo": WINDOW[0], "hi": WINDOW[1] + timedelta(days=1)}
-                                    ).all()  # fmt: skip
+                rows = conn.execute(
+                    text(
+                        "SELECT id, title, body FROM reports WHERE received_at >= :lo "
+                        "AND received_at < :hi AND (title LIKE :p OR body LIKE :p)"
+                    ),
+                    {"p": f"%{name}%", "lo": WINDOW[0], "hi": WINDOW[1] + timedelta(days=1)},
+                ).all()
                 truth = {r.id for r in rows if word.search(f"{r.title} {r.body}")}
                 if not truth or len(truth) > MAX_TRUTH:
                     continue
                 for variant in variants(name):
                     cases += 1
                     with self.store.session() as session:
-                        ours = {h.ref for h in search(session, variant, SearchFilters(
-                            kinds=frozenset({_report_kind()}), limit=MAX_LIMIT,
-                            since=WINDOW[0], until=WINDOW[1]))}  # fmt: skip
-                    for key, found in (("sijil", ours), ("reference", set(self.reference(conn, variant, window=True))),
-                                       ("LIKE", set(self.reference(conn, variant, like=True, window=True)))):  # fmt: skip
+                        ours = {
+                            h.ref
+                            for h in search(
+                                session,
+                                variant,
+                                SearchFilters(
+                                    kinds=frozenset({_report_kind()}),
+                                    limit=MAX_LIMIT,
+                                    since=WINDOW[0],
+                                    until=WINDOW[1],
+                                ),
+                            )
+                        }
+                    for key, found in (
+                        ("sijil", ours),
+                        ("reference", set(self.reference(conn, variant, window=True))),
+                        ("LIKE", set(self.reference(conn, variant, like=True, window=True))),
+                    ):
                         # the references return 200 at most from the whole archive:
                         # count what they found of the truth, as for sijil
                         hit[key][0] += len(found & truth)
                         hit[key][1] += len(truth)
         other = "arabic GIN" if self.pg else "FTS5 default"
-        self.say(f"recall on {cases} variant queries: sijil {_ratio(hit['sijil'])}, {other} "
-                 f"{_ratio(hit['reference'])}, LIKE {_ratio(hit['LIKE'])}")  # fmt: skip
+        self.say(
+            f"recall on {cases} variant queries: sijil {_ratio(hit['sijil'])}, {other} "
+            f"{_ratio(hit['reference'])}, LIKE {_ratio(hit['LIKE'])}"
+        )
 
 
 def _ratio(pair: list[int]) -> str:
@@ -217,10 +276,11 @@ def queries(vocabulary: Vocabulary, seed: int) -> dict[str, list[str]]:
     common = ["قصف", "غارة", "مدنيين", "strike", "killed", "civilians", "الرقة", "syria"]
     two_word = [n for n in vocabulary.places_ar + vocabulary.places_en if len(n.split()) == 2]
     return {
-        "selective": rng.sample(vocabulary.places_ar, QUERIES // 2) + rng.sample(vocabulary.places_en, QUERIES // 2),
+        "selective": rng.sample(vocabulary.places_ar, QUERIES // 2)
+        + rng.sample(vocabulary.places_en, QUERIES // 2),
         "common": [rng.choice(common) for _ in range(QUERIES)],
         "phrase": [f'"{n}"' for n in rng.sample(two_word, QUERIES)],
-    }  # fmt: skip
+    }
 
 
 def bench(url: str, tag: str, args: argparse.Namespace, vocabulary: Vocabulary) -> None:
