@@ -24,6 +24,7 @@ demo: $(RUN_STAMP)
 
 tools:
 	./scripts/install-tools.sh
+	./scripts/fetch-test-vectors.sh
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests bench
@@ -48,10 +49,12 @@ bench: $(DEV_STAMP) tools
 	$(PY) bench/scrub.py
 	$(PY) bench/ledger.py
 	$(PY) bench/vault.py
+	$(PY) bench/scale.py
 	$(PY) bench/media.py
 	$(PY) bench/neardup.py
 	$(PY) bench/relay_lossy.py
 	$(PY) bench/desk.py
+	$(PY) bench/backup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the Debian tools the tests use (age, exiftool, ffmpeg, openssl) when missing.
+# Install the Debian tools the tests use (age, exiftool, ffmpeg, openssl, npm) when missing.
 # Needs root or sudo; does nothing when everything is already there.
 set -euo pipefail
 
@@ -8,6 +8,7 @@ command -v age >/dev/null 2>&1 || missing+=(age)
 command -v exiftool >/dev/null 2>&1 || missing+=(libimage-exiftool-perl)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # RFC 3161 timestamp tests
+command -v npm >/dev/null 2>&1 || missing+=(npm)  # fetches the age test vectors (cctv-age)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing Debian packages: ${missing[*]}"

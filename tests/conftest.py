@@ -31,6 +31,9 @@ from sqlalchemy.pool import NullPool
 
 from sijil.store import Store
 
+# a real S3 server (SeaweedFS) for the object-store vault: s3_server, make_s3_url, ...
+pytest_plugins = ["s3_server"]
+
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 # xdist's worker id ("gw0", "gw1", ...), or "main" when the suite runs in one process
@@ -125,6 +128,7 @@ from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 from sijil.crypto.kdf import KdfParams  # noqa: E402
+from sijil.desk.encrypt_db import encrypt_database  # noqa: E402
 from sijil.desk.home import DeskHome  # noqa: E402
 from sijil.field.home import FieldHome, FieldSession  # noqa: E402
 
@@ -167,7 +171,8 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database migrated to head by the real migrations, once per test process.
 
     ``make_desk`` copies it where a desk's new SQLite database goes, instead of
-    migrating each one again (a tenth of a second, hundreds of times). The file is
+    migrating each one again (a tenth of a second, hundreds of times), and encrypts
+    the copy under that desk's key (sijil.desk.encrypt_db). The file is
     left in rollback-journal mode so that it is whole without its WAL; the store
     turns WAL on again when it opens the copy, as it does for a new file. Migrations
     from nothing stay tested where tests open ``store_url`` themselves, by the
@@ -188,14 +193,18 @@ def make_desk(
 
     def make(db_url: str | None = None, name: str = "desk") -> DeskFixture:
         home = DeskHome(root=tmp_path / name, db_url=db_url)
-        url = make_url(home.database_url)
-        if url.get_backend_name() == "sqlite" and url.database:
-            database = Path(url.database)
-            if not database.exists():  # a new database: a copy of the migrated one
-                database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                shutil.copyfile(migrated_sqlite, database)
+        database = home.sqlite_file
+        copied = database is not None and not database.exists()
+        if database is not None and copied:  # a new database: a copy of the migrated one
+            database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            shutil.copyfile(migrated_sqlite, database)
         home.init(passphrase, fast_kdf)
-        return DeskFixture(home=home)
+        identity = home.unlock(passphrase)
+        if copied:
+            # the template is plaintext: encrypt the copy as 'desk migrate-encrypt' does
+            encrypt_database(home, identity)
+        # tests open the store without unlocking each time: the home holds the key
+        return DeskFixture(home=home.with_key(identity))
 
     return make
 

@@ -8,9 +8,12 @@ Sources are the real photos of the corpus (camera JPEGs, GPS and EXIF samples,
 the scrubber's test pictures) and generated pictures (seeded, so the set is the
 same on every run and in every process). Each source is turned into the copies
 that circulate: re-encodes, resizes, rotations, mirrors (the families the desk
-promises >= 95 % recall on), and crops, captions and screenshots (reported,
-weaker by nature). A copy matching any source other than its own is a false
-positive, and so is any match between two sources.
+promises >= 95 % recall on), crops of 3-10% from one or more sides, caption
+bands and bars in Arabic and English, a channel logo in a corner (found by
+region hashes, also >= 95 %), screenshots (framed, or inside a phone
+screenshot with a status bar), and 15% crops (reported). A copy matching any
+source other than its own is a false positive, and so is any match between two
+sources.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
-from sijil.desk.neardup.catalog import DEFAULT_RADIUS, Catalog
+from sijil.desk.neardup.catalog import DEFAULT_RADIUS, Catalog, Found
 from sijil.media.pdq import hash_image
 from sijil.store import MediaPrintRow, Store
 
@@ -33,6 +36,12 @@ GENERATED = 40
 # a resized copy under this many pixels a side is a thumbnail, not a photo
 MIN_COPY_SIDE = 64
 CORE = ("re-encode", "resize", "rotate", "mirror")
+#: the families region hashes find, asserted at >= 95 % too (crops up to 10%)
+REGIONAL = ("crop", "caption", "logo")
+# DejaVu Sans has Arabic glyphs; without it Pillow's own font draws the bar's text
+FONT_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+ARABIC = "عاجل: قصف على المدينة اليوم"
+ENGLISH = "BREAKING: strike on the city today"
 
 
 def generated(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
@@ -73,21 +82,93 @@ def _resize(factor: float) -> Callable[[Image.Image], Image.Image | None]:
     return apply
 
 
-def _crop(share: float) -> Callable[[Image.Image], Image.Image]:
+def _crop(share: float, sides: str = "ltrb") -> Callable[[Image.Image], Image.Image]:
+    """Cut ``share`` of the width and/or height, split between the named sides of each axis."""
+
     def apply(image: Image.Image) -> Image.Image:
-        dx, dy = round(image.width * share / 2), round(image.height * share / 2)
-        return image.crop((dx, dy, image.width - dx, image.height - dy))
+        w, h = image.size
+        across = [c for c in "lr" if c in sides]
+        down = [c for c in "tb" if c in sides]
+        cut = {c: round(w * share / len(across)) for c in across}
+        cut |= {c: round(h * share / len(down)) for c in down}
+        return image.crop(
+            (cut.get("l", 0), cut.get("t", 0), w - cut.get("r", 0), h - cut.get("b", 0))
+        )
+
+    return apply
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    if FONT_FILE.is_file():
+        return ImageFont.truetype(str(FONT_FILE), size)
+    return ImageFont.load_default(size)
+
+
+def _caption_over(where: str, share: float, text: str) -> Callable[[Image.Image], Image.Image]:
+    """A dark band with text over the top or bottom ``share`` of the picture."""
+
+    def apply(image: Image.Image) -> Image.Image:
+        out = image.copy()
+        draw = ImageDraw.Draw(out)
+        band = max(1, int(out.height * share))
+        top = out.height - band if where == "bottom" else 0
+        draw.rectangle((0, top, out.width, top + band), fill=(10, 10, 40))
+        draw.text((8, top + band // 4), text, fill=(255, 255, 255), font=_font(max(8, band // 2)))
+        return out
+
+    return apply
+
+
+def _caption_bar(text: str) -> Callable[[Image.Image], Image.Image]:
+    """A red news bar with text added below the picture (the canvas grows)."""
+
+    def apply(image: Image.Image) -> Image.Image:
+        bar = max(12, int(image.height * 0.14))
+        out = Image.new("RGB", (image.width, image.height + bar), (180, 20, 20))
+        out.paste(image, (0, 0))
+        draw = ImageDraw.Draw(out)
+        draw.text((8, image.height + bar // 5), text, fill=(255, 255, 255), font=_font(bar // 2))
+        return out
 
     return apply
 
 
 def _caption(image: Image.Image) -> Image.Image:
+    return _caption_over("bottom", 0.15, ENGLISH)(image)
+
+
+def _logo(image: Image.Image) -> Image.Image:
+    """A channel's logo in the top right corner."""
     out = image.copy()
     draw = ImageDraw.Draw(out)
-    band = int(out.height * 0.85)
-    draw.rectangle((0, band, out.width, out.height), fill=(0, 0, 0))
-    draw.text((10, band + 4), "BREAKING: strike on the city today", fill=(255, 255, 255))
+    w, h = out.size
+    box = (int(w * 0.84), int(h * 0.04), int(w * 0.97), int(h * 0.15))
+    draw.rounded_rectangle(box, radius=max(1, (box[3] - box[1]) // 4), fill=(200, 20, 20))
+    draw.text(
+        (box[0] + 3, box[1] + 2),
+        "TV9",
+        fill=(255, 255, 255),
+        font=_font(max(8, (box[3] - box[1]) // 2)),
+    )
     return out
+
+
+def _phone(image: Image.Image) -> Image.Image:
+    """The photo in a phone screenshot: status bar, app header, the post's text and buttons."""
+    w = image.width
+    scale = w / 1080
+    photo_top = int(300 * scale)
+    canvas = Image.new("RGB", (w, photo_top + image.height + int(700 * scale)), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    small = _font(max(8, int(34 * scale)))
+    draw.rectangle((0, 0, w, int(90 * scale)), fill=(0, 0, 0))
+    draw.text((int(30 * scale), int(20 * scale)), "12:41", fill=(255, 255, 255), font=small)
+    draw.text((int(w - 230 * scale), int(20 * scale)), "4G 87%", fill=(255, 255, 255), font=small)
+    draw.text((int(30 * scale), int(160 * scale)), "Raqqa News", fill=(20, 20, 20), font=small)
+    canvas.paste(image, (0, photo_top))
+    below = photo_top + image.height + int(40 * scale)
+    draw.text((int(30 * scale), below), "Liked by 1,204 others", fill=(40, 40, 40), font=small)
+    return canvas
 
 
 def _screenshot(image: Image.Image) -> Image.Image:
@@ -113,10 +194,26 @@ VARIANTS = (
     ("mirror", "mirror", lambda i: i.transpose(T.FLIP_LEFT_RIGHT), {"quality": 85}),
     ("mirror-half-q70", "mirror", lambda i: _resize(0.5)(i.transpose(T.FLIP_LEFT_RIGHT)),
      {"quality": 70}),
+    ("crop-3%", "crop", _crop(0.03), {"quality": 85}),
     ("crop-5%", "crop", _crop(0.05), {"quality": 85}),
+    ("crop-5%-left", "crop", _crop(0.05, "l"), {"quality": 85}),
+    ("crop-8%-top-right", "crop", _crop(0.08, "tr"), {"quality": 85}),
+    ("crop-8%-bottom-half", "crop", lambda i: _resize(0.5)(_crop(0.08, "b")(i)), {"quality": 80}),
     ("crop-10%", "crop", _crop(0.10), {"quality": 85}),
+    ("crop-10%-right", "crop", _crop(0.10, "r"), {"quality": 85}),
+    ("crop-10%-left-bottom", "crop", _crop(0.10, "lb"), {"quality": 85}),
+    ("crop-15%", "crop-15", _crop(0.15), {"quality": 85}),
     ("caption", "caption", _caption, {"quality": 85}),
+    ("caption-ar-top", "caption", _caption_over("top", 0.12, ARABIC), {"quality": 85}),
+    ("caption-ar-bottom", "caption", _caption_over("bottom", 0.18, ARABIC), {"quality": 85}),
+    ("caption-en-top", "caption", _caption_over("top", 0.10, ENGLISH), {"quality": 85}),
+    ("caption-bar-ar", "caption", _caption_bar(ARABIC), {"quality": 85}),
+    ("caption-bar-en", "caption", _caption_bar(ENGLISH), {"quality": 85}),
+    ("caption-crop-5%", "caption", lambda i: _caption(_crop(0.05, "lr")(i)), {"quality": 85}),
+    ("logo", "logo", _logo, {"quality": 85}),
+    ("logo-half", "logo", lambda i: _resize(0.5)(_logo(i)), {"quality": 80}),
     ("screenshot", "screenshot", _screenshot, {"png": 1}),
+    ("phone-screenshot", "screenshot", _phone, {"png": 1}),
 )  # fmt: skip
 
 
@@ -190,12 +287,15 @@ class DeskMatcher:
             MediaPrintRow(
                 id=number, attachment_id=number, kind="image", pdq=found.hex,
                 pdq_inner=None if found.inner is None else found.inner.hex, quality=found.quality,
+                frames=found.regions or None,
             )
         )  # fmt: skip
 
     def match(self, data: bytes) -> dict[int, int]:
-        hits = self.catalog.match(hash_image(io.BytesIO(data)))
-        return {h.print_id: h.distance for h in hits}
+        return {h.print_id: h.distance for h in self.found(data)}
+
+    def found(self, data: bytes) -> list[Found]:
+        return self.catalog.match(hash_image(io.BytesIO(data)))
 
     def close(self) -> None:
         self.store.close()

@@ -253,11 +253,15 @@ def test_garbage_is_not_an_envelope(tmp_path: Path) -> None:
         open_bytes(b"PK\x03\x04 not an envelope", DESK.age, tmp_path)
 
 
-_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
+# a title is one line: no control character, no line separator; a body keeps \n and \t
+_LINE = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=200)
+_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\n\t"), max_size=200
+)
 
 
 @settings(max_examples=200)
-@given(title=_TEXT.filter(str.strip), body=_TEXT, lang=st.sampled_from(["ar", "en"]))
+@given(title=_LINE.filter(str.strip), body=_TEXT, lang=st.sampled_from(["ar", "en"]))
 def test_manifest_codec_round_trips(title: str, body: str, lang: str) -> None:
     manifest = Manifest(
         nonce="ab" * 16,

@@ -12,6 +12,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from conftest import CliResult, DeskFixture
+from neardup_set import ARABIC, _caption_over, _crop
 from sijil.desk.intake import import_paths
 from sijil.desk.neardup.intake import fingerprint_report
 from sijil.envelope.sealing import Draft
@@ -280,3 +281,46 @@ def test_media_match_takes_a_tighter_radius(
     )
     assert len(json.loads(tight.out)["matches"]) < len(distances)
     assert run_cli("media", "match", *recycled.args, str(found), "--radius", "48").code == 2
+
+
+@pytest.fixture
+def recaptioned(
+    desk: DeskFixture, make_correspondent: Correspondent_, corpus: Path, tmp_path: Path
+) -> DeskFixture:
+    """Raven sends a photo; later Falcon sends it cut by 8% on the left and right, captioned."""
+    raven, falcon = make_correspondent(desk, "Raven"), make_correspondent(desk, "Falcon")
+    _send(raven, "Strike at dawn", [corpus.joinpath(*PHOTO)], tmp_path / "usb1")
+    _import(desk, tmp_path / "usb1")
+    with Image.open(corpus.joinpath(*PHOTO)) as image:
+        copy = _caption_over("bottom", 0.16, ARABIC)(_crop(0.08, "lr")(image.convert("RGB")))
+    forwarded = tmp_path / "forwarded.jpg"
+    copy.save(forwarded, "JPEG", quality=70)
+    _send(falcon, "New strike today", [forwarded], tmp_path / "usb2")
+    _import(desk, tmp_path / "usb2")
+    return desk
+
+
+def test_a_cropped_captioned_copy_is_matched_on_import_with_its_kind(
+    recaptioned: DeskFixture, run_cli: Cli, corpus: Path, tmp_path: Path
+) -> None:
+    # Then the import recorded a partial match that says how the copy was made
+    with recaptioned.home.open_store() as store, store.session() as session:
+        (match,) = session.scalars(select(MediaMatch)).all()
+        assert match.kind == "partial" and match.transform is not None
+        assert match.transform.startswith(("cropped", "covered")), match.transform
+        (entry,) = session.scalars(
+            select(LedgerEntry).where(LedgerEntry.kind == EntryKind.MEDIA_MATCHED)
+        ).all()
+        assert json.loads(entry.body)["data"]["transform"] == match.transform
+    # And the audit holds it to its ledger entry; the reports name it
+    assert run_cli("verify", *recaptioned.args).code == 0
+    assert f"partial distance {match.distance}, {match.transform}" in (
+        run_cli("desk", "reports", *recaptioned.args).out
+    )
+    # And a copy found online, cut by 10% on the right, is answered with how it was cut
+    with Image.open(corpus.joinpath(*PHOTO)) as image:
+        _crop(0.10, "r")(image.convert("RGB")).save(tmp_path / "online.jpg", "JPEG", quality=80)
+    text = run_cli("media", "match", *recaptioned.args, str(tmp_path / "online.jpg")).out
+    # (Raven's original; Falcon's copy lost other parts of the picture, so it may not match)
+    raven = text.splitlines()[0]
+    assert "same photo, cropped 10% (right); region distance" in raven, text

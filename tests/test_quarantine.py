@@ -296,29 +296,54 @@ def test_a_value_the_database_refuses_quarantines_the_item_and_the_batch_goes_on
     assert sorted(o.status for o in outcomes) == ["imported", "quarantined"]
 
 
-def test_a_nul_in_a_report_is_refused_by_postgresql_and_quarantined(
+def test_a_nul_in_a_report_is_refused_when_parsed_and_quarantined(
     desk: DeskFixture,
     make_correspondent: Callable[[DeskFixture, str], FieldSession],
     importer: Callable[..., list[ImportOutcome]],
-    store_url: str,
     tmp_path: Path,
 ) -> None:
-    # Given a signed report whose body holds a NUL, which PostgreSQL text cannot store
+    from envelope_helpers import raw_envelope, sign
+
+    # Given a validly signed report whose body holds a NUL (PostgreSQL text cannot
+    # store one; a correspondent's own sijil refuses to seal it), and a good report
     raven = make_correspondent(desk, "Raven")
-    compose(raven, Draft(title="nul", body="before\x00after", lang="en"), [])
+    with pytest.raises(MalformedEnvelope, match="control character"):
+        compose(raven, Draft(title="nul", body="before\x00after", lang="en"), [])
     compose(raven, Draft(title="fine", body="text", lang="en"), [])
     folder = tmp_path / "stick"
     export_outbox(raven, folder)
+    manifest = _nul_manifest(raven)
+    (folder / "0-nul.age").write_bytes(
+        raw_envelope(desk.home.public(), manifest, sign(raven.identity, manifest))
+    )
     # When imported
     outcomes = importer(folder)
-    # Then PostgreSQL's refusal quarantines it and the other report still arrives
-    statuses = sorted(o.status for o in outcomes)
-    if store_url.startswith("sqlite"):
-        assert statuses == ["imported", "imported"]  # SQLite stores the NUL
-    else:
-        assert statuses == ["imported", "quarantined"]
-        (kept,) = [o for o in outcomes if o.status is ImportStatus.QUARANTINED]
-        assert kept.detail.startswith("the database refused the change")
+    # Then, on both databases, the NUL is refused when the manifest is parsed and
+    # quarantined with that reason, and the other report still arrives
+    assert sorted(o.status for o in outcomes) == ["imported", "quarantined"]
+    (kept,) = [o for o in outcomes if o.status is ImportStatus.QUARANTINED]
+    assert kept.detail == "the report's body contains a control character (U+0000)"
+
+
+def _nul_manifest(session: FieldSession) -> bytes:
+    from sijil.crypto.canonical import canonical_json
+    from sijil.crypto.identity import b64, raw_public
+
+    return canonical_json(
+        {
+            "v": 1,
+            "type": "report",
+            "nonce": "00" * 16,
+            "created_at": "2016-11-22T03:14:15Z",
+            "report": {"title": "nul", "body": "before\x00after", "lang": "en", "location": None},
+            "attachments": [],
+            "sender": {
+                "sign_key": b64(raw_public(session.identity.sign.public_key())),
+                "reply_key": b64(raw_public(session.identity.box.public_key())),
+                "enrol_token": None,
+            },
+        }
+    )
 
 
 def test_an_input_over_the_quarantine_limit_is_skipped_and_left_in_place(

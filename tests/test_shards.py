@@ -329,14 +329,14 @@ def test_inconsistent_headers_of_one_envelope_are_mixed() -> None:
         rebuild([s, other])
 
 
-def test_conflicting_copies_and_wrong_bytes_are_malformed() -> None:
+def test_conflicting_copies_keep_the_genuine_one_and_wrong_bytes_are_malformed() -> None:
     shards = split(envelope_of(100), k=1, n=3)
     forged = Shard(
         envelope_id=shards[0].envelope_id, k=1, n=3, index=1, length=100, data=bytes(100)
     )
-    # Given two different bodies under one index / Then MalformedShard
-    with pytest.raises(MalformedShard, match="twice"):
-        rebuild([shards[0], forged])
+    # Given two different bodies under one index / Then the one that rebuilds wins
+    # (a forged copy must not shut out the genuine one: tests/test_forged_shards.py)
+    assert rebuild([forged, shards[0]]) == envelope_of(100)
     # Given bytes that do not hash to the id / Then MalformedShard
     with pytest.raises(MalformedShard, match="does not match"):
         rebuild([forged])

@@ -34,12 +34,14 @@ boundary with ``raise Ours(...) from exc``.
     ├── StoreError                  the database refused or failed
     │   └── AlreadyRegistered       another process registered the same envelope first
     ├── IntakeAborted               disk full, database down: import stopped, input left in place
+    ├── InputRefused                a link, FIFO, device or oversized file given as input: not read
     ├── VaultError                  a vault blob that is missing or cannot be read
     │   └── BlobAltered             a blob fails decryption or its content hash
     ├── LedgerError                 a ledger entry, proof or tree head that does not check
     │   └── TimestampError          an RFC 3161 timestamp that cannot be had or verified
     ├── PackageError                an evidence package that does not verify
     ├── AuditFailed                 ``sijil verify`` found problems (listed before it)
+    ├── BackupError                 a backup that cannot be read, or a restore refused
     ├── DeskError                   desk work refused: incidents, evidence, assessments, places
     │   ├── UnknownCode             an incident code, A- id, user, place, actor or report not found
     │   ├── AmbiguousName           a place or actor name matching several; give its code
@@ -47,7 +49,8 @@ boundary with ``raise Ours(...) from exc``.
     │   ├── VersionConflict         a save over a version someone else saved first
     │   ├── ReviewRefused           a review the rules forbid (own work, done twice, superseded)
     │   ├── CasualtyRangeError      a casualty count that is malformed or inconsistent
-    │   └── MalformedImport         an import file with a bad record (named by its position)
+    │   ├── MalformedImport         an import file with a bad record (named by its position)
+    │   └── QueryError              a search query too long or with too many words
     ├── RelayError                  a relay request refused or failed (carries an HTTP status)
     │   ├── RelayProtocolError      a malformed or out-of-order upload request (4xx)
     │   ├── RelayAuthError          unsigned, replayed, expired or wrongly signed request
@@ -63,6 +66,7 @@ __all__ = [
     "AmbiguousName",
     "AttachmentHashMismatch",
     "AuditFailed",
+    "BackupError",
     "BadSignature",
     "BlobAltered",
     "CasualtyRangeError",
@@ -72,10 +76,12 @@ __all__ = [
     "DeskError",
     "EnvelopeError",
     "IntakeAborted",
+    "InputRefused",
     "KeyFileError",
     "LedgerError",
     "MalformedEnvelope",
     "MalformedImport",
+    "QueryError",
     "MalformedShard",
     "ManifestTooLarge",
     "MediaError",
@@ -260,6 +266,14 @@ class IntakeAborted(SijilError):
     """
 
 
+class InputRefused(SijilError):
+    """An input that is not a regular file (a link, FIFO, device) or is over a size limit.
+
+    Refused before a byte is read, so a FIFO cannot hang a command and a link to
+    ``/dev/zero`` cannot fill memory. The message names the file by its basename.
+    """
+
+
 class VaultError(SijilError):
     """A vault blob is missing or cannot be read."""
 
@@ -282,6 +296,10 @@ class PackageError(SijilError):
 
 class AuditFailed(SijilError):
     """The desk audit found problems; each was reported before this is raised."""
+
+
+class BackupError(SijilError):
+    """A desk backup is damaged, cut short, of another desk or out of its chain."""
 
 
 class DeskError(SijilError):
@@ -314,3 +332,7 @@ class CasualtyRangeError(DeskError):
 
 class MalformedImport(DeskError):
     """An import file holds a record that cannot be read; the message names its position."""
+
+
+class QueryError(DeskError):
+    """A search query that cannot be run: too long, or too many words."""

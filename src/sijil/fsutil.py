@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import io
 import os
 import shutil
+import stat
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from sijil.errors import ConfigError
+from sijil.errors import ConfigError, InputRefused
 
 __all__ = [
     "atomic_copy",
@@ -19,7 +23,11 @@ __all__ = [
     "atomic_writer",
     "confine",
     "fsync_dir",
+    "open_regular",
+    "printable",
+    "read_regular",
     "sha256_file",
+    "shown_name",
 ]
 
 # Large enough that per-call overhead vanishes, small enough to stay in cache.
@@ -83,3 +91,112 @@ def confine(base: Path, candidate: Path | str) -> Path:
     if os.path.commonpath([root, target]) != str(root):
         raise ConfigError(f"path escapes its folder: {Path(candidate).name!r}")
     return target
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on any terminal and store in any database: bytes of a
+    file name that are not UTF-8 (surrogate escapes) become ``\\xNN`` and control
+    characters their escape, so the name stays recognisable and one line."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, as os.fsdecode keeps it
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif unicodedata.category(char).startswith("C"):
+            out.append(char.encode("unicode_escape", "backslashreplace").decode("ascii"))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def shown_name(path: Path | str) -> str:
+    """A file's basename as :func:`printable` shows it (never the folders above it)."""
+    return printable(Path(path).name or str(path))
+
+
+# Flags of every input opened by open_regular: never follow a link in the last
+# component, never block (opening a FIFO with no writer would hang forever), and
+# never leak the descriptor into a child process.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFLNK: "a symbolic link",
+}
+
+
+class _Bounded(io.RawIOBase):
+    """A regular file's descriptor that refuses to read past ``limit`` bytes (a file
+    that grows after it was opened is cut off, not followed)."""
+
+    def __init__(self, fd: int, limit: int, name: str) -> None:
+        super().__init__()
+        self._file = io.FileIO(fd, "rb", closefd=True)
+        self._limit = limit
+        self._name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        room = self._limit - self._file.tell()
+        view = memoryview(buffer).cast("B")
+        got = self._file.readinto(view[: max(room, 0) + 1]) or 0
+        if got > max(room, 0):
+            raise InputRefused(f"{self._name} grew past the {self._limit}-byte limit; not read")
+        return got
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def open_regular(path: Path | str, *, max_bytes: int) -> BinaryIO:
+    """Open an input for reading only if it is a regular file of at most ``max_bytes``.
+
+    A symbolic link, FIFO, device, socket or folder raises InputRefused before any
+    byte is read (a FIFO cannot hang the open, a link to ``/dev/zero`` cannot be
+    read at all), and no read goes past ``max_bytes``. Other failures (missing,
+    unreadable) are the OSError of the open.
+    """
+    name = shown_name(path)
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+            raise InputRefused(f"{name} is a symbolic link; not read") from exc
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+            raise InputRefused(f"{name} is {kind}, not a regular file; not read")
+        if info.st_size > max_bytes:
+            raise InputRefused(
+                f"{name} is {info.st_size} bytes, over the {max_bytes}-byte limit; not read"
+            )
+        return io.BufferedReader(_Bounded(fd, max_bytes, name), COPY_CHUNK)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path | str, *, max_bytes: int) -> bytes:
+    """The whole content of a regular file of at most ``max_bytes`` (see open_regular)."""
+    with open_regular(path, max_bytes=max_bytes) as handle:
+        return handle.read()

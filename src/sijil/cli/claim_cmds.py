@@ -16,6 +16,7 @@ import click
 
 from sijil.cli.desk_cmds import EXIT_ATTENTION
 from sijil.cli.desk_shared import ACTING, JSON, desk_session, echo_json
+from sijil.cli.display import safe_text, terminal_safe
 from sijil.cli.options import DB, DESK_HOME
 from sijil.desk.claim_view import claim_rows, show_claim
 from sijil.desk.claims import Killed, add_claim, claim_token, link_claim, list_claims
@@ -51,7 +52,7 @@ def _finish(bad: list[BadRow], as_json: bool, result: dict[str, Any], summary: s
         echo_json(result)
     else:
         for row in bad:
-            click.echo(f"skipped {row}")
+            click.echo(f"skipped {safe_text(str(row))}")
         click.echo(summary)
     if bad:
         click.get_current_context().exit(EXIT_ATTENTION)
@@ -128,22 +129,28 @@ def claim_list(
         verdict = r["verdict"]["rating"] if r["verdict"] else "-"
         killed = r["killed"]["civilians"]
         click.echo(
-            f"{r['id']:<8} {r['date'] or '':<10} {r['source']['name']:<14} {verdict:<10} "
-            f"civilians {'?' if killed is None else killed:<5} {r['title'][:70]}"
+            f"{r['id']:<8} {r['date'] or '':<10} {terminal_safe(r['source']['name']):<14} "
+            f"{verdict:<10} civilians {'?' if killed is None else killed:<5} "
+            f"{terminal_safe(r['title'][:70])}"
         )
 
 
 def _print_claim(view: dict[str, Any]) -> None:
     click.echo(
-        f"{view['id']}  {view['source']['name']} ({view['source']['id']})  {view['date'] or ''}"
+        f"{view['id']}  {terminal_safe(view['source']['name'])} ({view['source']['id']})  "
+        f"{view['date'] or ''}"
     )
-    click.echo(f"  {view['title']}")
+    click.echo(f"  {terminal_safe(view['title'])}")
     if view["external"]:
         ext = view["external"]
-        click.echo(f"  from {ext['dataset']}: {ext['ref']} (claim {ext['part']} of it)")
+        click.echo(
+            f"  from {terminal_safe(ext['dataset'])}: {terminal_safe(ext['ref'])} "
+            f"(claim {ext['part']} of it)"
+        )
     place = view["place"]["name_en"] if view["place"] else view["place_text"] or "?"
     actor = view["actor"]["en"] if view["actor"] else view["actor_text"] or "?"
-    click.echo(f"  where: {place}   who: {actor}   cause: {view['cause'] or '?'}")
+    cause = terminal_safe(view["cause"] or "?")
+    click.echo(f"  where: {terminal_safe(place)}   who: {terminal_safe(actor)}   cause: {cause}")
     killed = ", ".join(f"{k} {'?' if v is None else v}" for k, v in view["killed"].items())
     click.echo(f"  killed: {killed}")
     for code in view["incidents"]:
@@ -156,7 +163,8 @@ def _print_claim(view: dict[str, Any]) -> None:
             else ""
         )
         click.echo(
-            f"  verdict {v['id']}: {v['rating']}, {v['status']}{current}, by {v['author']}{mark}"
+            f"  verdict {v['id']}: {v['rating']}, {v['status']}{current}, "
+            f"by {terminal_safe(v['author'])}{mark}"
         )
 
 
@@ -364,7 +372,8 @@ def source_list(home: Path, db_url: str | None, as_json: bool, kind: str | None)
         click.echo("No sources yet.")
     for r in rows:
         click.echo(
-            f"{r['id']:<16} {r['kind']:<13} {r['name'][:24]:<24} {_track_text(r['track_record'])}"
+            f"{r['id']:<16} {r['kind']:<13} {terminal_safe(r['name'][:24]):<24} "
+            f"{_track_text(r['track_record'])}"
         )
 
 
@@ -381,8 +390,8 @@ def source_show(home: Path, db_url: str | None, as_json: bool, source_id: str) -
         echo_json(view)
         return
     click.echo(
-        f"{view['id']}  {view['kind']}  {view['name']}"
-        + (f" / {view['name_ar']}" if view["name_ar"] else "")
+        f"{view['id']}  {view['kind']}  {terminal_safe(view['name'])}"
+        + (f" / {terminal_safe(view['name_ar'])}" if view["name_ar"] else "")
     )
     track = view["track_record"]
     click.echo(f"  {_track_text(track)}")

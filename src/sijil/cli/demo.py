@@ -145,11 +145,17 @@ def _make_photo(
     img = Image.blend(sky, Image.effect_noise(size, 60).convert("RGB"), 0.2)
     draw = ImageDraw.Draw(img)
     left, top = rng.randint(w // 10, w // 3), rng.randint(h // 4, h // 2)
-    draw.rectangle((left, top, left + w // 2, h), fill=(120, 110, 100))
-    for x in range(left + w // 32, left + w // 2 - w // 20, w // 12):
-        for y in range(top + h // 24, h - h // 10, h // 8):
+    # each block its own width and windows, and rubble strewn below: photos of one
+    # street are alike, but not copies of one another (the near-duplicate check)
+    wide, across, down = w * rng.randint(35, 60) // 100, rng.randint(8, 14), rng.randint(6, 10)
+    draw.rectangle((left, top, left + wide, h), fill=(120, 110, 100))
+    for x in range(left + w // 32, left + wide - w // 20, w // across):
+        for y in range(top + h // 24, h - h // 10, h // down):
             draw.rectangle((x, y, x + w // 24, y + h // 16), fill=(30, 30, 35))
-    cx = left + rng.randint(0, w // 2)
+    for _ in range(rng.randint(6, 12)):
+        x, y, grey = rng.randint(0, w), rng.randint(h // 2, h), rng.randint(40, 200)
+        draw.rectangle((x, y, x + rng.randint(w // 40, w // 8), y + h // 30), fill=(grey,) * 3)
+    cx = left + rng.randint(0, wide)
     draw.ellipse((cx - w // 6, top - h // 3, cx + w // 6, top + h // 12), fill=(70, 70, 72))
     exif = Image.Exif()
     exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = camera.make, camera.model
@@ -164,10 +170,18 @@ def _make_photo(
 
 
 def _recycle_photo(earlier: Scene, scratch: Path, night: datetime, photo: Path) -> None:
-    """The earlier scene's photo as it circulates online: mirrored, shrunk, re-saved."""
+    """The earlier scene's photo as it circulates online: cut by 8% at the sides, shrunk,
+    a channel's caption band drawn over its bottom, re-saved."""
     taken = night + timedelta(minutes=earlier.minute)
     with Image.open(scratch / f"IMG_{taken:%Y%m%d_%H%M%S}.jpg") as original:
-        copy = ImageOps.mirror(original.convert("RGB")).resize(SMALL, Image.Resampling.LANCZOS)
+        picture = original.convert("RGB")
+    cut = round(picture.width * 0.04)
+    copy = picture.crop((cut, 0, picture.width - cut, picture.height))
+    copy.thumbnail(SMALL, Image.Resampling.LANCZOS)
+    band = copy.height * 16 // 100
+    draw = ImageDraw.Draw(copy)
+    draw.rectangle((0, copy.height - band, copy.width, copy.height), fill=(150, 10, 10))
+    draw.text((4, copy.height - band + 2), "BREAKING: new strike", fill=(255, 255, 255))
     copy.save(photo, "JPEG", quality=70)
 
 
@@ -239,7 +253,8 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     desk = DeskHome(root=home / "desk")
     desk_pub = desk.init(PASSPHRASE, DEFAULT_KDF)
     identity = desk.unlock(PASSPHRASE)
-    echo(f"  desk keys and database in {desk.root}; fingerprint {desk_pub.fingerprint}")
+    desk = desk.with_key(identity)  # its database is encrypted under the desk key
+    echo(f"  desk keys and encrypted database in {desk.root}; fingerprint {desk_pub.fingerprint}")
 
     echo("\n== 2. Correspondents (المراسلون): codenames only, never names ==")
     sessions: dict[str, FieldSession] = {}
@@ -340,7 +355,8 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
                 echo(
                     f"  ! recycled photo: #{new.id} ({new.correspondent}, {when[0]:%H:%M}) shows"
                     f" the photo of #{old.id} ({old.correspondent}, {when[1]:%H:%M}): "
-                    f"{m.transform}, PDQ distance {m.distance}"
+                    f"{m.transform}, {'region' if m.kind == 'partial' else 'PDQ'} distance"
+                    f" {m.distance}"
                 )
 
     _over_the_relay(home, desk, sessions, scratch, night, echo)
@@ -353,6 +369,7 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     echo("\n== 10. Explore ==")
     echo(f"  export SIJIL_PASSPHRASE={q(PASSPHRASE)}   # the demo passphrase, demo only")
     echo(f"  sijil desk reports --home {q(str(desk.root))}")
+    echo(f"  sijil desk search --home {q(str(desk.root))} 'الرقة'")
     echo(f"  sijil desk quarantine list --home {q(str(desk.root))}")
     echo(f"  sijil desk incident list --home {q(str(desk.root))}")
     echo(f"  sijil field outbox --home {q(str(home / 'field' / 'raven'))}")

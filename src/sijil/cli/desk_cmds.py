@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from sijil.cli.desk_work_cmds import mark_solo
-from sijil.cli.options import DB, DESK_HOME, desk_at
+from sijil.cli.display import safe_text, source_label, terminal_safe
+from sijil.cli.options import DB, DESK_HOME, desk_at, open_desk_store
 from sijil.cli.passphrase import read_passphrase
 from sijil.crypto.identity import age_identity_string, age_recipient_string
 from sijil.crypto.kdf import DEFAULT_KDF
@@ -62,9 +63,10 @@ def desk() -> None:
 def init(home: Path, db_url: str | None, solo: bool) -> None:
     """Create the desk's keys and database; writes HOME/desk.pub for correspondents."""
     desk_home = desk_at(home, db_url)
-    public = desk_home.init(read_passphrase("the new desk key", new=True), DEFAULT_KDF)
+    passphrase = read_passphrase("the new desk key", new=True)
+    public = desk_home.init(passphrase, DEFAULT_KDF)
     if solo:
-        mark_solo(desk_home)
+        mark_solo(desk_home.with_key(desk_home.unlock(passphrase)))
     click.echo(f"Desk ready in {home}")
     click.echo(f"Public keys: {desk_home.public_file}")
     click.echo(f"Fingerprint: {public.fingerprint}")
@@ -88,8 +90,7 @@ def invite(home: Path, db_url: str | None, name: str, out: Path, relay: str | No
             "1-64 letters, digits, spaces, '.', '_' or '-'", param_hint="--name"
         )
     desk_home = desk_at(home, db_url)
-    desk_home.require()
-    with desk_home.open_store() as store:
+    with open_desk_store(desk_home) as store:
         made = desk_home.invite(store, codename=name, relay=relay)
     atomic_write(out, made.to_bytes(), mode=0o600)
     click.echo(f"Invite for {name!r} written to {out}")
@@ -102,10 +103,10 @@ def outcome_printer(*, verbose: bool, name: bool = True) -> Callable[[ImportOutc
     def show(outcome: ImportOutcome) -> None:
         if outcome.status is ImportStatus.IGNORED and not verbose:
             return
-        who = f" from {outcome.correspondent}" if outcome.correspondent else ""
+        who = f" from {source_label(outcome.correspondent)}" if outcome.correspondent else ""
         eid = f"{outcome.envelope_id[:16]} " if outcome.envelope_id else ""
-        where = f"  [{Path(outcome.source).name}]" if name else ""
-        click.echo(f"{outcome.status:<11} {eid}{outcome.detail}{who}{where}")
+        where = f"  [{terminal_safe(Path(outcome.source).name)}]" if name else ""
+        click.echo(f"{outcome.status:<11} {eid}{safe_text(outcome.detail)}{who}{where}")
 
     return show
 
@@ -148,7 +149,7 @@ def import_cmd(
 ) -> None:
     desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
-    with desk_home.open_store() as store:
+    with desk_home.open_store(identity) as store:
         outcomes = import_paths(
             desk_home,
             identity,
@@ -167,8 +168,7 @@ def import_cmd(
 def reports(home: Path, db_url: str | None, as_json: bool) -> None:
     """List received reports, newest first."""
     desk_home = desk_at(home, db_url)
-    desk_home.require()
-    with desk_home.open_store() as store:
+    with open_desk_store(desk_home) as store:
         rows = list_reports(store)
     if as_json:
         click.echo(json.dumps([row.to_dict() for row in rows], ensure_ascii=False, indent=1))
@@ -176,18 +176,18 @@ def reports(home: Path, db_url: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("No reports yet.")
     for row in rows:
-        mark = "" if row.enrolled else " (unenrolled)"
+        who = source_label(row.correspondent, enrolled=row.enrolled)
         click.echo(
             f"#{row.id:<4} {row.received_at:%Y-%m-%d %H:%M}  {row.lang}  "
-            f"{row.correspondent}{mark}  {len(row.attachments)} file(s)  {row.title}"
+            f"{who}  {len(row.attachments)} file(s)  {terminal_safe(row.title)}"
         )
         for m in row.matches:
             how = f"distance {m.distance}"
             if m.transform not in (None, "original"):
                 how += f", {m.transform}"
             click.echo(
-                f"      ! {m.attachment}: {m.direction} in #{m.other_report_id} "
-                f"({m.other_attachment}), {m.kind} {how}"
+                f"      ! {terminal_safe(m.attachment)}: {m.direction} in #{m.other_report_id} "
+                f"({terminal_safe(m.other_attachment)}), {m.kind} {how}"
             )
 
 
@@ -237,8 +237,7 @@ def quarantine_list(home: Path, db_url: str | None, as_json: bool, show_all: boo
     from sijil.desk.quarantine import list_quarantine
 
     desk_home = desk_at(home, db_url)
-    desk_home.require()
-    with desk_home.open_store() as store:
+    with open_desk_store(desk_home) as store:
         rows = list_quarantine(store, desk_home.root, released=show_all)
     if as_json:
         click.echo(json.dumps([row.to_dict() for row in rows], ensure_ascii=False, indent=1))
@@ -253,7 +252,8 @@ def quarantine_list(home: Path, db_url: str | None, as_json: bool, show_all: boo
         )
         click.echo(
             f"#{row.id:<4} {row.received_at:%Y-%m-%d %H:%M}  {row.channel or '-':<5} "
-            f"{size:>10} B  {row.source}{state}: {row.reason}{kept}"
+            f"{size:>10} B  {terminal_safe(row.source)}{state}: "
+            f"{safe_text(row.reason)}{kept}"
         )
 
 
@@ -275,7 +275,7 @@ def quarantine_retry(home: Path, db_url: str | None, item_id: int | None, retry_
         raise click.UsageError("give one item id, or --all")
     desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
-    with desk_home.open_store() as store:
+    with desk_home.open_store(identity) as store:
         results = retry_quarantined(
             desk_home,
             identity,
@@ -285,7 +285,8 @@ def quarantine_retry(home: Path, db_url: str | None, item_id: int | None, retry_
         )
     for result in results:
         how = "released" if result.released else "still quarantined"
-        click.echo(f"#{result.item} {result.source}: {how}: {result.detail}")
+        source, detail = terminal_safe(result.source), safe_text(result.detail)
+        click.echo(f"#{result.item} {source}: {how}: {detail}")
     released = sum(result.released for result in results)
     kept = len(results) - released
     click.echo(

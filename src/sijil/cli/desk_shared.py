@@ -11,7 +11,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from sijil.cli.options import desk_at
+from sijil.cli.options import desk_at, open_desk_store
 
 __all__ = ["ACTING", "JSON", "desk_session", "echo_json"]
 
@@ -29,9 +29,7 @@ JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable ou
 @contextmanager
 def desk_session(home: Path, db_url: str | None, *, write: bool = False) -> Iterator[Session]:
     """One transaction on the desk's database: committed if the command succeeds."""
-    desk_home = desk_at(home, db_url)
-    desk_home.require()
-    with desk_home.open_store() as store, store.session(write=write) as session:
+    with open_desk_store(desk_at(home, db_url)) as store, store.session(write=write) as session:
         yield session
 
 

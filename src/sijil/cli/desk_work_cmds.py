@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from sijil.cli.desk_shared import ACTING, JSON, desk_session, echo_json
+from sijil.cli.display import terminal_safe
 from sijil.cli.incident_cmds import incident
 from sijil.cli.options import DB, DESK_HOME
 from sijil.desk.actors import actor_dict, add_actor, list_actors
@@ -58,7 +59,7 @@ def user_add(
     """Add a desk user (the first must be an admin; later ones are added by an admin)."""
     with desk_session(home, db_url, write=True) as session:
         info = add_user(session, name, roles, by=acting)
-    click.echo(f"{info.name}: {', '.join(info.roles)}")
+    click.echo(f"{terminal_safe(info.name)}: {', '.join(info.roles)}")
 
 
 @user.command(name="list")
@@ -75,7 +76,7 @@ def user_list(home: Path, db_url: str | None, as_json: bool) -> None:
     if not users:
         click.echo("No desk users yet.")
     for info in users:
-        click.echo(f"{info.name:<20} {', '.join(info.roles)}")
+        click.echo(f"{terminal_safe(info.name):<20} {', '.join(info.roles)}")
 
 
 # --- places ---------------------------------------------------------------------------
@@ -115,12 +116,12 @@ def place_find(home: Path, db_url: str | None, as_json: bool, limit: int, text: 
         echo_json(found)
         return
     if not found:
-        click.echo(f"No place matches {text!r}.")
+        click.echo(f"No place matches {terminal_safe(text)}.")
     for c in found:
-        where = f"  ({c['admin_en']})" if c["admin_en"] else ""
+        where = f"  ({terminal_safe(c['admin_en'])})" if c["admin_en"] else ""
         click.echo(
-            f"{c['id']:<8} {c['code'] or '':<10} {c['kind']:<11} {c['name_en']} / "
-            f"{c['name_ar']}{where}  [{c['score']}]"
+            f"{c['id']:<8} {terminal_safe(c['code'] or ''):<10} {c['kind']:<11} "
+            f"{terminal_safe(c['name_en'])} / {terminal_safe(c['name_ar'])}{where}  [{c['score']}]"
         )
 
 
@@ -150,7 +151,7 @@ def actor_add(
     """Record an actor with its names."""
     with desk_session(home, db_url, write=True) as session:
         made = add_actor(session, name_en=name_en, name_ar=name_ar, aliases=aliases, by=acting)
-        click.echo(f"actor {made.name_en} / {made.name_ar}")
+        click.echo(f"actor {terminal_safe(made.name_en)} / {terminal_safe(made.name_ar)}")
 
 
 @actor.command(name="list")
@@ -167,8 +168,9 @@ def actor_list(home: Path, db_url: str | None, as_json: bool) -> None:
     if not actors:
         click.echo("No actors yet.")
     for a in actors:
-        aliases = f"  (also: {', '.join(a['aliases'])})" if a["aliases"] else ""
-        click.echo(f"{a['name_en']} / {a['name_ar']}{aliases}")
+        also = ", ".join(terminal_safe(alias) for alias in a["aliases"])
+        aliases = f"  (also: {also})" if a["aliases"] else ""
+        click.echo(f"{terminal_safe(a['name_en'])} / {terminal_safe(a['name_ar'])}{aliases}")
 
 
 # --- review ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from sijil.cli.display import terminal_safe
 from sijil.cli.options import DB, DESK_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
 
@@ -57,7 +58,7 @@ def package(
         raise click.UsageError("give --report ID (repeatable) or --incident CODE")
     desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
-    with desk_home.open_store() as store:
+    with desk_home.open_store(identity) as store:
         result = export_package(
             desk_home,
             identity,
@@ -69,8 +70,10 @@ def package(
         )
     kind = "sealed originals" if originals else "working copies"
     what = "" if result.incident is None else f"incident {result.incident} with "
+    # a path is shown quoted and escaped when it needs it (a name that is not UTF-8)
+    shown, key = terminal_safe(str(out)), terminal_safe(str(home / "desk.pub"))
     click.echo(
-        f"wrote {out}: {what}{result.reports} report(s), {result.files} file(s) ({kind}), "
+        f"wrote {shown}: {what}{result.reports} report(s), {result.files} file(s) ({kind}), "
         f"{result.entries} ledger entries proven in a tree head of {result.tree_size}"
     )
     if result.withheld:
@@ -85,4 +88,4 @@ def package(
             "but not timestamped",
             err=True,
         )
-    click.echo(f"check it with: sijil verify-package {out} --desk-key {home / 'desk.pub'}")
+    click.echo(f"check it with: sijil verify-package {shown} --desk-key {key}")

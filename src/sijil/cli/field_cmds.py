@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from sijil.cli.display import safe_text, terminal_safe
 from sijil.cli.options import FIELD_HOME
 from sijil.cli.passphrase import read_passphrase
 from sijil.cli.scrub_cmds import show_findings
@@ -124,10 +125,12 @@ def new(
     )
     for item in result.files:
         if item.kept_metadata:
-            click.echo(f"  {item.source_name} -> {item.name}: NOT CLEANED (--keep-metadata)")
+            names = f"{terminal_safe(item.source_name)} -> {terminal_safe(item.name)}"
+            click.echo(f"  {names}: NOT CLEANED (--keep-metadata)")
         else:
-            gone = "; ".join(item.removed) or "no identifying metadata found"
-            click.echo(f"  {item.source_name} -> {item.name}: removed {gone}")
+            names = f"{terminal_safe(item.source_name)} -> {terminal_safe(item.name)}"
+            gone = safe_text("; ".join(item.removed)) or "no identifying metadata found"
+            click.echo(f"  {names}: removed {gone}")
     click.echo(f"sealed {result.envelope_id} ({result.size} bytes)")
 
 
@@ -143,7 +146,7 @@ def outbox(home: Path) -> None:
         channels = ",".join(sorted({e["channel"] for e in entry.get("exported", [])})) or "-"
         click.echo(
             f"{entry['id'][:16]}  {entry['created_at']}  {entry['files']} file(s)  "
-            f"exported:{channels}  {entry['title']}"
+            f"exported:{channels}  {terminal_safe(entry['title'])}"
         )
 
 
@@ -181,7 +184,8 @@ def export(
     skipped = [r for r in results if r.skipped]
     for result in results:
         if result.skipped:
-            click.echo(f"{result.envelope_id[:16]}: NOT exported: {result.skipped}", err=True)
+            skipped_why = safe_text(result.skipped)
+            click.echo(f"{result.envelope_id[:16]}: NOT exported: {skipped_why}", err=True)
             continue
         what = f"{len(result.paths)} text shards" if text else "1 file"
         click.echo(f"{result.envelope_id[:16]}: {what} in {dest}")

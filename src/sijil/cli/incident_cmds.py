@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from sijil.cli.desk_shared import ACTING, JSON, desk_session, echo_json
+from sijil.cli.display import safe_text, terminal_safe
 from sijil.cli.options import DB, DESK_HOME
 from sijil.desk.assessments import propose_assessment
 from sijil.desk.casualties import parse_count
@@ -168,14 +169,15 @@ def incident_edit(
 
 def _print_incident(view: dict[str, Any]) -> None:
     click.echo(f"{view['code']}  v{view['version']}  {view['state']}  {view['type']}")
-    click.echo(f"  {view['titles']['en']}")
-    click.echo(f"  {view['titles']['ar']}")
+    click.echo(f"  {terminal_safe(view['titles']['en'])}")
+    click.echo(f"  {terminal_safe(view['titles']['ar'])}")
     end = f" .. {view['end']}" if view["end"] else ""
     click.echo(f"  when:  {view['start']}{end} (date precision {view['date_prec']})")
     where = []
     if view["place"]:
         where.append(
-            f"{view['place']['name_en']} / {view['place']['name_ar']} ({view['place']['id']})"
+            f"{terminal_safe(view['place']['name_en'])} / "
+            f"{terminal_safe(view['place']['name_ar'])} ({view['place']['id']})"
         )
     if view["coordinates"]:
         where.append(f"{view['coordinates']['lat']},{view['coordinates']['lon']}")
@@ -187,17 +189,20 @@ def _print_incident(view: dict[str, Any]) -> None:
         mark = f" [{current['review_mark']}]" if current["review_mark"] else ""
         click.echo(
             f"  assessment {current['id']}: {current['grading']}, civilian harm {current['harm']}, "
-            f"by {current['author']}, reviewed by {current['reviewed_by']}{mark}"
+            f"by {terminal_safe(current['author'])}, "
+            f"reviewed by {terminal_safe(str(current['reviewed_by']))}{mark}"
         )
         for c in current["casualties"]:
             click.echo(f"    {c['outcome']} {c['status']} {c['group']}: {c['min']}-{c['max']}")
     for a in view["assessments"]:
         if a["status"] != "approved":
-            click.echo(f"  {a['id']} by {a['author']}: {a['grading']}, {a['status']}")
+            author = terminal_safe(a["author"])
+            click.echo(f"  {a['id']} by {author}: {a['grading']}, {a['status']}")
     for e in view["evidence"]:
         click.echo(f"  evidence: report #{e['report']} {e['role']} ({e['confidence']})")
     for a in view["attributions"]:
-        click.echo(f"  actor: {a['actor']['en']} {a['stance']}: {a['basis']}")
+        actor, basis = terminal_safe(a["actor"]["en"]), terminal_safe(a["basis"])
+        click.echo(f"  actor: {actor} {a['stance']}: {basis}")
 
 
 @incident.command(name="show")
@@ -254,10 +259,10 @@ def incident_list(
     if not rows:
         click.echo("No incidents.")
     for r in rows:
-        where = r["place"]["name_en"] if r["place"] else ""
+        where = terminal_safe(r["place"]["name_en"]) if r["place"] else ""
         click.echo(
             f"{r['code']}  {r['start'][:10]}  {r['state']:<10} {r['grading'] or '-':<10} "
-            f"{where:<20} {r['titles']['en']}"
+            f"{where:<20} {terminal_safe(r['titles']['en'])}"
         )
 
 
@@ -317,7 +322,7 @@ def incident_attribute(
     """Attribute an incident to an actor: known, suspected, claiming or denying."""
     with desk_session(home, db_url, write=True) as session:
         attribute(session, code, actor=actor_name, stance=stance, basis=basis, by=acting)
-    click.echo(f"{actor_name}: {stance}")
+    click.echo(f"{terminal_safe(actor_name)}: {stance}")
 
 
 @incident.command(name="assess")
@@ -387,15 +392,15 @@ def _print_suggestions(found: Suggestions) -> None:
         km = "-" if s.km is None else f"{s.km:.1f}"
         linked = " [linked]" if s.linked else ""
         click.echo(f"{s.score:>4} {s.kind:<8} {s.id:<24} {s.first.isoformat()} {s.days:>2}d "
-                   f"{km:>6} km  {s.title[:60]}{linked}")  # fmt: skip
+                   f"{km:>6} km  {terminal_safe(s.title[:60])}{linked}")  # fmt: skip
         if s.figure_text:
-            click.echo(f"{'':>14}{s.figure_text} ({s.agreement})")
+            click.echo(f"{'':>14}{safe_text(s.figure_text)} ({s.agreement})")
     if found.discrepancies:
         click.echo("casualty figures that differ:")
         for line in found.discrepancies:
-            click.echo(f"  {line}")
+            click.echo(f"  {safe_text(line)}")
     for note in view["notes"]:
-        click.echo(f"note: {note}")
+        click.echo(f"note: {safe_text(note)}")
 
 
 @incident.command(name="suggest")

@@ -14,16 +14,22 @@ from collections.abc import Sequence
 import click
 
 from sijil import __version__
+from sijil.cli.backup_cmds import register_backup
 from sijil.cli.claim_cmds import register_claims
 from sijil.cli.desk_cmds import desk
+from sijil.cli.desk_encrypt_cmds import migrate_encrypt
 from sijil.cli.desk_work_cmds import register_desk_work
+from sijil.cli.display import safe_text
 from sijil.cli.export_cmds import export
 from sijil.cli.field_cmds import field
 from sijil.cli.media_cmds import media
+from sijil.cli.passphrase_cmds import register_passphrase
 from sijil.cli.relay_client_cmds import inbox, pull, reply, send
 from sijil.cli.relay_cmds import relay
 from sijil.cli.report_link_cmds import register_report_links
 from sijil.cli.scrub_cmds import scrub
+from sijil.cli.search_cmds import desk_search
+from sijil.cli.vault_cmds import register_vault
 from sijil.cli.verify_cmds import ledger, verify, verify_package
 from sijil.errors import SijilError
 
@@ -55,6 +61,11 @@ desk.add_command(reply)
 register_desk_work(desk)
 register_claims(desk)
 register_report_links(desk)
+register_vault(desk)
+register_backup(desk)
+register_passphrase(desk, field)
+desk.add_command(desk_search)
+desk.add_command(migrate_encrypt)
 cli.add_command(media)
 cli.add_command(scrub)
 
@@ -86,19 +97,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             auto_envvar_prefix="SIJIL",
         )
     except SijilError as exc:
-        click.echo(f"sijil: error: {exc}", err=True)
+        click.echo(f"sijil: error: {safe_text(str(exc))}", err=True)
         return EXIT_ERROR
     except click.exceptions.Abort:
         click.echo("sijil: interrupted", err=True)
         return EXIT_INTERRUPTED
     except click.ClickException as exc:
-        click.echo(f"sijil: error: {exc.format_message()}", err=True)
+        click.echo(f"sijil: error: {safe_text(exc.format_message())}", err=True)
         return exc.exit_code if exc.exit_code else EXIT_USAGE
     except FileNotFoundError as exc:
-        click.echo(f"sijil: error: no such file or folder: {exc.filename or exc}", err=True)
+        missing = safe_text(str(exc.filename or exc))
+        click.echo(f"sijil: error: no such file or folder: {missing}", err=True)
         return EXIT_ERROR
     except PermissionError as exc:
-        click.echo(f"sijil: error: permission denied: {exc.filename or ''}", err=True)
+        click.echo(
+            f"sijil: error: permission denied: {safe_text(str(exc.filename or ''))}", err=True
+        )
         return EXIT_ERROR
     except OSError as exc:
         click.echo(f"sijil: error: {exc.strerror or type(exc).__name__}", err=True)

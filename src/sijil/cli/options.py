@@ -6,10 +6,13 @@ from pathlib import Path
 
 import click
 
+from sijil.cli.passphrase import read_passphrase
+from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
 from sijil.faults import faults_from_environment
+from sijil.store import Store
 
-__all__ = ["DB", "DESK_HOME", "FIELD_HOME", "desk_at"]
+__all__ = ["DB", "DESK_HOME", "FIELD_HOME", "desk_at", "open_desk_store"]
 
 DESK_HOME = click.option(
     "--home",
@@ -41,3 +44,15 @@ DB = click.option(
 def desk_at(home: Path, db_url: str | None = None) -> DeskHome:
     """The desk home a command works on; crash trials set SIJIL_TEST_CRASH_AT (sijil.faults)."""
     return DeskHome(root=home, db_url=db_url, faults=faults_from_environment())
+
+
+def open_desk_store(desk_home: DeskHome, identity: DeskIdentity | None = None) -> Store:
+    """The desk's database; asks for the passphrase only if it is encrypted and not unlocked.
+
+    So every command that reads an encrypted SQLite desk needs the passphrase (a
+    prompt, or SIJIL_PASSPHRASE), and one on PostgreSQL does not.
+    """
+    desk_home.require()
+    if identity is None and desk_home.db_key is None and desk_home.database_is_encrypted():
+        identity = desk_home.unlock(read_passphrase("the desk key"))
+    return desk_home.open_store(identity)

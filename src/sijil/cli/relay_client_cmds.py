@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from sijil.cli.desk_cmds import EXIT_STATUS_HELP, finish_run, outcome_printer
+from sijil.cli.display import safe_text
 from sijil.cli.options import DB, DESK_HOME, FIELD_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
 from sijil.errors import ConfigError, RelayError
@@ -91,9 +92,9 @@ def inbox(home: Path, relay: str | None, proxy: str | None) -> None:
     for item in items:
         mark = "new " if item.new else "    "
         if item.problem:
-            click.echo(f"{mark}{item.received_at}  NOT FROM YOUR DESK: {item.problem}")
+            click.echo(f"{mark}{item.received_at}  NOT FROM YOUR DESK: {safe_text(item.problem)}")
         else:
-            click.echo(f"{mark}{item.created_at}  {item.text}")
+            click.echo(f"{mark}{item.created_at}  {safe_text(item.text, lines=True)}")
 
 
 @click.command(
@@ -111,7 +112,7 @@ def pull(home: Path, db_url: str | None, relay: str, proxy: str | None) -> None:
 
     desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
-    with desk_home.open_store() as store:
+    with desk_home.open_store(identity) as store:
         outcomes = pull_envelopes(
             desk_home,
             identity,
@@ -144,6 +145,6 @@ def reply(
     desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     text = _reply_text(text)
-    with desk_home.open_store() as store:
+    with desk_home.open_store(identity) as store:
         sent = send_reply(identity, store, relay=relay, codename=codename, text=text, proxy=proxy)
     click.echo(f"reply for {sent.codename!r} left at the relay ({sent.size} bytes, sealed)")

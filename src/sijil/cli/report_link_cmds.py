@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from sijil.cli.desk_shared import ACTING, JSON, desk_session, echo_json
+from sijil.cli.display import safe_text
 from sijil.cli.options import DB, DESK_HOME
 from sijil.desk.evidence import link_reports, media_suggestions
 from sijil.store.models_desk import LinkOrigin, LinkState, ReportLinkKind
@@ -39,7 +40,7 @@ def suggestions(home: Path, db_url: str | None, as_json: bool, report_ids: tuple
     if not found:
         click.echo("no suggestions waiting")
     for item in found:
-        click.echo(f"#{item.report_id} ~ #{item.other_id}  {item.kind}  {item.basis}")
+        click.echo(f"#{item.report_id} ~ #{item.other_id}  {item.kind}  {safe_text(item.basis)}")
 
 
 @report_link.command(name="set")

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from sijil import scrub as scrubber
+from sijil.cli.display import safe_text, terminal_safe
 from sijil.errors import ConfigError, ScrubError, SijilError
 from sijil.fsutil import confine, fsync_dir
 
@@ -81,9 +82,9 @@ def scrub(
             failed += 1
             # Two inputs share this name: only the path as typed tells them apart.
             label = str(path) if _key(path) in clashing else path.name
-            click.echo(f"{label}: NOT CLEANED: {outcome}", err=True)
+            click.echo(f"{terminal_safe(label)}: NOT CLEANED: {safe_text(str(outcome))}", err=True)
         else:
-            click.echo("\n".join(outcome))
+            click.echo("\n".join(safe_text(line) for line in outcome))
     if failed:
         verb = "read" if inspect_only else "cleaned"
         raise ScrubError(f"{failed} of {len(files)} file(s) could not be {verb}")
@@ -222,20 +223,21 @@ def show_findings(files: tuple[Path, ...], *, verification: bool) -> None:
         try:
             report = scrubber.survey(path)
         except ScrubError as exc:
-            click.echo(f"  {path.name}: cannot be cleaned: {exc}")
+            click.echo(f"  {terminal_safe(path.name)}: cannot be cleaned: {safe_text(str(exc))}")
             continue
         if not report.removed:
-            click.echo(f"  {path.name}: no identifying metadata found")
+            click.echo(f"  {terminal_safe(path.name)}: no identifying metadata found")
         else:
-            click.echo(f"  {path.name} carries (removed before sealing):")
+            click.echo(f"  {terminal_safe(path.name)} carries (removed before sealing):")
             for finding in report.removed:
-                click.echo(f"    - {finding.text}")
+                click.echo(f"    - {safe_text(finding.text)}")
         if report.remaining:
             click.echo(
-                f"  {path.name} keeps (inside the audio/video, cannot be removed losslessly):"
+                f"  {terminal_safe(path.name)} keeps "
+                "(inside the audio/video, cannot be removed losslessly):"
             )
             for finding in report.remaining:
-                click.echo(f"    - {finding.text}")
+                click.echo(f"    - {safe_text(finding.text)}")
     if verification:
         click.echo(
             "  verification: capture time and position go to the desk inside the sealed report only"

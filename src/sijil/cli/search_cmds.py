@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from sijil.cli.desk_shared import JSON, desk_session, echo_json
+from sijil.cli.display import safe_text, terminal_safe
 from sijil.cli.options import DB, DESK_HOME
 from sijil.desk.search import DEFAULT_LIMIT, MAX_LIMIT, SearchFilters, search
 from sijil.desk.search_hits import MARK_CLOSE, MARK_OPEN
@@ -103,7 +104,7 @@ def desk_search(
         click.echo("no matches")
         return
     for hit in hits:
-        click.echo(f"{hit.kind.value:<8} {hit.id:<14} {hit.title}")
+        click.echo(f"{hit.kind.value:<8} {hit.id:<14} {terminal_safe(hit.title)}")
         if hit.snippet:
             shown = hit.snippet.replace(MARK_OPEN, "[").replace(MARK_CLOSE, "]")
-            click.echo(f"         {shown}")
+            click.echo(f"         {safe_text(shown)}")

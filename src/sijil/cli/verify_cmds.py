@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from sijil.cli.display import safe_text
 from sijil.cli.options import DB, DESK_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
 from sijil.errors import AuditFailed, PackageError
@@ -27,7 +28,7 @@ def verify(home: Path, db_url: str | None) -> None:
     desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
     tsa = TsaConfig.load(desk_home.tsa_config)
-    with desk_home.open_store() as store:
+    with desk_home.open_store(identity) as store:
         result = audit_desk(
             store,
             desk_home.open_vault(identity),
@@ -36,15 +37,22 @@ def verify(home: Path, db_url: str | None) -> None:
             home=desk_home.root,
         )
     for problem in result.problems:
-        click.echo(f"PROBLEM  {problem}")
+        click.echo(f"PROBLEM  {safe_text(problem)}")
     for note in result.notes:
-        click.echo(f"note     {note}")
+        click.echo(f"note     {safe_text(note)}")
     click.echo(
         f"checked {result.entries} ledger entries, {result.heads} signed tree heads, "
         f"{result.records} records, {result.blobs} vault blobs"
     )
     if result.problems:
         raise AuditFailed(f"{len(result.problems)} problem(s) found; see above")
+    if result.unrecorded:
+        # kept bytes without a record: nothing recorded is lost, but these need a person
+        click.echo(
+            f"OK: nothing altered, nothing recorded lost; {result.unrecorded} kept file(s) "
+            "have no record yet (named above)"
+        )
+        return
     click.echo("OK: nothing lost, nothing altered")
 
 
@@ -80,10 +88,10 @@ def verify_package(
         package, desk_key, tsa_ca=tsa_ca, openssl_timeout=openssl_timeout
     )
     for line in report.lines:
-        click.echo(line)
+        click.echo(safe_text(line))
     if report.problems:
         for problem in report.problems:
-            click.echo(f"PROBLEM  {problem}")
+            click.echo(f"PROBLEM  {safe_text(problem)}")
         raise PackageError(f"the package does not verify: {len(report.problems)} problem(s)")
     click.echo("OK: the package verifies")
 
@@ -105,7 +113,7 @@ def head(home: Path, db_url: str | None, if_due: bool) -> None:
 
     desk_home = desk_at(home, db_url)
     identity = desk_home.unlock(read_passphrase("the desk key"))
-    with desk_home.open_store() as store:
+    with desk_home.open_store(identity) as store:
         if if_due:
             with store.session() as session:
                 if not head_due(session, now=utcnow()):

@@ -9,7 +9,10 @@ kept bytes: sijil.desk.quarantine_audit); desk work (incidents, revisions,
 evidence, attribution, assessments, reviews) matches its entries both ways
 (sijil.desk.desk_audit), and so do sources, claims, verdicts and monitor records
 (sijil.desk.claims_audit); the ledger recomputes to every signed tree head; each
-head is consistent with the one before. Nothing here writes.
+head is consistent with the one before; and what is kept without a record (a vault
+blob no row accounts for, an older desk's quarantine file no row names, an
+attachment without its media fingerprint) is named in the notes
+(sijil.desk.unrecorded_audit). Nothing here writes.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from sijil.desk.records import (
     records_a_match,
     report_fields,
 )
+from sijil.desk.unrecorded_audit import audit_unrecorded
 from sijil.errors import LedgerError, TimestampError
 from sijil.ledger.audit import audit_ledger
 from sijil.ledger.entries import Entry, EntryKind, parse_entry
@@ -74,6 +78,10 @@ class DeskAudit:
     records: int = 0
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # vault blobs and quarantine files kept without a record (named in the notes)
+    unrecorded: int = 0
+    # attachments without a media fingerprint (named in the notes)
+    unprinted: int = 0
 
     @property
     def ok(self) -> bool:
@@ -280,8 +288,10 @@ def _check_blobs(
     expected: dict[str, str],
     audit: DeskAudit,
     quarantined: set[str],
-) -> None:
-    """``quarantined``: addresses of quarantined inputs (checked with their rows)."""
+) -> set[str]:
+    """``quarantined``: addresses of quarantined inputs (checked with their rows).
+
+    Returns the stored names of blobs no row accounts for."""
     rows = {row.sha256: row for row in session.scalars(select(VaultBlob))}
     for sha, what in expected.items():
         if sha not in rows:
@@ -297,12 +307,9 @@ def _check_blobs(
             audit.problems.append(f"{what} (sha256 {sha[:12]}): {problem}")
         names.discard(vault.name_of(sha))
     names -= {vault.name_of(sha) for sha in quarantined}
-    if names:
-        # an import killed between storing a blob and committing its records
-        # leaves one; re-importing the same input adopts it
-        audit.notes.append(
-            f"{len(names)} vault blob(s) without a record (left by an interrupted import)"
-        )
+    # an import killed between storing a blob and committing its records leaves
+    # one; re-importing the same input adopts it (sijil.desk.unrecorded_audit names it)
+    return names
 
 
 def _check_timestamps(session: Session, tsa_ca: bytes | None, audit: DeskAudit) -> None:
@@ -389,5 +396,8 @@ def audit_desk(
         for work in (audit_desk_work(session), audit_claims(session)):
             audit.records += work.records
             audit.problems += work.problems
-        _check_blobs(session, vault, expected, audit, kept.blobs)
+        orphans = _check_blobs(session, vault, expected, audit, kept.blobs)
+        unrecorded = audit_unrecorded(session, vault, home, orphans)
+        audit.notes += unrecorded.notes
+        audit.unrecorded, audit.unprinted = unrecorded.kept, unrecorded.unprinted
     return audit

@@ -1,24 +1,49 @@
-"""The desk's home folder: keys, public file, database, evidence vault, shard pool."""
+"""The desk's home folder: keys, public file, database, evidence vault, shard pool.
+
+The embedded SQLite database is encrypted (SQLCipher) under a key derived from the
+unlocked desk identity, so it opens only after the passphrase: nothing else is
+stored. A PostgreSQL database is reached by its URL and not encrypted by sijil.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 
 from sijil.crypto.identity import DeskIdentity, DeskPublic
 from sijil.crypto.kdf import KdfParams
+from sijil.desk.vault_config import VAULT_CONFIG, open_blob_store
 from sijil.envelope.invite import Invite
 from sijil.errors import ConfigError
 from sijil.faults import FaultHook, no_faults
 from sijil.fsutil import atomic_write
 from sijil.store import Correspondent, Store
-from sijil.vault import Vault
+from sijil.store.database import sqlite_file
+from sijil.store.sqlcipher import KEY_BYTES, SqliteFile, file_state
+from sijil.vault import Vault, VaultKey
 
-__all__ = ["DeskHome"]
+__all__ = ["DATABASE_KEY_INFO", "DeskHome", "database_key"]
+
+#: HKDF label of the database key; a new label would be a new key (and migration).
+DATABASE_KEY_INFO = b"sijil-desk-db/1 sqlcipher"
+
+
+def database_key(identity: DeskIdentity) -> bytes:
+    """The SQLCipher key of the desk's database: HKDF-SHA256 of the vault secret.
+
+    The vault's own keys come from the same secret under other labels
+    (sijil.vault.cipher), so neither key tells anything about the other.
+    """
+    return HKDF(
+        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=DATABASE_KEY_INFO
+    ).derive(identity.vault)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +54,8 @@ class DeskHome:
     db_url: str | None = None
     # crash points and injected failures (sijil.faults); tests and crash trials only
     faults: FaultHook = no_faults
+    # the database key, for a home handed around after unlocking (with_key)
+    db_key: bytes | None = field(default=None, repr=False)
 
     @property
     def key_file(self) -> Path:
@@ -69,6 +96,20 @@ class DeskHome:
     def database_url(self) -> str:
         return self.db_url or Store.sqlite_url(self.root / "sijil.db")
 
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file; None when the desk uses PostgreSQL."""
+        return sqlite_file(self.database_url)
+
+    def database_is_encrypted(self) -> bool:
+        """Whether opening the database needs the key: a SQLite file not in the clear.
+
+        A new file counts (it will be created encrypted); a plaintext file of a desk
+        made before encryption does not, until 'sijil desk migrate-encrypt'.
+        """
+        path = self.sqlite_file
+        return path is not None and file_state(path) is not SqliteFile.PLAIN
+
     def exists(self) -> bool:
         return self.key_file.is_file() and self.public_file.is_file()
 
@@ -84,7 +125,12 @@ class DeskHome:
         for folder in (self.vault, self.pending_shards):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         identity = DeskIdentity.generate()
-        self.open_store().close()
+        database = self.sqlite_file
+        if database is not None and not database.exists():
+            # owner-only from the start; SQLite gives its -wal and -shm the same mode
+            database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        self.open_store(identity).close()
         atomic_write(self.key_file, identity.lock(passphrase, kdf))
         atomic_write(self.public_file, identity.public.to_bytes(), mode=0o644)
         return identity.public
@@ -100,12 +146,33 @@ class DeskHome:
             raise ConfigError("desk.key and desk.pub belong to different desks")
         return identity
 
-    def open_store(self) -> Store:
-        return Store.open(self.database_url)
+    def with_key(self, identity: DeskIdentity) -> DeskHome:
+        """This home, holding the database key so that ``open_store()`` needs no identity."""
+        return replace(self, db_key=database_key(identity))
+
+    def open_store(self, identity: DeskIdentity | None = None) -> Store:
+        """The desk's database, migrated to the newest schema.
+
+        An encrypted SQLite file is opened with the key of ``identity`` (or the one
+        this home holds); a new one is created encrypted. A plaintext file left by
+        an older desk opens as it is. PostgreSQL needs no identity.
+        """
+        if not self.database_is_encrypted():
+            return Store.open(self.database_url)
+        key = database_key(identity) if identity is not None else self.db_key
+        if key is None:
+            raise ConfigError("the desk's database is encrypted: unlock the desk key first")
+        return Store.open(self.database_url, key=key)
+
+    @property
+    def vault_config(self) -> Path:
+        """Optional: the object store that holds the vault (sijil.desk.vault_config)."""
+        return self.root / VAULT_CONFIG
 
     def open_vault(self, identity: DeskIdentity) -> Vault:
-        """The evidence vault, unlocked with the desk's vault secret."""
-        return Vault.folder(self.vault, identity.vault, faults=self.faults)
+        """The evidence vault (the folder, or the object store vault.json names), unlocked."""
+        blobs = open_blob_store(self.vault_config, self.vault)
+        return Vault(blobs=blobs, key=VaultKey.from_secret(identity.vault), faults=self.faults)
 
     def invite(self, store: Store, *, codename: str, relay: str | None = None) -> Invite:
         """Register a codename and return its invite; the token itself is not stored."""

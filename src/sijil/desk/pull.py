@@ -5,9 +5,18 @@ An envelope is acknowledged, and so deleted at the relay, only once intake has
 kept it: imported, already known, or quarantined with its reason. A download
 whose bytes do not hash to the envelope id, or that runs past the size the relay
 listed for it, is neither imported nor acknowledged; the next pull tries again
-(status ``waiting``). So is an envelope intake skipped (too large to quarantine),
-and every envelope of a pull that intake aborted (disk full, database down:
-:class:`~sijil.errors.IntakeAborted` propagates, and the relay keeps the rest).
+(status ``waiting``). So is an envelope intake skipped (too large to quarantine).
+
+The relay lists envelopes in id order, so one envelope that always fails would sit
+at the head of every listing: no single envelope may stop a pull. One the relay
+will not hand over (gone meanwhile, a 404 or 5xx for that file alone) waits at the
+relay and the pull goes on. One whose import stopped intake
+(:class:`~sijil.errors.IntakeAborted`: disk full, database down) waits too, and
+the pull tries the next: when that one imports, the machine is fine and the
+failure was the envelope's own; when it stops intake as well, or no envelope
+follows, the failure is the machine's and the pull stops with that error, the
+relay keeping the rest. A refusal of the desk itself (a bad signature, the
+relay's limits) or an unreachable relay stops the pull at once.
 """
 
 from __future__ import annotations
@@ -19,7 +28,13 @@ from collections.abc import Callable
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
 from sijil.desk.intake import ImportOutcome, ImportStatus, Progress, import_paths
-from sijil.errors import RelayError, RelayProtocolError
+from sijil.errors import (
+    IntakeAborted,
+    RelayAuthError,
+    RelayError,
+    RelayLimitExceeded,
+    RelayUnreachable,
+)
 from sijil.relay.protocol.auth import sign_request
 from sijil.relay.protocol.client import LONGER_THAN_LISTED, RelayClient
 from sijil.relay.protocol.tus import DEFAULT_MAX_ENVELOPE_BYTES
@@ -36,6 +51,13 @@ _ID = re.compile(r"[0-9a-f]{64}")
 # What a relay accepts by default; a listing above it is a relay gone wrong, and a
 # download is never let grow past what was listed (a relay must not fill the desk).
 MAX_PULL_BYTES = DEFAULT_MAX_ENVELOPE_BYTES
+
+
+def _refused_for_this_envelope(exc: RelayError) -> bool:
+    """The relay would not hand over this one envelope; the others may still come."""
+    if isinstance(exc, RelayAuthError | RelayLimitExceeded | RelayUnreachable):
+        return False  # about the desk or the relay as a whole
+    return exc.status == LONGER_THAN_LISTED or exc.status in (404, 410) or exc.status >= 500
 
 
 def pull_envelopes(
@@ -65,44 +87,58 @@ def pull_envelopes(
             listed = [(str(item["id"]), int(item["size"])) for item in listing.json()["envelopes"]]
         except (ValueError, KeyError, TypeError) as exc:
             raise RelayError("the relay's envelope list does not parse", status=502) from exc
+        # an import that stopped intake, until a later import shows the machine is fine:
+        # a failing disk or database stops every envelope, a poisoned one only itself
+        unexplained: IntakeAborted | None = None
+
+        def waiting(envelope_id: str, problem: str) -> None:
+            outcome = ImportOutcome(
+                source=f"{envelope_id}.age",
+                status=ImportStatus.WAITING,
+                detail=f"{problem}; it stays at the relay for next time",
+                envelope_id=envelope_id,
+            )
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+
         for envelope_id, size in listed[:MAX_PER_PULL]:
             if not _ID.fullmatch(envelope_id):
                 continue
             url = f"v1/desk/envelopes/{envelope_id}"
             target = home.staging / f"{envelope_id}.age"
             try:
-                problem = ""
                 if not 0 < size <= max_envelope_bytes:
-                    problem = "the relay lists it at an impossible size; not downloaded"
-                else:
-                    try:
-                        digest = client.download(
-                            url, target, headers=signed("GET", url), max_bytes=size
-                        )
-                    except RelayProtocolError as exc:
-                        if exc.status != LONGER_THAN_LISTED:
-                            raise
-                        problem = str(exc)
-                    else:
-                        if digest != envelope_id:
-                            problem = "the download was damaged"
-                if problem:
-                    outcome = ImportOutcome(
-                        source=target.name,
-                        status=ImportStatus.WAITING,
-                        detail=f"{problem}; it stays at the relay for next time",
-                        envelope_id=envelope_id,
-                    )
-                    outcomes.append(outcome)
-                    if progress is not None:
-                        progress(outcome)
+                    waiting(envelope_id, "the relay lists it at an impossible size; not downloaded")
                     continue
-                taken = import_paths(
-                    home, identity, store, [target], channel="relay", progress=progress
-                )
+                try:
+                    digest = client.download(
+                        url, target, headers=signed("GET", url), max_bytes=size
+                    )
+                except RelayError as exc:
+                    if not _refused_for_this_envelope(exc):
+                        raise
+                    waiting(envelope_id, str(exc))
+                    continue
+                if digest != envelope_id:
+                    waiting(envelope_id, "the download was damaged")
+                    continue
+                try:
+                    taken = import_paths(
+                        home, identity, store, [target], channel="relay", progress=progress
+                    )
+                except IntakeAborted as exc:
+                    if unexplained is not None:
+                        raise  # two in a row: the machine, not the envelopes
+                    unexplained = exc
+                    waiting(envelope_id, str(exc))
+                    continue
+                unexplained = None
                 outcomes += taken
                 if taken and all(outcome.status in _KEPT for outcome in taken):
                     client.request("DELETE", url, headers=signed("DELETE", url), ok=(204, 404))
             finally:
                 target.unlink(missing_ok=True)
+        if unexplained is not None:
+            raise unexplained  # nothing after it imported: the machine may be failing
     return outcomes

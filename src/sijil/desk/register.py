@@ -19,7 +19,10 @@ from sijil.ledger import log as ledger_log
 from sijil.store import Attachment, Correspondent, Envelope, Report, Store, utcnow
 from sijil.vault import BlobRef, record_blob
 
-__all__ = ["register_report", "resolve_sender"]
+__all__ = ["UNENROLLED_PREFIX", "register_report", "resolve_sender"]
+
+# The codename of a key the desk never enrolled: the prefix, then its fingerprint's digits.
+UNENROLLED_PREFIX = "unenrolled-"
 
 
 def resolve_sender(session: Session, manifest: Manifest) -> Correspondent:
@@ -46,12 +49,12 @@ def resolve_sender(session: Session, manifest: Manifest) -> Correspondent:
     # A used invite presented by another key lands here too: possibly a seized
     # invite, so it must not inherit the trusted codename.
     digits = fp.replace(" ", "")
-    codename = "unenrolled-" + digits[:10]
+    codename = UNENROLLED_PREFIX + digits[:10]
     # A key ground to collide with a known codename's prefix must not fail the import.
     for length in range(12, len(digits) + 1, 2):
         if session.scalar(select(Correspondent.id).filter_by(codename=codename)) is None:
             break
-        codename = "unenrolled-" + digits[:length]
+        codename = UNENROLLED_PREFIX + digits[:length]
     stranger = Correspondent(
         codename=codename,
         sign_key=manifest.sign_key,

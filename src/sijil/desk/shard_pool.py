@@ -2,13 +2,21 @@
 
 Shards found in a text (a chat export) are kept one file each under
 ``home/shards/<envelope id>/``, whatever import brought them; when an import adds
-to a pool, intake tries to rebuild that envelope. A family still short of shards
-waits (kept for the next import); one whose shards cannot rebuild is kept in
-quarantine as one bundle, and the pool is emptied.
+to a pool, intake tries to rebuild that envelope. Every distinct copy of a shard
+is kept (its file is named by its index and a digest of its body): the shard
+checksum needs no key, so a forged shard 2 must not shut out the genuine one.
+
+A family that cannot rebuild yet waits, every copy kept for the next import: too
+few shards, or no choice of ``k`` of them (tried within
+``shards.MAX_REBUILD_ATTEMPTS``) that rebuilds the envelope its id names, which
+means a forged or damaged copy is among them and a genuine one may still come.
+Nothing in a pool is quarantined because of another shard; the pool is emptied
+only once its envelope is taken (or was already here).
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +29,10 @@ from sijil.fsutil import atomic_write, confine
 from sijil.store import Envelope, Store
 
 __all__ = ["rebuild_pending", "take_text"]
+
+# Hex digits of a copy's SHA-256 in its file name: 64 bits tell copies apart (a
+# collision would only keep one of two forgeries), and keep names short.
+_COPY_DIGEST = 16
 
 
 class _Intake(Protocol):
@@ -73,7 +85,9 @@ def take_text(intake: _Intake, path: Path, *, source: str, channel: str) -> set[
     touched: set[str] = set()
     for shard in found:
         folder = confine(intake.home.pending_shards, shard.envelope_id)
-        target = folder / f"{shard.index:03d}-k{shard.k}-n{shard.n}-len{shard.length}.txt"
+        copy = hashlib.sha256(shard.data).hexdigest()[:_COPY_DIGEST]
+        name = f"{shard.index:03d}-k{shard.k}-n{shard.n}-len{shard.length}-{copy}.txt"
+        target = folder / name
         if not target.exists():
             atomic_write(target, shard_codec.format_shard(shard).encode("ascii"))
         touched.add(shard.envelope_id)
@@ -105,41 +119,26 @@ def rebuild_pending(intake: _Intake, envelope_id: str) -> None:
         for piece in shard_codec.parse_text(shard_file.read_text("ascii"))[0]:
             families.setdefault((piece.k, piece.n, piece.length), []).append(piece)
     data: bytes | None = None
-    waiting: list[TooFewShards] = []
-    failure: ShardError | None = None
+    waiting: list[ShardError] = []
     for family in families.values():
         try:
             data = shard_codec.rebuild(family)
             break
-        except TooFewShards as exc:
-            waiting.append(exc)
         except ShardError as exc:
-            failure = exc
-    if data is None and (waiting or failure is None):
-        # a family still waiting keeps every shard; only when all fail is it quarantined
-        short = waiting[0] if waiting else TooFewShards("no readable shard")
+            waiting.append(exc)
+    if data is None:
+        # too few shards, or a forged or damaged copy among them: every copy stays,
+        # and a later import of more (genuine) shards tries again
+        forged = next((e for e in waiting if not isinstance(e, TooFewShards)), None)
+        problem = forged or (waiting[0] if waiting else TooFewShards("no readable shard"))
         intake.emit(
             ImportOutcome(
                 source=label,
                 status=ImportStatus.WAITING,
-                detail=f"{short}; kept, import more shards later",
+                detail=f"{problem}; kept, import more shards later",
                 envelope_id=envelope_id,
             )
         )
-        return
-    if data is None:
-        problem: ShardError = failure or TooFewShards("no readable shard")
-        bundle = intake.staging / f"{envelope_id}.shards.txt"
-        atomic_write(bundle, b"".join(p.read_bytes() for p in sorted(folder.glob("*.txt"))))
-        intake.quarantine(
-            bundle,
-            source=label,
-            reason=str(problem),
-            error_type=type(problem).__name__,
-            channel="text",
-        )
-        bundle.unlink()
-        shutil.rmtree(folder)
         return
     rebuilt = intake.staging / f"{envelope_id}.age"
     atomic_write(rebuilt, data)

@@ -20,7 +20,13 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from sijil.crypto.identity import raw_public
-from sijil.errors import MalformedEnvelope, NotForThisRecipient, TamperedEnvelope, TruncatedEnvelope
+from sijil.errors import (
+    EnvelopeError,
+    MalformedEnvelope,
+    NotForThisRecipient,
+    TamperedEnvelope,
+    TruncatedEnvelope,
+)
 
 __all__ = [
     "CHUNK_SIZE",
@@ -40,6 +46,9 @@ TAG_SIZE = 16
 # file from making us buffer or scan megabytes before any authentication.
 MAX_HEADER_BYTES = 64 * 1024
 MAX_STANZAS = 64
+MAC_SIZE = 32  # HMAC-SHA-256
+# A stanza argument is a non-empty string of VCHAR (%x21-7E), by the age spec.
+VCHAR_MIN, VCHAR_MAX = 0x21, 0x7E
 
 
 class Readable(Protocol):
@@ -163,7 +172,7 @@ def read_header(src: Readable) -> tuple[list[tuple[list[bytes], bytes]], bytes, 
     while current.startswith(b"-> "):
         if len(stanzas) >= MAX_STANZAS:
             raise MalformedEnvelope("envelope header has too many recipient stanzas")
-        args = current[3:].split(b" ")
+        args = _stanza_arguments(current[3:])
         body = bytearray()
         while True:
             body_line = line()
@@ -177,7 +186,19 @@ def read_header(src: Readable) -> tuple[list[tuple[list[bytes], bytes]], bytes, 
     if not current.startswith(b"--- ") or not stanzas:
         raise MalformedEnvelope("envelope header is damaged (no MAC line)")
     covered = bytes(data[: len(data) - len(current) - 1]) + b"---"
-    return stanzas, covered, _unb64(current[4:])
+    mac = _unb64(current[4:])
+    if len(mac) != MAC_SIZE:
+        raise MalformedEnvelope("envelope header is damaged (bad MAC length)")
+    return stanzas, covered, mac
+
+
+def _stanza_arguments(line: bytes) -> list[bytes]:
+    """A stanza's arguments: each a non-empty run of printable ASCII (age's VCHAR)."""
+    args = line.split(b" ")
+    for arg in args:
+        if not arg or any(byte < VCHAR_MIN or byte > VCHAR_MAX for byte in arg):
+            raise MalformedEnvelope("envelope header is damaged (bad stanza argument)")
+    return args
 
 
 class AgeReader:
@@ -190,15 +211,14 @@ class AgeReader:
         expected = hmac.new(_hkdf(file_key, b"", b"header"), covered, "sha256").digest()
         if not hmac.compare_digest(expected, mac):
             raise TamperedEnvelope("the envelope header was changed (MAC does not verify)")
-        nonce = src.read(16)
+        nonce = _read_full(src, 16)
         if len(nonce) < 16:
             raise TruncatedEnvelope("the envelope ends before its payload")
         self.header_size = len(covered) + 2 + len(_b64(mac)) + 16
         self._aead = ChaCha20Poly1305(_hkdf(file_key, nonce, b"payload"))
         self._counter = 0
-        self._next = src.read(CHUNK_SIZE + TAG_SIZE)
-        if not self._next:
-            raise TruncatedEnvelope("the envelope ends before its payload")
+        # an error found after a chunk was released (data after the last chunk)
+        self._failure: EnvelopeError | None = None
         self._plain = b""
         self._pos = 0
         self._done = False
@@ -216,8 +236,11 @@ class AgeReader:
                 raise MalformedEnvelope("envelope header is damaged (bad X25519 share)")
             try:
                 shared = identity.exchange(X25519PublicKey.from_public_bytes(share))
-            except ValueError:
-                continue  # an all-zero shared secret: not ours, and not safe to use
+            except ValueError as exc:
+                # an all-zero shared secret: the spec says to reject the file outright
+                raise MalformedEnvelope(
+                    "envelope header is damaged (X25519 share is a low-order point)"
+                ) from exc
             wrap_key = _hkdf(shared, share + ours, X25519_LABEL)
             try:
                 return ChaCha20Poly1305(wrap_key).decrypt(b"\x00" * 12, body, None)
@@ -228,30 +251,43 @@ class AgeReader:
         )
 
     def _advance(self) -> None:
-        chunk, self._next = self._next, b""
-        if len(chunk) == CHUNK_SIZE + TAG_SIZE:
-            self._next = self._src.read(CHUNK_SIZE + TAG_SIZE)
-        elif self._src.read(1):
-            raise TamperedEnvelope("the envelope is damaged (a short chunk before the end)")
-        last = not self._next
-        try:
-            self._plain = self._aead.decrypt(_nonce(self._counter, last=last), chunk, None)
-        except InvalidTag as exc:
-            if last and len(chunk) == CHUNK_SIZE + TAG_SIZE:
-                try:
-                    self._aead.decrypt(_nonce(self._counter, last=False), chunk, None)
-                except InvalidTag:
-                    pass
-                else:
-                    raise TruncatedEnvelope("the envelope was cut short") from exc
-            raise TamperedEnvelope(
-                "the envelope is damaged or was changed (authentication failed)"
-            ) from exc
-        if not self._plain and (not last or self._counter > 0):
+        """Decrypt the next chunk, as age's reference reader does.
+
+        A short chunk is the last one; a full chunk is tried as an inner chunk,
+        then as the last. Each chunk is released once it authenticates, so a
+        stream that is cut short or carries data after its last chunk fails on
+        the read after the last good chunk, never silently.
+        """
+        if self._failure is not None:
+            raise self._failure
+        chunk = _read_full(self._src, CHUNK_SIZE + TAG_SIZE)
+        if not chunk:
+            if self._counter:
+                raise TruncatedEnvelope("the envelope was cut short")
+            raise TruncatedEnvelope("the envelope ends before its payload")
+        full = len(chunk) == CHUNK_SIZE + TAG_SIZE
+        if len(chunk) == TAG_SIZE and self._counter > 0:
             raise TamperedEnvelope("the envelope is damaged (an empty chunk)")
+        last = not full
+        plain = self._open(chunk, last=last)
+        if plain is None and full:
+            last = True
+            plain = self._open(chunk, last=True)
+        if plain is None:
+            raise TamperedEnvelope("the envelope is damaged or was changed (authentication failed)")
         self._counter += 1
-        self._pos = 0
-        self._done = last
+        self._plain, self._pos = plain, 0
+        if last:
+            if self._src.read(1):
+                self._failure = TamperedEnvelope("the envelope carries data after its last chunk")
+            else:
+                self._done = True
+
+    def _open(self, chunk: bytes, *, last: bool) -> bytes | None:
+        try:
+            return self._aead.decrypt(_nonce(self._counter, last=last), chunk, None)
+        except InvalidTag:
+            return None
 
     def read(self, size: int = -1) -> bytes:
         """Return up to ``size`` plaintext bytes (all remaining for -1); b"" at the end."""
@@ -280,6 +316,19 @@ class AgeReader:
         while self._pos >= len(self._plain) and not self._done:
             self._advance()
         return self._pos >= len(self._plain) and self._done
+
+
+def _read_full(src: Readable, size: int) -> bytes:
+    """Up to ``size`` bytes; fewer only at the end of ``src`` (pipes return short reads)."""
+    parts: list[bytes] = []
+    got = 0
+    while got < size:  # bounded: every pass adds at least one byte or stops
+        part = src.read(size - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 def digest_stream(src: Readable, block: int = 1 << 20) -> tuple[str, int]:

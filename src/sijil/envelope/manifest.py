@@ -48,6 +48,12 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 # at most 127 characters in all, the width of the desk's column (RFC 6838 allows 127 each)
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
 _DECIMAL = re.compile(r"-?\d{1,3}(\.\d{1,7})?")
+# Control characters (Unicode category Cc: C0, DEL, C1). A multi-line text keeps
+# newline and tab; a single-line field (a title, a name, a token) keeps none, nor
+# the Unicode line and paragraph separators. A NUL stops PostgreSQL, an escape
+# sequence drives a terminal, a newline in a title forges a line of output.
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def check_attachment_name(name: str) -> str:
@@ -134,6 +140,15 @@ class Manifest:
             raise MalformedEnvelope("created_at is outside the years a report can have")
         _key(self.sign_key, "sender key")
         _key(self.reply_key, "reply key")
+        _check_line(self.title, "title")
+        _check_text(self.body, "body")
+        _check_line(self.nonce, "nonce")
+        _check_line(self.created_at, "created_at")
+        if self.enrol_token is not None:
+            _check_line(self.enrol_token, "invite token")
+        for key, value in self.extra.items():
+            _check_line(key, "report extra's name")
+            _check_text(value, f"report extra {key[:40]!r}")
 
     @property
     def created(self) -> datetime:
@@ -250,6 +265,23 @@ def _key(value: str, what: str) -> None:
         raw = b""
     if len(raw) != KEY_BYTES:
         raise MalformedEnvelope(f"the manifest's {what} is not a 32-byte key")
+
+
+def _refuse_control(found: re.Match[str] | None, what: str) -> None:
+    if found is not None:
+        raise MalformedEnvelope(
+            f"the report's {what} contains a control character (U+{ord(found.group()):04X})"
+        )
+
+
+def _check_line(value: str, what: str) -> None:
+    """A single-line field: no control character at all, no line separator."""
+    _refuse_control(_CONTROL_IN_LINE.search(value), what)
+
+
+def _check_text(value: str, what: str) -> None:
+    """A multi-line text: newline and tab, no other control character."""
+    _refuse_control(_CONTROL_IN_TEXT.search(value), what)
 
 
 def _text(value: object) -> str:

@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 
 import zfec
 
+from sijil.envelope.shard_search import MAX_REBUILD_ATTEMPTS, search
 from sijil.errors import MalformedShard, MixedShards, ShardError, TooFewShards
 
 __all__ = [
     "BODY_LINE_CHARS",
     "DEFAULT_SHARD_BYTES",
     "MAX_ENVELOPE_BYTES",
+    "MAX_REBUILD_ATTEMPTS",
     "MAX_SHARDS",
     "MAX_SHARD_BYTES",
     "MAX_TEXT_CHARS",
@@ -307,7 +309,13 @@ def group(shards: Iterable[Shard]) -> dict[str, list[Shard]]:
 
 
 def rebuild(shards: Iterable[Shard]) -> bytes:
-    """The envelope from any ``k`` distinct shards of it, verified against its id."""
+    """The envelope from ``k`` distinct shards of it, verified against its id.
+
+    The ``sum=`` of a shard needs no key, so anyone can forge one that parses. Every
+    distinct copy of an index is kept, and when the first ``k`` do not rebuild the
+    envelope the id names, other choices are tried, those leaving out one copy
+    first, then two, and so on, at most MAX_REBUILD_ATTEMPTS decodes.
+    """
     pool = list(shards)
     if not pool:
         raise TooFewShards("no shards given")
@@ -322,20 +330,17 @@ def rebuild(shards: Iterable[Shard]) -> bytes:
     short = first.envelope_id[:8]
     if any((s.k, s.n, s.length) != (first.k, first.n, first.length) for s in pool):
         raise MixedShards(f"shards of envelope {short} disagree on k, n or length")
-    by_index: dict[int, bytes] = {}
-    for s in pool:
-        if by_index.setdefault(s.index, s.data) != s.data:
-            raise MalformedShard(f"{s.label} appears twice with different data; drop the bad copy")
-    if len(by_index) < first.k:
-        raise TooFewShards(
-            f"have {len(by_index)} of the {first.k} shards needed for envelope {short}"
-        )
-    # Lowest indices first: data blocks (1..k) decode without arithmetic.
-    chosen = sorted(by_index)[: first.k]
-    blocks = zfec.Decoder(first.k, first.n).decode(
-        tuple(by_index[i] for i in chosen), tuple(i - 1 for i in chosen)
+    # every distinct copy once, lowest index first (data blocks decode without arithmetic)
+    copies = sorted({(s.index, s.data) for s in pool}, key=lambda c: (c[0], _sum(c[1])))
+    distinct = len({index for index, _ in copies})
+    if distinct < first.k:
+        raise TooFewShards(f"have {distinct} of the {first.k} shards needed for envelope {short}")
+    found, tried = search(
+        copies, k=first.k, n=first.n, length=first.length, digest=first.envelope_id
     )
-    envelope = b"".join(bytes(b) for b in blocks)[: first.length]
-    if hashlib.sha256(envelope).hexdigest() != first.envelope_id:
-        raise MalformedShard(f"rebuilt envelope does not match its id {short}; a shard is corrupt")
-    return envelope
+    if found is not None:
+        return found
+    raise MalformedShard(
+        f"rebuilt envelope does not match its id {short} ({tried} choice(s) of {first.k} "
+        f"from {len(copies)} shard copies tried); a shard is forged or corrupt"
+    )

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -243,7 +244,8 @@ def _export(
     home: DeskHome, identity: DeskIdentity, store: Store, *, plan: _Plan, out: Path
 ) -> ExportResult:
     vault = home.open_vault(identity)
-    subject = hashlib.sha256(out.name.encode()).hexdigest()
+    # the name's bytes as the file system holds them: a name need not be UTF-8
+    subject = hashlib.sha256(os.fsencode(out.name)).hexdigest()
     with store.session(write=True) as session:
         (export_seq,) = log.append(
             session, [NewEntry(kind=EntryKind.EXPORTED, subject=subject, data=plan.facts())]

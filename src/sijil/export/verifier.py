@@ -13,15 +13,22 @@ root (``--tsa-ca``) and ``openssl``, the RFC 3161 timestamp.
 It keeps its own copies of what sijil defines elsewhere (RFC 9162 hashing, canonical
 JSON, the exported report fields, the entry kinds it reads); sijil's test suite
 holds each copy to the original. Whatever goes wrong, it prints one line per
-problem and exits non-zero, never a traceback.
+problem and exits non-zero, never a traceback. It reads only regular files (a
+link, a FIFO or a device given as the package or a key is refused unread), never
+past a named size, and refuses encrypted zip members and compression methods
+sijil does not write.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
+import io
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -30,7 +37,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -44,6 +51,22 @@ BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 # claiming more is refused before anything is inflated.
 MAX_FILES = 100_000
 MAX_TOTAL = 64 << 30
+# The zip itself: its members' data plus local headers and the central directory,
+# which for MAX_FILES members take far less than the 1 GiB of room allowed here
+MAX_PACKAGE = MAX_TOTAL + (1 << 30)
+# desk.pub and a timestamp authority's root are a few KB; anything larger is not one
+MAX_KEY_FILE = 1 << 20
+# sijil writes members stored or deflated, never encrypted (flag bit 0)
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_ENCRYPTED = 0x1
+# Inputs are opened without following a link in the last component and without
+# blocking (a FIFO with no writer would hang the open); Windows has neither flag
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_BINARY", 0)
+)
 # A regular file's mode in a zip's external attributes (Unix high 16 bits)
 _S_IFMT, _S_IFLNK = 0o170000, 0o120000
 # evidence.json, entries and proofs: a few MB even for thousands of reports
@@ -120,10 +143,73 @@ def verify_inclusion(leaf: bytes, index: int, size: int, path: list[bytes], root
 
 
 def _desk_key(path: Path) -> Ed25519PublicKey:
-    doc = json.loads(path.read_bytes())
+    doc = json.loads(_read_regular(path, MAX_KEY_FILE))
     if doc.get("format") != "sijil-desk-pub/1":
         raise ValueError("not a sijil desk public-key file")
     return Ed25519PublicKey.from_public_bytes(base64.b64decode(doc["sign_key"], validate=True))
+
+
+class _Bounded(io.RawIOBase):
+    """A regular file that refuses to read past ``limit`` bytes, even if it grows."""
+
+    def __init__(self, fd: int, limit: int, name: str) -> None:
+        super().__init__()
+        self._file = io.FileIO(fd, "rb", closefd=True)
+        self._limit, self._name = limit, name
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        room = self._limit - self._file.tell()
+        view = memoryview(buffer).cast("B")
+        got = self._file.readinto(view[: max(room, 0) + 1]) or 0
+        if got > max(room, 0):
+            raise ValueError(f"{self._name} grew past {self._limit} bytes while being read")
+        return got
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _open_regular(path: Path, max_bytes: int) -> IO[bytes]:
+    """Open ``path`` only if it is a regular file of at most ``max_bytes``: a link, a
+    FIFO or a device (``/dev/zero``) is refused before a byte is read (ValueError).
+
+    The same rule as sijil.fsutil.open_regular, kept here because this file
+    imports nothing from sijil."""
+    name = path.name or str(path)
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError(f"{name} is a symbolic link; not read") from exc
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{name} is not a regular file (a FIFO, device or folder); not read")
+        if info.st_size > max_bytes:
+            raise ValueError(f"{name} is larger than {max_bytes} bytes; not read")
+        return io.BufferedReader(_Bounded(fd, max_bytes, name))
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_regular(path: Path, max_bytes: int) -> bytes:
+    with _open_regular(path, max_bytes) as handle:
+        return handle.read()
 
 
 class _Bag:
@@ -147,6 +233,13 @@ class _Bag:
                 raise ValueError(f"unsafe package: path {name!r} climbs out with '..'")
             if (info.external_attr >> 16) & _S_IFMT == _S_IFLNK:
                 raise ValueError(f"unsafe package: {name!r} is a symbolic link")
+            if info.flag_bits & _ENCRYPTED:
+                raise ValueError(f"unsafe package: {name!r} is encrypted; sijil never encrypts")
+            if info.compress_type not in _METHODS:
+                raise ValueError(
+                    f"unsafe package: {name!r} uses compression method {info.compress_type}; "
+                    "sijil packages are only stored or deflated"
+                )
         infos = [i for i in every if not i.is_dir()]
         if len(infos) > MAX_FILES or sum(i.file_size for i in infos) > MAX_TOTAL:
             raise ValueError("the package is larger than any sijil package")
@@ -582,8 +675,8 @@ def verify_package(
     report = VerifyReport()
     try:
         key = _desk_key(Path(desk_key))
-        root = None if tsa_ca is None else Path(tsa_ca).read_bytes()
-        with zipfile.ZipFile(package) as archive:
+        root = None if tsa_ca is None else _read_regular(Path(tsa_ca), MAX_KEY_FILE)
+        with _open_regular(Path(package), MAX_PACKAGE) as raw, zipfile.ZipFile(raw) as archive:
             files = _Bag(archive)
             if files.get("bagit.txt") != BAGIT_TXT:
                 report.problems.append("bagit.txt: not a BagIt 1.0 declaration")
@@ -636,6 +729,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"how long openssl may take to check the timestamp (default {OPENSSL_TIMEOUT_S:g})",
     )
     args = parser.parse_args(argv)
+    # a file name that is not UTF-8, or a console that cannot show a character,
+    # must not turn a verdict into a traceback: such characters print escaped
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         result = verify_package(
             args.package, args.desk_key, tsa_ca=args.tsa_ca, openssl_timeout=args.openssl_timeout

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
 
 from sijil.errors import DamagedMedia, MediaTooLarge, UnsupportedMedia
+from sijil.media import regions
 
 __all__ = [
     "DECODE_TARGET",
@@ -141,6 +142,11 @@ class ImagePrint:
     # the same for the picture inside flat margins (a screenshot, a framed or
     # letterboxed copy), when such margins take a noticeable share of the image
     inner: ImagePrint | None = None
+    # region hashes of the picture (inside its margins, if any), packed by
+    # sijil.media.regions.pack: the stored set, kept with the print, and the
+    # probes an arriving copy is looked up with (not kept)
+    regions: bytes = b""
+    probes: bytes = b""
 
     @property
     def hex(self) -> str:
@@ -179,10 +185,19 @@ def _is_margin(lines: NDArray[np.uint8]) -> NDArray[np.bool_]:
 
 
 def _runs(flags: NDArray[np.bool_]) -> tuple[int, int]:
-    """Lengths of the leading and trailing runs of True (all of it counts once)."""
+    """Margin lines before and after the longest run of content lines (all margin: all lead).
+
+    The longest run, not just the leading and trailing margins: a phone screenshot
+    puts lines of text (a header, a caption, buttons) between its margins and the
+    photo, and those short runs of content are not the picture.
+    """
     if len(flags) == 0 or flags.all():
         return len(flags), 0
-    return int(np.argmin(flags)), int(np.argmin(flags[::-1]))
+    content = np.concatenate(([False], ~flags, [False])).astype(np.int8)
+    edges = np.diff(content)
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    longest = int(np.argmax(ends - starts))
+    return int(starts[longest]), len(flags) - int(ends[longest])
 
 
 def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
@@ -332,10 +347,13 @@ def hash_image(source: Path | IO[bytes]) -> ImagePrint:
         raise DamagedMedia("image has no pixels")
     whole = hash_pixels(_grid_array(image), width=width, height=height)
     box = content_box(image)
-    if box is None:
-        return whole
-    inner = hash_pixels(_grid_array(image.crop(box)), width=box[2] - box[0], height=box[3] - box[1])
-    return replace(whole, inner=inner)
+    inner = None
+    frame = image.size
+    if box is not None:
+        image = image.crop(box)
+        inner = hash_pixels(_grid_array(image), width=box[2] - box[0], height=box[3] - box[1])
+    stored, probes = regions.region_sets(image, frame=frame)
+    return replace(whole, inner=inner, regions=stored, probes=probes)
 
 
 def _grid_array(image: Image.Image) -> NDArray[np.uint8]:

@@ -28,7 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from sijil.errors import ScrubError, UnsupportedFormat
+from sijil.errors import InputRefused, ScrubError, UnsupportedFormat
+from sijil.fsutil import open_regular
 from sijil.scrub._source import ByteSource, Output
 from sijil.scrub.av import MAX_AV_BYTES, scrub_mov, scrub_mp4, scrub_ogg
 from sijil.scrub.detect import FORMAT_NAMES, HEAD_BYTES, detect_format
@@ -153,10 +154,21 @@ def _refusal(fmt: str, head: bytes) -> str:
     return f"cannot clean {FORMAT_NAMES[fmt]} files yet; only {supported} files can be cleaned"
 
 
+# The largest input any cleaner takes: a path is refused above it before a byte is
+# read (each cleaner then holds its own format to its own, smaller, limit).
+MAX_INPUT_BYTES = max(cleaner.max_bytes for cleaner in REGISTRY.values())
+
+
 @contextmanager
 def _open(src: Source) -> Iterator[BinaryIO]:
+    """A path is opened without following a link or blocking on a FIFO, and only if
+    it is a regular file (sijil.fsutil.open_regular); a stream is the caller's."""
     if isinstance(src, str | os.PathLike):
-        with open(src, "rb") as stream:  # noqa: PTH123 - a plain path or PathLike
+        try:
+            stream = open_regular(os.fspath(src), max_bytes=MAX_INPUT_BYTES)
+        except InputRefused as exc:
+            raise ScrubError(str(exc)) from exc
+        with stream:
             yield stream
     else:
         yield src

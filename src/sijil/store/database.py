@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sijil.errors import ConfigError, StoreError
 from sijil.store import migrate as _migrate
+from sijil.store import sqlcipher
+from sijil.store.sqlcipher import SqliteFile
 from sijil.store.translate import store_error
 
-__all__ = ["BUSY_TIMEOUT_MS", "CONNECT_TIMEOUT_S", "Store"]
+__all__ = ["BUSY_TIMEOUT_MS", "CONNECT_TIMEOUT_S", "Store", "sqlite_file"]
 
 #: How long a SQLite writer waits for another one before giving up.
 SQLITE_MMAP_BYTES = 1 << 30  # address space only; the page cache decides what is resident
@@ -58,6 +60,17 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(_SQLITE_BEGIN_SQL[mode])
 
 
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite URL; None for PostgreSQL or an in-memory database."""
+    parsed = _parse_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):  # a URI filename: leave it to SQLite
+        return None
+    return Path(database)
+
+
 def _parse_url(url: str | URL) -> URL:
     try:
         parsed = make_url(url)
@@ -70,9 +83,23 @@ def _parse_url(url: str | URL) -> URL:
     return parsed
 
 
-def _create_engine(url: URL) -> Engine:
+def _keyed_connect(key: bytes) -> Callable[..., Any]:
+    """A ``do_connect`` hook: every new SQLCipher connection is keyed before anything else."""
+
+    def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        connection = dialect.loaded_dbapi.connect(*cargs, **cparams)
+        sqlcipher.apply_key(connection, key)
+        return connection
+
+    return connect
+
+
+def _create_engine(url: URL, key: bytes | None = None) -> Engine:
     backend = url.get_backend_name()
     kwargs: dict[str, Any] = {}
+    if backend == "sqlite" and key is not None:
+        # the pysqlite dialect over SQLCipher's fork of the same module
+        kwargs["module"] = sqlcipher.sqlcipher()
     if backend == "postgresql":
         kwargs["pool_pre_ping"] = True
         if "connect_timeout" not in url.query:
@@ -85,6 +112,8 @@ def _create_engine(url: URL) -> Engine:
         raise ConfigError(f"no database driver for {url.drivername!r}") from exc
     except sa_exc.ArgumentError as exc:
         raise ConfigError("the database URL has options the driver does not accept") from exc
+    if backend == "sqlite" and key is not None:
+        event.listen(engine, "do_connect", _keyed_connect(key))
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
@@ -97,12 +126,15 @@ class Store:
     ``Store.open(url)`` connects and migrates to the newest schema; ``session()``
     gives an ORM session that commits on success and rolls back on error.
     Every database failure surfaces as a one-line :class:`StoreError`.
+    ``Store.open(url, key=...)`` opens a SQLite file encrypted with SQLCipher
+    (sijil.store.sqlcipher), creating it encrypted if it is new.
     """
 
     engine: Engine
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, encrypted: bool = False) -> None:
         self.engine = engine
+        self.encrypted = encrypted
         # expire_on_commit=False: objects read in a session stay readable after
         # it closed, which is how callers hand results to the CLI and web layer.
         self._sessions = sessionmaker(engine, expire_on_commit=False)
@@ -112,9 +144,18 @@ class Store:
             self._write_sessions = sessionmaker(immediate, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str | URL, *, migrate: bool = True) -> Self:
-        """Connect to ``url`` and, unless ``migrate`` is False, migrate to head."""
-        store = cls(_create_engine(_parse_url(url)))
+    def open(cls, url: str | URL, *, key: bytes | None = None, migrate: bool = True) -> Self:
+        """Connect to ``url`` and, unless ``migrate`` is False, migrate to head.
+
+        ``key`` (32 raw bytes) opens a SQLite database encrypted with SQLCipher;
+        a wrong key raises StoreError with one line. PostgreSQL ignores it.
+        """
+        parsed = _parse_url(url)
+        encrypted = key is not None and parsed.get_backend_name() == "sqlite"
+        path = sqlite_file(parsed)
+        if not encrypted and path and sqlcipher.file_state(path) is SqliteFile.ENCRYPTED:
+            raise StoreError("the database is encrypted (or damaged): it needs its key")
+        store = cls(_create_engine(parsed, key if encrypted else None), encrypted=encrypted)
         try:
             if migrate:
                 store.migrate()

@@ -2,6 +2,7 @@
 
 from sijil.vault.blobstore import BlobStore, FolderBlobStore, PendingBlob
 from sijil.vault.cipher import VaultKey
+from sijil.vault.location import blob_store_from_url
 from sijil.vault.vault import BlobRef, Vault, record_blob
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "PendingBlob",
     "Vault",
     "VaultKey",
+    "blob_store_from_url",
     "record_blob",
 ]

@@ -2,8 +2,11 @@
 
 A blob store knows nothing of keys or content: it keeps opaque bytes under
 opaque names. Writes go through :meth:`BlobStore.begin`, whose pending blob is
-named only when committed (the name depends on the content, known at the end).
-An S3-compatible store would implement the same five methods.
+named only when committed (the name depends on the content, known at the end),
+unless the caller knows it up front and says so (``begin(name)``), which lets an
+object store upload straight to that name. :mod:`sijil.vault.s3` implements the
+same five methods over an S3-compatible object store; :mod:`sijil.vault.location`
+picks one from a vault URL.
 """
 
 from __future__ import annotations
@@ -18,9 +21,16 @@ from typing import BinaryIO, Protocol
 from sijil.errors import VaultError
 from sijil.fsutil import fsync_dir
 
-__all__ = ["BlobStore", "FolderBlobStore", "PendingBlob"]
+__all__ = ["BlobStore", "FolderBlobStore", "PendingBlob", "check_name"]
 
 _NAME = re.compile(r"[0-9a-f]{64}")
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a blob name (64 lowercase hex digits), else VaultError."""
+    if not _NAME.fullmatch(name):
+        raise VaultError("a vault blob name must be 64 lowercase hex digits")
+    return name
 
 
 class PendingBlob(Protocol):
@@ -33,7 +43,10 @@ class PendingBlob(Protocol):
 
 
 class BlobStore(Protocol):
-    def begin(self) -> PendingBlob: ...
+    def begin(self, name: str | None = None) -> PendingBlob:
+        """A pending blob; ``name``, when given, is the only name it may be committed under."""
+        ...
+
     def exists(self, name: str) -> bool: ...
     def open(self, name: str) -> BinaryIO: ...
     def size(self, name: str) -> int: ...
@@ -86,11 +99,10 @@ class FolderBlobStore:
         self.tmp = self.root / ".tmp"
 
     def path(self, name: str) -> Path:
-        if not _NAME.fullmatch(name):
-            raise VaultError("a vault blob name must be 64 lowercase hex digits")
-        return self.root / name[:2] / name
+        return self.root / name[:2] / check_name(name)
 
-    def begin(self) -> PendingBlob:
+    def begin(self, name: str | None = None) -> PendingBlob:
+        # a rename is atomic whatever the name: knowing it early gains nothing here
         return _FolderPending(self)
 
     def exists(self, name: str) -> bool:

@@ -64,7 +64,10 @@ class Vault:
             stored = self.blobs.size(self.name_of(expected_sha256))
             return BlobRef(sha256=expected_sha256, size=plaintext_size(stored))
         hasher = hashlib.sha256()
-        pending = self.blobs.begin()
+        # a known address names the blob up front (an object store uploads straight there)
+        pending = self.blobs.begin(
+            None if expected_sha256 is None else self.name_of(expected_sha256)
+        )
         try:
             size = encrypt_to(self.key, source, pending.write, hasher)
         except BaseException:

@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sijil.fsutil import atomic_writer
 from sijil.media.index import DEFAULT_RADIUS, HammingIndex
 from sijil.media.pdq import TRANSFORMS, ImagePrint
+from sijil.media.region_index import RegionIndex
 from sijil.media.video import MIN_FRAME_QUALITY, VideoPrint, match_videos, unpack_frames
 from sijil.store import MediaPrintRow, Store
 
@@ -50,11 +51,12 @@ VIDEO_MATCH_SHARE: Final = 0.8
 # until this many hashes arrived since the last save; the rest is caught up
 # from the store on start, which is cheap since nothing is re-hashed.
 SAVE_AFTER: Final = 1000
-# frame numbers tag index rows: 0.. a video's distinct frames, -1 an image,
-# -2 the picture inside an image's flat margins
+# frame numbers tag index rows: 0.. the second of a video's distinct frame
+# (where it first appears), -1 an image, -2 the picture inside its flat margins
 _IMAGE_FRAME: Final = -1
 _INNER_FRAME: Final = -2
-_FORMAT: Final = 1
+# 2: frames tag seconds, not distinct-frame numbers, and region hashes are saved
+_FORMAT: Final = 2
 
 
 class MatchKind(StrEnum):
@@ -63,6 +65,8 @@ class MatchKind(StrEnum):
     EXACT = "exact"  # the same bytes (SHA-256); only look-ups report it
     IMAGE = "image"  # PDQ hashes within the radius, over rotations and mirrors
     VIDEO = "video"  # enough near-identical frames shared
+    PARTIAL = "partial"  # a region of one is the other: cropped, captioned (region hashes)
+    FRAME = "frame"  # a photo is a frame of a video (the transform names the second)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +89,7 @@ class Catalog:
         self.path = path
         self.radius = radius
         self.index = HammingIndex(radius=radius)
+        self.regions = RegionIndex()
         # which print and frame each index row came from; grown by doubling
         self._owner_buf: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self._frame_buf: NDArray[np.int32] = np.zeros(0, dtype=np.int32)
@@ -146,9 +151,11 @@ class Catalog:
             self._append(row.id, [bytes.fromhex(row.pdq)], [_IMAGE_FRAME])
             if row.pdq_inner:
                 self._append(row.id, [bytes.fromhex(row.pdq_inner)], [_INNER_FRAME])
+            if row.frames:  # an image's blob holds its region hashes (docs/media.md)
+                self.regions.add(row.id, row.frames)
         elif row.kind == "video" and row.frames:
-            distinct = _distinct(unpack_frames(row.frames))
-            self._append(row.id, distinct, list(range(len(distinct))))
+            distinct = _distinct_at(unpack_frames(row.frames))
+            self._append(row.id, [d for d, _s in distinct], [s for _d, s in distinct])
         if row.kind in ("image", "video"):
             self._taken += 1
         self.watermark = max(self.watermark, row.id)
@@ -194,10 +201,13 @@ class Catalog:
             if stored != taken:
                 raise ValueError("index file belongs to another state of the store")
             self.index.restore(hashes, offsets, postings)
+            with np.load(self.path, allow_pickle=False) as saved:
+                self.regions.restore({k: saved[k] for k in saved.files if k.startswith("region")})
         except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as exc:
             # the store holds every fingerprint, so a bad file only costs a rebuild
             log.warning("media index file not used, rebuilding from the store: %s", exc)
             self.index = HammingIndex(radius=self.radius)
+            self.regions = RegionIndex()
             return
         self._owner_buf = owners.astype(np.int64)
         self._frame_buf = frames.astype(np.int32)
@@ -212,16 +222,17 @@ class Catalog:
         offsets, postings = self.index.tables()
         meta = np.array([_FORMAT, self.watermark, self._taken], dtype=np.int64)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        arrays: dict[str, Any] = {
+            "meta": meta,
+            "hashes": self.index.hashes,
+            "owners": self._owners,
+            "frames": self._frames,
+            "offsets": offsets,
+            "postings": postings,
+            **self.regions.arrays(),
+        }
         with atomic_writer(self.path) as out:
-            np.savez(
-                out,
-                meta=meta,
-                hashes=self.index.hashes,
-                owners=self._owners,
-                frames=self._frames,
-                offsets=offsets,
-                postings=postings,
-            )
+            np.savez(out, **arrays)
         self._unsaved = 0
 
     def save_if_due(self) -> None:
@@ -237,7 +248,7 @@ class Catalog:
         if image.quality < MIN_IMAGE_QUALITY:
             return []
         self._flush()
-        best: dict[int, tuple[int, str]] = {}
+        best: dict[int, tuple[int, str, bool]] = {}
         queries = [(n, v, False) for n, v in zip(TRANSFORMS, image.dihedral, strict=True)]
         if image.inner is not None:
             framed = image.inner.dihedral
@@ -246,33 +257,57 @@ class Catalog:
             hits = self.index.query(variant)
             for row, distance in zip(hits.rows.tolist(), hits.distances.tolist(), strict=True):
                 frame = int(self._frames[row])
-                if frame >= 0:
-                    continue
                 owner = int(self._owners[row])
                 if owner != exclude and (owner not in best or distance < best[owner][0]):
                     via_inner = inner or frame == _INNER_FRAME
-                    best[owner] = (distance, f"{name}, framed" if via_inner else name)
-        return sorted(
-            (
-                Found(print_id=o, kind=MatchKind.IMAGE, distance=d, transform=t)
-                for o, (d, t) in best.items()
-            ),
-            key=lambda f: (f.distance, f.print_id),
-        )
+                    how = f"{name}, framed" if via_inner else name
+                    if frame >= 0:  # a frame of a video: say where
+                        how = _at_second(frame, name)
+                    best[owner] = (distance, how, frame >= 0)
+        found = [
+            Found(
+                print_id=o,
+                kind=MatchKind.FRAME if video else MatchKind.IMAGE,
+                distance=d,
+                transform=t,
+            )
+            for o, (d, t, video) in best.items()
+        ]
+        # a cropped or captioned copy: a probe near a stored region of an image not yet found
+        for hit in self.regions.match(image.probes, exclude=exclude):
+            if hit.owner not in best:
+                found.append(
+                    Found(
+                        print_id=hit.owner,
+                        kind=MatchKind.PARTIAL,
+                        distance=hit.distance,
+                        transform=hit.describe(),
+                    )
+                )
+        return sorted(found, key=lambda f: (f.kind is MatchKind.PARTIAL, f.distance, f.print_id))
 
     def match_video(self, video: VideoPrint, *, exclude: int | None = None) -> list[Found]:
         """Earlier videos sharing enough near-identical frames with ``video``, either way."""
         self._flush()
-        distinct = _distinct(video.frames)
+        distinct_at = _distinct_at(video.frames)
+        distinct = [d for d, _s in distinct_at]
         closest: dict[int, int] = {}
-        for digest in distinct:
+        shown: dict[int, tuple[int, int]] = {}  # earlier photos the video shows: (distance, s)
+        for digest, second in distinct_at:
             hits = self.index.query(digest)
             for row, distance in zip(hits.rows.tolist(), hits.distances.tolist(), strict=True):
                 owner = int(self._owners[row])
-                if self._frames[row] < 0 or owner == exclude:
+                if owner == exclude:
+                    continue
+                if self._frames[row] < 0:
+                    if owner not in shown or distance < shown[owner][0]:
+                        shown[owner] = (distance, second)
                     continue
                 closest[owner] = min(distance, closest.get(owner, distance))
-        found = []
+        found = [
+            Found(print_id=o, kind=MatchKind.FRAME, distance=d, transform=_at_second(s))
+            for o, (d, s) in shown.items()
+        ]
         hashes = self.index.hashes
         for owner, distance in closest.items():
             start, end = self._spans[owner]
@@ -288,7 +323,10 @@ class Catalog:
                         other_score=round(other, 4),
                     )
                 )
-        return sorted(found, key=lambda f: (-(f.score or 0), f.distance, f.print_id))
+        return sorted(
+            found,
+            key=lambda f: (f.kind is MatchKind.FRAME, -(f.score or 0), f.distance, f.print_id),
+        )
 
     def match(self, media: ImagePrint | VideoPrint, *, exclude: int | None = None) -> list[Found]:
         if isinstance(media, ImagePrint):
@@ -296,12 +334,20 @@ class Catalog:
         return self.match_video(media, exclude=exclude)
 
 
-def _distinct(frames: tuple[tuple[bytes, int], ...]) -> list[bytes]:
-    seen: dict[bytes, None] = {}
-    for digest, quality in frames:
+def _distinct_at(frames: tuple[tuple[bytes, int], ...]) -> list[tuple[bytes, int]]:
+    """Distinct usable frame hashes, each with the second it first appears at."""
+    seen: dict[bytes, int] = {}
+    for second, (digest, quality) in enumerate(frames):
         if quality >= MIN_FRAME_QUALITY:
-            seen.setdefault(digest, None)
-    return list(seen)
+            seen.setdefault(digest, second)
+    return list(seen.items())
+
+
+def _at_second(second: int, transform: str = "original") -> str:
+    """Where in a video a photo is ("frame at 1:05"), with its turn if it is not upright."""
+    minutes, seconds = divmod(second, 60)
+    where = f"frame at {minutes}:{seconds:02d}"
+    return where if transform == "original" else f"{where}, {transform}"
 
 
 def _spans_of(owners: NDArray[np.int64], frames: NDArray[np.int32]) -> dict[int, tuple[int, int]]:

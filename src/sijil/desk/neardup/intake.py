@@ -108,6 +108,8 @@ def store_print(store: Store, attachment_id: int, item: Fingerprinted) -> MediaP
         row.pdq, row.quality = media.hex, media.quality
         row.pdq_inner = None if media.inner is None else media.inner.hex
         row.width, row.height = media.width, media.height
+        # an image has no frames; its blob holds its region hashes (crops, captions)
+        row.frames = media.regions or None
     elif isinstance(media, VideoPrint):
         row.frames = pack_frames(media.frames)
         row.width, row.height, row.duration_s = media.width, media.height, media.duration_s
