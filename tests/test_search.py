@@ -254,3 +254,23 @@ def test_limits_outside_the_page_are_refused(desk: Desk) -> None:
         search(session, "x", SearchFilters(limit=0))
     with desk.store.session() as session, pytest.raises(QueryError):
         search(session, "x", SearchFilters(since=date(2020, 1, 2), until=date(2020, 1, 1)))
+
+
+def test_a_place_name_finds_the_reports_written_in_the_other_script(
+    desk: Desk, corpus: Path
+) -> None:
+    # Given the gazetteer, an Arabic report about Ar-Raqqa and an English one about Manbij
+    desk.places(small_gazetteer(corpus))
+    arabic = add_report(desk, "قصف", "سقطت قذائف على الرقة", lang="ar")
+    english = add_report(desk, "Shelling", "Shells fell on Raqqa", lang="en")
+    add_report(desk, "Other", "Nothing about places", lang="en")
+    # When an editor searches for the city in either script
+    # Then both reports are found, whichever script the query is in
+    assert sorted(found(desk, "Raqqa", kinds=frozenset({DocKind.REPORT}))) == sorted(
+        [f"#{arabic}", f"#{english}"]
+    )
+    assert sorted(found(desk, "الرقة", kinds=frozenset({DocKind.REPORT}))) == sorted(
+        [f"#{arabic}", f"#{english}"]
+    )
+    # And a word that names no place is not widened
+    assert found(desk, "shells", kinds=frozenset({DocKind.REPORT})) == [f"#{english}"]

@@ -37,8 +37,11 @@ PRECISION_FLOOR = 0.9
 @dataclass(frozen=True)
 class Case:
     query: str
+    # what must be found; and what else is about the same thing (the report in the
+    # other script, which a one-word place name also finds)
     expected: frozenset[str]
     family: str
+    related: frozenset[str] = frozenset()
 
 
 def _arabic_variants(name: str) -> list[tuple[str, str]]:
@@ -110,9 +113,11 @@ def indexed(
             )
             place = f"P-{place_ids[record.source_ref]}"
             for family, query in _arabic_variants(record.name_ar):
-                cases.append(Case(query, frozenset({f"#{ar}", place}), f"arabic {family}"))
+                must = frozenset({f"#{ar}", place})
+                cases.append(Case(query, must, f"arabic {family}", frozenset({f"#{en}"})))
             for family, query in _latin_variants(record.name_en):
-                cases.append(Case(query, frozenset({f"#{en}", place}), f"latin {family}"))
+                must = frozenset({f"#{en}", place})
+                cases.append(Case(query, must, f"latin {family}", frozenset({f"#{ar}"})))
         for title in _fakes_titles(FAKES_TITLES):
             report = add_report(desk, title, "", lang="en")
             words = title.split()
@@ -143,7 +148,8 @@ def test_the_relevance_set_is_large_and_every_variant_is_found(indexed: Indexed)
                 )
             top = hits[:10]
             # of what an editor sees first, the share that is what was looked for
-            precision.append(len([h for h in top if h in case.expected]) / len(top))
+            relevant = case.expected | case.related
+            precision.append(len([h for h in top if h in relevant]) / len(top))
     assert missed == [], "\n".join(missed)
     mean = sum(precision) / len(precision)
     print(f"relevance set: {len(indexed.cases)} cases, recall 1.0, precision@10 {mean:.2f}")

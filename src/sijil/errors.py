@@ -50,7 +50,9 @@ boundary with ``raise Ours(...) from exc``.
     │   ├── ReviewRefused           a review the rules forbid (own work, done twice, superseded)
     │   ├── CasualtyRangeError      a casualty count that is malformed or inconsistent
     │   ├── MalformedImport         an import file with a bad record (named by its position)
-    │   └── QueryError              a search query too long or with too many words
+    │   ├── QueryError              a search query too long or with too many words
+    │   ├── SignInRefused           a web sign-in, enrolment or session refused (``reason`` says why)
+    │   └── FormError               a web form or address with a missing, oversized or hostile value
     ├── RelayError                  a relay request refused or failed (carries an HTTP status)
     │   ├── RelayProtocolError      a malformed or out-of-order upload request (4xx)
     │   ├── RelayAuthError          unsigned, replayed, expired or wrongly signed request
@@ -75,13 +77,13 @@ __all__ = [
     "DamagedMedia",
     "DeskError",
     "EnvelopeError",
-    "IntakeAborted",
+    "FormError",
     "InputRefused",
+    "IntakeAborted",
     "KeyFileError",
     "LedgerError",
     "MalformedEnvelope",
     "MalformedImport",
-    "QueryError",
     "MalformedShard",
     "ManifestTooLarge",
     "MediaError",
@@ -92,6 +94,7 @@ __all__ = [
     "PackageError",
     "PassphraseError",
     "PermissionDenied",
+    "QueryError",
     "RelayAuthError",
     "RelayError",
     "RelayLimitExceeded",
@@ -101,6 +104,7 @@ __all__ = [
     "ReviewRefused",
     "ScrubError",
     "ShardError",
+    "SignInRefused",
     "SijilError",
     "StoreError",
     "TamperedEnvelope",
@@ -336,3 +340,28 @@ class MalformedImport(DeskError):
 
 class QueryError(DeskError):
     """A search query that cannot be run: too long, or too many words."""
+
+
+class SignInRefused(DeskError):
+    """A web sign-in, enrolment or session refused; ``reason`` is a stable word for the UI.
+
+    The reasons (sijil.desk.accounts): ``credentials`` (name, password or code wrong,
+    never saying which), ``throttled`` (too many failures: wait), ``enrolment``
+    (no valid enrolment code), ``password`` (a new password too short or too long),
+    ``session`` (expired, revoked or unknown).
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class FormError(DeskError):
+    """A web form field or address part that is missing, too long, of the wrong kind or hostile.
+
+    ``field`` names it (the form's own name for it), for the message in the reader's language.
+    """
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sijil.desk.places import resolve_place
 from sijil.desk.search_hits import displays, snippet
 from sijil.desk.search_index import ensure_index
+from sijil.desk.search_places import with_place_names
 from sijil.desk.search_query import ParsedQuery, parse_query
 from sijil.errors import QueryError
 from sijil.store import DocKind, Place
@@ -172,6 +173,7 @@ def search(
     if query.empty or not kinds:
         return []
     ensure_index(session)
+    query = with_place_names(session, query)
     params: dict[str, Any] = {"limit": filters.limit}
     where = _where(session, filters, kinds, params)
     conn = session.connection()

@@ -77,7 +77,7 @@ class ParsedQuery:
         return " AND ".join(groups)
 
     def tsquery(self) -> str:
-        """The query in PostgreSQL ``tsquery`` input syntax (a word and its keys share a position)."""
+        """The query in PostgreSQL ``tsquery`` syntax (a word and its keys share a position)."""
         groups = []
         for term in self.terms:
             suffix = ":*" if term.prefix else ""
