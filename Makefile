@@ -25,6 +25,7 @@ demo: $(RUN_STAMP)
 tools:
 	./scripts/install-tools.sh
 	./scripts/fetch-test-vectors.sh
+	./scripts/vendor-web.sh
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -82,8 +82,9 @@ def _one_run(server: S3Server, sources: list[Path], shas: list[str], runs: dict)
                 client.put_object(Bucket=BUCKET, Key=key, Body=body)
 
     runs["plain put"].append(_timed(plain_put))
+    pairs = list(zip(sources, shas, strict=True))
     runs["vault put"].append(
-        _timed(lambda: [vault.put_file(p, expected_sha256=s) for p, s in zip(sources, shas)])  # noqa: B905
+        _timed(lambda: [vault.put_file(p, expected_sha256=s) for p, s in pairs])
     )
     runs["vault put, address unknown"].append(
         _timed(lambda: [unknown.put_file(p) for p in sources])

@@ -9,6 +9,8 @@ command -v exiftool >/dev/null 2>&1 || missing+=(libimage-exiftool-perl)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # RFC 3161 timestamp tests
 command -v npm >/dev/null 2>&1 || missing+=(npm)  # fetches the age test vectors (cctv-age)
+# the web app's browser tests (Playwright drives Debian's build, never its own download)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing Debian packages: ${missing[*]}"

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from conftest import CliResult, DeskFixture
 from desk_work_helpers import Desk, small_gazetteer
+from sijil.desk.home import DeskHome
 from sijil.desk.users import is_solo
-from sijil.store import Attachment, MediaMatch, Store
+from sijil.store import Attachment, MediaMatch
 
 Cli = Callable[..., CliResult]
 
@@ -162,7 +163,8 @@ def test_desk_init_solo_marks_a_desk_of_one(
     result = run_cli("desk", "init", "--home", str(home), "--db", store_url, "--solo")
     assert result.code == 0, result.err
     assert "A desk of one" in result.out
-    with Store.open(store_url) as store, store.session() as session:
+    solo = DeskHome(root=home, db_url=store_url)
+    with solo.open_store(solo.unlock(passphrase)) as store, store.session() as session:
         assert is_solo(session)
 
 

@@ -19,6 +19,7 @@ from conftest import (
     desk_with_evidence,
     seal_reports,
 )
+from export_helpers import check_package, export_package
 from s3_server import S3Server
 from sijil.desk.vault_config import load_vault_url, open_blob_store, save_vault_url
 from sijil.desk.vault_migrate import migrate_vault
@@ -36,7 +37,10 @@ def _folder_names(evidence: Evidence) -> set[str]:
 
 
 def test_migrate_copies_verifies_and_switches_and_verify_works_over_it(
-    run_cli: Callable[..., CliResult], evidence: Evidence, make_s3_url: Callable[[], str]
+    run_cli: Callable[..., CliResult],
+    evidence: Evidence,
+    make_s3_url: Callable[[], str],
+    tmp_path: Path,
 ) -> None:
     # Given a desk that imported reports into its folder vault
     home = evidence.desk.home
@@ -59,6 +63,10 @@ def test_migrate_copies_verifies_and_switches_and_verify_works_over_it(
     verified = run_cli("verify", *evidence.desk.args)
     assert verified.code == 0, verified.out + verified.err
     assert verified.out == audit_before.out and "OK: nothing lost" in verified.out
+    # and an evidence package is made from the object store and verifies, as before
+    package = tmp_path / "case.zip"
+    export_package(run_cli, evidence, package)
+    assert check_package(run_cli, evidence, package).code == 0
     # and a second migration to the same place is refused
     again = run_cli("desk", "vault", "migrate", "--home", str(home.root), "--to", url)
     assert again.code == 1 and "already there" in again.err

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from s3_server import ACCESS_KEY, SECRET_KEY, S3Server
-from sijil.errors import ConfigError, VaultError
+from sijil.errors import BlobAltered, ConfigError, VaultError
 from sijil.vault import Vault, VaultKey, blob_store_from_url
 from sijil.vault.location import describe_url
 from sijil.vault.s3 import S3BlobStore
@@ -188,9 +190,10 @@ def test_an_outage_stops_cleanly_and_the_store_goes_on_after_it(
     next(chunks)
     server.stop()
     # Then the read stops with one line, and so do a store and a look-up
-    with pytest.raises(VaultError) as reading:
+    with pytest.raises(VaultError, match="could not be reached to send a blob") as reading:
         for _ in chunks:
             pass
+    assert not isinstance(reading.value, BlobAltered)  # an outage, not a damaged blob
     with pytest.raises(VaultError, match="could not be reached") as storing:
         vault.put_bytes(os.urandom(7 * MIB))
     with pytest.raises(VaultError, match="could not be reached"):
@@ -203,3 +206,9 @@ def test_an_outage_stops_cleanly_and_the_store_goes_on_after_it(
     assert vault.check(big.sha256) is None
     again = vault.put_bytes(b"stored after the outage")
     assert sorted(store.names()) == sorted(vault.name_of(r.sha256) for r in (kept, big, again))
+
+
+def test_a_desk_on_a_folder_never_loads_boto3() -> None:
+    # the CLI, the desk and the vault import no S3 client until a vault URL asks for one
+    code = "import sys, sijil.cli.main, sijil.desk.intake; sys.exit('botocore' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -19,7 +19,7 @@ __all__ = ["migrate_encrypt"]
 def migrate_encrypt(home: Path, db_url: str | None) -> None:
     """Encrypt the desk's SQLite database under a key from the desk key (SQLCipher).
 
-    Stop 'sijil desk serve' and workers first. The plaintext file is replaced only
+    Stop every other sijil process on this desk first. The plaintext file is replaced only
     after the encrypted copy reopens with every row; its bytes are then overwritten,
     which flash storage may not honour (see docs/security.md). A desk on PostgreSQL
     is refused: keep that server on an encrypted volume.

@@ -346,13 +346,13 @@ def hash_image(source: Path | IO[bytes]) -> ImagePrint:
     if image.width < 1 or image.height < 1:
         raise DamagedMedia("image has no pixels")
     whole = hash_pixels(_grid_array(image), width=width, height=height)
+    # region hashes of the whole picture: a caption band drawn over it is what the
+    # band regions leave out (the inner picture would move the regions' edges)
+    stored, probes = regions.region_sets(image)
     box = content_box(image)
-    inner = None
-    frame = image.size
-    if box is not None:
-        image = image.crop(box)
-        inner = hash_pixels(_grid_array(image), width=box[2] - box[0], height=box[3] - box[1])
-    stored, probes = regions.region_sets(image, frame=frame)
+    if box is None:
+        return replace(whole, regions=stored, probes=probes)
+    inner = hash_pixels(_grid_array(image.crop(box)), width=box[2] - box[0], height=box[3] - box[1])
     return replace(whole, inner=inner, regions=stored, probes=probes)
 
 

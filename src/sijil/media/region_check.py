@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from sijil.media import regions
 
-__all__ = ["MIN_AGREEMENT", "agreement"]
+__all__ = ["BAND_DROP", "MIN_AGREEMENT", "agreement", "band_covered"]
 
 #: Lowest detail correlation that confirms a region match. Measured on the
 #: near-duplicate set (docs/media.md): copies agree at a median of 0.75-1.0 and a
@@ -30,6 +30,9 @@ __all__ = ["MIN_AGREEMENT", "agreement"]
 #: region pairs of 1,500 unrelated photo pairs agreed at most at 0.37 (99th
 #: percentile 0.25).
 MIN_AGREEMENT: Final = 0.4
+#: A band the match left out was drawn over when taking it back into the
+#: comparison lowers the agreement by at least this much (a caption, a bar).
+BAND_DROP: Final = 0.1
 # shifts tried, in thumbnail cells, on each axis (the probe grid's error is < 1 cell)
 SHIFTS: Final = (-1.0, -0.5, 0.0, 0.5, 1.0)
 # at least this many cells must be compared for an agreement to count
@@ -62,25 +65,39 @@ def _weights(positions: NDArray[np.float64], side: int) -> NDArray[np.float32]:
 
 
 def _axis(
-    stored: tuple[float, float], probe: tuple[float, float]
+    stored: tuple[float, float], probe: tuple[float, float], whole: bool
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
-    """Original cells inside the stored span, and where each falls in the copy's thumbnail."""
+    """Original cells inside the stored span (all, if ``whole``), and where each falls in
+    the copy's thumbnail."""
     side = regions.THUMB_SIDE
     centres = (np.arange(side) + 0.5) / side
     inside = (centres >= stored[0]) & (centres <= stored[1])
+    if whole:
+        inside = np.ones(side, dtype=bool)
     scale = (probe[1] - probe[0]) / (stored[1] - stored[0])
     in_copy = probe[0] + (centres[inside] - stored[0]) * scale
     return inside, in_copy * side - 0.5
 
 
-def agreement(stored_thumb: bytes, probe_thumb: bytes, stored_code: int, probe_code: int) -> float:
-    """Best detail correlation of the copy laid on the original as the region pair says."""
+def agreement(
+    stored_thumb: bytes,
+    probe_thumb: bytes,
+    stored_code: int,
+    probe_code: int,
+    *,
+    whole: bool = False,
+) -> float:
+    """Best detail correlation of the copy laid on the original as the region pair says.
+
+    Over the stored region's cells, or with ``whole``, over every cell of the original
+    the copy still shows (so a band drawn over the copy lowers it: see band_covered).
+    """
     stored = next(r for r in regions.STORED if r.code == stored_code)
     probe = next(r for r in regions.PROBES if r.code == probe_code)
     side = regions.THUMB_SIDE
     mine, theirs = _detail(stored_thumb), _detail(probe_thumb)
-    in_x, at_x = _axis((stored.box[0], stored.box[2]), (probe.box[0], probe.box[2]))
-    in_y, at_y = _axis((stored.box[1], stored.box[3]), (probe.box[1], probe.box[3]))
+    in_x, at_x = _axis((stored.box[0], stored.box[2]), (probe.box[0], probe.box[2]), whole)
+    in_y, at_y = _axis((stored.box[1], stored.box[3]), (probe.box[1], probe.box[3]), whole)
     # leave out cells that would sample off the copy's edge
     ok_x = (at_x >= -0.5) & (at_x <= side - 0.5)
     ok_y = (at_y >= -0.5) & (at_y <= side - 0.5)
@@ -97,3 +114,15 @@ def agreement(stored_thumb: bytes, probe_thumb: bytes, stored_code: int, probe_c
         if denominator > 0:
             best = max(best, float((target * sampled).sum()) / denominator)
     return best
+
+
+def band_covered(
+    stored_thumb: bytes, probe_thumb: bytes, stored_code: int, probe_code: int, agreed: float
+) -> bool:
+    """Whether the band a band pair left out differs in the copy (drawn over), not just
+    sits outside the pair: the whole picture agrees clearly less than the region did."""
+    probe = next(r for r in regions.PROBES if r.code == probe_code)
+    if probe.band is None:
+        return False
+    full = agreement(stored_thumb, probe_thumb, stored_code, probe_code, whole=True)
+    return full < agreed - BAND_DROP

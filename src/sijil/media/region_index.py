@@ -9,7 +9,7 @@ probe that met it: that pair says how the copy was cut (``regions.describe``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from sijil.media import regions
 from sijil.media.index import HammingIndex
-from sijil.media.region_check import MIN_AGREEMENT, agreement
+from sijil.media.region_check import MIN_AGREEMENT, agreement, band_covered
 
 __all__ = ["RegionHit", "RegionIndex"]
 
@@ -39,6 +39,7 @@ class RegionHit:
     stored_aspect: float | None = None
     probe_aspect: float | None = None
     agreement: float = 0.0  # detail correlation that confirmed it (region_check)
+    covered: bool = False  # the band the pair left out was drawn over (region_check)
 
     def describe(self) -> str:
         return regions.describe(
@@ -46,6 +47,7 @@ class RegionHit:
             self.probe,
             stored_aspect=self.stored_aspect,
             probe_aspect=self.probe_aspect,
+            covered=self.covered,
         )
 
 
@@ -190,6 +192,12 @@ class RegionIndex:
                 owner not in best or hit.agreement > best[owner].agreement
             ):
                 best[owner] = hit
+        for owner, hit in best.items():
+            theirs = self._thumb(owner)
+            if theirs is not None and band_covered(
+                theirs, mine_thumb, hit.stored, hit.probe, hit.agreement
+            ):
+                best[owner] = replace(hit, covered=True)
         return sorted(best.values(), key=lambda h: (h.distance, h.owner))
 
     # --- persistence (the catalog writes these arrays into its index file) ----------

@@ -9,8 +9,9 @@ are off by 2.5%, where PDQ moves 40.
 
 An archived photo stores the hashes of ``STORED`` regions: every combination of
 cutting 0 or 10% from each side (16), and the picture without its top or bottom
-fifth (where captions go). An arriving photo probes with ``PROBES``: every
-combination of cutting 0 or 5% from each side, and the same two bands. A copy
+fifth (where captions go), whole or cut by 10% at both sides (20). An arriving
+photo probes with ``PROBES``: every combination of cutting 0 or 5% from each
+side, and the same bands, whole or cut by 5% at both sides (20). A copy
 cropped by up to 10% on any sides then has a probe whose edges fall within
 about 2.5% of a stored region's (see docs/media.md for the measurements), and a
 caption over a band leaves the rest of the picture to match. Which stored
@@ -112,9 +113,16 @@ def _regions(cut: float, first_code: int) -> tuple[Region, ...]:
         for i, (left, top, right, bottom) in enumerate(itertools.product((0.0, cut), repeat=4))
     ]
     n = first_code + len(cuts)
+    # without the top or bottom band, whole or cut at both sides (a cropped, captioned copy)
     bands = [
-        Region(n, (0.0, 0.0, 1.0, 1 - BAND), "bottom"),
-        Region(n + 1, (0.0, BAND, 1.0, 1.0), "top"),
+        Region(n + i, box, band)
+        for i, (box, band) in enumerate(
+            ((side, 0.0, 1 - side, 1 - BAND), "bottom")
+            if top
+            else ((side, BAND, 1 - side, 1.0), "top")
+            for side in (0.0, cut)
+            for top in (True, False)
+        )
     ]
     return (*cuts, *bands)
 
@@ -135,8 +143,10 @@ _V: Final = np.array([v for _u, v in _ORDER])
 
 
 def _integral(gray: NDArray[np.uint8]) -> NDArray[np.int64]:
-    table = np.zeros((gray.shape[0] + 1, gray.shape[1] + 1), dtype=np.int64)
-    table[1:, 1:] = gray.cumsum(axis=0, dtype=np.int64).cumsum(axis=1)
+    # 32-bit sums while they cannot overflow (any decode sijil reduces to), else 64
+    wide = np.int32 if gray.size * 255 < 2**31 else np.int64
+    table = np.zeros((gray.shape[0] + 1, gray.shape[1] + 1), dtype=wide)
+    table[1:, 1:] = gray.cumsum(axis=0, dtype=wide).cumsum(axis=1, dtype=wide)
     return table
 
 
@@ -166,22 +176,31 @@ def _grids(
 
 
 def _table(image: Image.Image) -> NDArray[np.int64] | None:
-    gray = image.convert("L")
-    if gray.width < 1 or gray.height < 1:
+    if image.width < 1 or image.height < 1:
         return None
     # a few pixels a grid cell are plenty; a larger decode is box-reduced first
-    factor = max(1, min(gray.width, gray.height) // (GRID * CELL_PIXELS))
-    if factor > 1:
-        gray = gray.reduce(factor)
+    factor = max(1, min(image.width, image.height) // (GRID * CELL_PIXELS))
+    gray = (image.reduce(factor) if factor > 1 else image).convert("L")
     return _integral(np.asarray(gray, dtype=np.uint8))
 
 
-def _hashes(table: NDArray[np.int64], regions: tuple[Region, ...]) -> list[tuple[int, bytes]]:
-    cells = _grids(table, np.array([r.box for r in regions], dtype=np.float64))
-    spread = cells.reshape(len(regions), -1).std(axis=1)
+_BOXES: Final = np.array([r.box for r in (*STORED, *PROBES)], dtype=np.float64)
+
+
+def _bits(
+    table: NDArray[np.int64], boxes: NDArray[np.float64]
+) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+    """Each box's packed 128-bit hash and its grey-level spread (one gather, one batched DCT)."""
+    cells = _grids(table, boxes)
+    spread = cells.reshape(len(boxes), -1).std(axis=1)
     coefficients = (_DCT @ cells @ _DCT.T)[:, _U, _V]
     bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
-    packed = np.packbits(bits, axis=1)
+    return np.packbits(bits, axis=1), spread
+
+
+def _hashes(
+    regions: tuple[Region, ...], packed: NDArray[np.uint8], spread: NDArray[np.float32]
+) -> list[tuple[int, bytes]]:
     return [
         (region.code, packed[i].tobytes())
         for i, region in enumerate(regions)
@@ -192,7 +211,9 @@ def _hashes(table: NDArray[np.int64], regions: tuple[Region, ...]) -> list[tuple
 def region_hashes(image: Image.Image, regions: tuple[Region, ...]) -> list[tuple[int, bytes]]:
     """(code, 16-byte hash) of each region of ``image`` that is not flat."""
     table = _table(image)
-    return [] if table is None else _hashes(table, regions)
+    if table is None:
+        return []
+    return _hashes(regions, *_bits(table, np.array([r.box for r in regions], dtype=np.float64)))
 
 
 def region_sets(image: Image.Image, *, frame: tuple[int, int] | None = None) -> tuple[bytes, bytes]:
@@ -209,10 +230,11 @@ def region_sets(image: Image.Image, *, frame: tuple[int, int] | None = None) -> 
     aspect = width / max(height, 1)
     whole = np.array([(0.0, 0.0, 1.0, 1.0)], dtype=np.float64)
     thumb = np.rint(_grids(table, whole, THUMB_SIDE)[0]).clip(0, 255).astype(np.uint8).tobytes()
-    return (
-        pack(_hashes(table, STORED), aspect, thumb),
-        pack(_hashes(table, PROBES), aspect, thumb),
-    )
+    # both sets in one gather and one batched DCT
+    packed, spread = _bits(table, _BOXES)
+    n = len(STORED)
+    stored = _hashes(STORED, packed[:n], spread[:n])
+    return pack(stored, aspect, thumb), pack(_hashes(PROBES, packed[n:], spread[n:]), aspect, thumb)
 
 
 def pack(
@@ -286,6 +308,7 @@ def describe(
     *,
     stored_aspect: float | None = None,
     probe_aspect: float | None = None,
+    covered: bool = False,
 ) -> str:
     """How a copy relates to the original, from the stored region a probe matched (<= 32 chars).
 
@@ -297,10 +320,15 @@ def describe(
     stored, probe = _STORED_BY_CODE[stored_code], _PROBE_BY_CODE[probe_code]
     left, right = _edges((stored.box[0], stored.box[2]), (probe.box[0], probe.box[2]))
     top, bottom = _edges((stored.box[1], stored.box[3]), (probe.box[1], probe.box[3]))
+    # a negative cut is a side the copy extends past the original's (a bar added)
     cuts = {"left": left, "top": top, "right": 1 - right, "bottom": 1 - bottom}
+    cut = {name: max(0.0, share) for name, share in cuts.items()}
     sides = [name for name, share in cuts.items() if share >= MIN_REPORTED_CUT]
-    across, down = cuts["left"] + cuts["right"], cuts["top"] + cuts["bottom"]
+    across, down = cut["left"] + cut["right"], cut["top"] + cut["bottom"]
     total = round(100 * max(across, down))
+    band = _PROBE_BY_CODE[probe_code].band
+    if covered and band is not None:  # confirmed on detail: the band was drawn over
+        return f"cropped {total}%, covered ({band})" if sides else f"covered ({band})"
     if not sides:
         return "same picture, small changes"
     where = ", ".join(sides)

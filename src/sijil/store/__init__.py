@@ -56,6 +56,13 @@ from sijil.store.models_ledger import (
 from sijil.store.models_media import MEDIA_KINDS, MediaMatch, MediaPrintRow
 from sijil.store.models_relay import RelayReply
 from sijil.store.models_search import SEARCH_INDEX_OBJECTS, DocKind, SearchDoc
+from sijil.store.models_web import (
+    ActivityEntry,
+    ActivityHead,
+    WebCredential,
+    WebRecoveryCode,
+    WebSession,
+)
 from sijil.store.translate import store_error
 from sijil.store.types import UTCDateTime
 
@@ -69,6 +76,8 @@ __all__ = [
     "MIGRATIONS_DIR",
     "NAMING_CONVENTION",
     "SEARCH_INDEX_OBJECTS",
+    "ActivityEntry",
+    "ActivityHead",
     "ActorName",
     "Assessment",
     "AssessmentReview",
@@ -110,6 +119,9 @@ __all__ = [
     "VaultBlob",
     "VerdictEvidence",
     "VerdictReview",
+    "WebCredential",
+    "WebRecoveryCode",
+    "WebSession",
     "alembic_config",
     "head_revision",
     "store_error",

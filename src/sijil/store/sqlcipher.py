@@ -39,8 +39,8 @@ PLAIN_HEADER = b"SQLite format 3\x00"
 #: What a wrong key (or a file that is no database at all) looks like to the user.
 WRONG_KEY = "the database cannot be opened with this key: it belongs to another desk, or is damaged"
 _IN_USE = (
-    "the database is in use by another process: stop the desk's services "
-    "(serve, worker) and try again"
+    "the database is in use by another process: stop every other sijil command "
+    "on this desk and try again"
 )
 # SQLite's result code for "file is not a database", which is all a wrong key says.
 _SQLITE_NOTADB = 26
@@ -145,7 +145,7 @@ def export_encrypted(plain: Path, target: Path, key: bytes) -> dict[str, int]:
     ``key``: every table must hold as many rows as in the original, whose counts are
     returned. The original is left as it was (its write-ahead log folded in first).
     Raises StoreError when another process holds the original locked. A process that
-    merely keeps it open, idle, cannot be seen: stop the desk's services first.
+    merely keeps it open, idle, cannot be seen: stop other users of the file first.
     """
     module = sqlcipher()
     if target.exists():
