@@ -223,3 +223,31 @@ def test_a_backup_to_an_age_recipient_opens_with_age_and_restores_with_an_identi
     # Then the restored desk passes the audit
     assert result.code == 0, result.err
     assert _verify(run_cli, tmp_path / "restored").code == 0
+
+
+def test_a_desk_on_an_object_store_restores_into_a_folder_vault(
+    run_cli: Callable[..., CliResult],
+    make_desk: Callable[..., DeskFixture],
+    make_correspondent: Callable[[DeskFixture, str], FieldSession],
+    make_s3_url: Callable[[], str],
+    backup: Callable[..., tuple[Path, CliResult]],
+    restore: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    # Given a desk whose vault moved to an object store, its folder copy deleted
+    evidence = desk_with_evidence(
+        make_desk, make_correspondent, Store.sqlite_url(tmp_path / "desk" / "sijil.db"), tmp_path
+    )
+    home = evidence.desk.home
+    moved = run_cli("desk", "vault", "migrate", "--home", str(home.root), "--to", make_s3_url())
+    assert moved.code == 0, moved.err
+    shutil.rmtree(home.vault)
+    # When it is backed up (the blobs read from the store) and restored
+    archive, _ = backup(evidence.desk)
+    assert restore(archive).code == 0
+    # Then the restored desk keeps its vault in its own folder and passes the audit
+    restored = tmp_path / "restored"
+    assert not (restored / "vault.json").exists()
+    assert any((restored / "vault").glob("??/*"))
+    checked = _verify(run_cli, restored)
+    assert checked.code == 0, checked.out + checked.err

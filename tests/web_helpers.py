@@ -18,7 +18,11 @@ from datetime import datetime
 import pyotp
 import pytest
 from conftest import DeskFixture
-from starlette.testclient import TestClient
+import warnings
+
+with warnings.catch_warnings():  # Starlette 1.x suggests httpx2; httpx is what is installed
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 from sijil.desk.accounts import issue_enrolment
 from sijil.desk.custody import utcnow

@@ -131,7 +131,7 @@ def recent_activity(session: Session, *, before: int | None = None) -> list[Acti
 
 @dataclass
 class ActivityAudit:
-    entries: int = 0
+    records: int = 0  # entries checked (``sijil verify`` counts them with the desk's records)
     problems: list[str] = field(default_factory=list)
 
 
@@ -140,7 +140,7 @@ def audit_activity(session: Session) -> ActivityAudit:
     audit = ActivityAudit()
     previous, expected_seq = GENESIS, 1
     for entry in session.scalars(select(ActivityEntry).order_by(ActivityEntry.seq)):
-        audit.entries += 1
+        audit.records += 1
         if entry.seq != expected_seq:
             audit.problems.append(
                 f"activity log: entry {expected_seq} is missing (the next is {entry.seq})"

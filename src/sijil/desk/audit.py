@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from sijil.desk.activity_log import audit_activity
 from sijil.desk.claims_audit import audit_claims
 from sijil.desk.desk_audit import audit_desk_work
 from sijil.desk.quarantine_audit import audit_quarantine
@@ -393,7 +394,7 @@ def audit_desk(
                 "(desk folder unknown)"
             )
         _check_matches(session, audit)
-        for work in (audit_desk_work(session), audit_claims(session)):
+        for work in (audit_desk_work(session), audit_claims(session), audit_activity(session)):
             audit.records += work.records
             audit.problems += work.problems
         orphans = _check_blobs(session, vault, expected, audit, kept.blobs)

@@ -2,7 +2,7 @@
 
 The age layer is locked to a passphrase (an scrypt stanza, as ``age -p``) or to an
 age X25519 recipient, so ``age -d FILE | tar t`` lists any backup. Inside, in
-this order (docs: README, "Backup and restore"):
+this order (README: "Backup, restore and passphrases"):
 
     sijil-backup.json   header: format, backup id, base id, desk fingerprint, schema
     home/...            the home's own files: desk.key, desk.pub, tsa.json, shards

@@ -40,6 +40,7 @@ class ImportStatus(StrEnum):
     QUARANTINED = "quarantined"  # kept aside in the vault with its reason
     SKIPPED = "skipped"  # not read, and left where it is (a link, a FIFO, over a limit)
     IGNORED = "ignored"  # a hidden file in a folder: not an input
+    QUEUED = "queued"  # kept in the vault for a worker to take (sijil.jobs, --queue)
 
 
 #: Statuses after which a person should look (exit status 3 of import and pull).

@@ -50,11 +50,20 @@ from sijil.envelope.age import INTRO
 from sijil.envelope.sealing import OpenedEnvelope, open_envelope
 from sijil.errors import AlreadyRegistered, EnvelopeError, IntakeAborted, KeyFileError, StoreError
 from sijil.fsutil import sha256_file
+from sijil.ledger import log as ledger_log
 from sijil.ledger.heads import head_due, issue_head
 from sijil.store import Envelope, Store, utcnow
 from sijil.vault import BlobRef, Vault
 
-__all__ = ["ImportOutcome", "ImportStatus", "Intake", "Progress", "import_paths", "open_intake"]
+__all__ = [
+    "ImportOutcome",
+    "ImportStatus",
+    "Intake",
+    "Progress",
+    "import_paths",
+    "issue_head_if_due",
+    "open_intake",
+]
 
 # A text file of shards from a chat export is a few MB at most; larger "text"
 # is not a chat export and is quarantined rather than parsed into memory.
@@ -311,16 +320,28 @@ def open_intake(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         intake.current = None
-        # the schedule of signed tree heads: due when the newest is stale
-        with store.session(write=True) as session:
-            if head_due(session, now=utcnow()):
-                issue_head(session, identity.sign, faults=home.faults)
+        issue_head_if_due(home, identity, store)
     except IntakeAborted:
         raise
     except Exception as exc:
         if machine_failure(exc):
             raise aborted(exc, intake.current if intake else None) from exc
         raise
+
+
+def issue_head_if_due(home: DeskHome, identity: DeskIdentity, store: Store) -> None:
+    """Sign a tree head when the schedule says one is due (the newest is stale).
+
+    Asked first without the ledger's lock (almost always: not due), then again
+    holding it, so workers finishing at once sign one head, not one each.
+    """
+    with store.session() as session:
+        if not head_due(session, now=utcnow()):
+            return
+    with store.session(write=True) as session:
+        ledger_log.lock(session)
+        if head_due(session, now=utcnow()):
+            issue_head(session, identity.sign, faults=home.faults)
 
 
 def import_paths(

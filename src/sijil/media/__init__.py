@@ -8,8 +8,11 @@ docs/media.md.
 
     fingerprint   sniff bytes, dispatch to pdq (images) or video
     pdq           reduced decoding, 64x64 grid, PDQ + dihedral, inner picture
+    regions       128-bit low-frequency hashes of regions, for crops and captions
+    region_check  confirming a region match on detail (24x24 thumbnails)
+    region_index  the region hashes of many photos, looked up by probes
     video         ffmpeg at one frame a second, vPDQ match scores
-    index         HammingIndex: exact radius search (multi-index hashing)
+    index         HammingIndex: exact radius search (multi-index hashing), 256 or 128 bits
 
 The desk's workflow around these (store rows, ledger entries, backfill, lookup)
 lives in sijil.desk.neardup; this package imports no database.

@@ -30,6 +30,7 @@ from sijil.media.index import DEFAULT_RADIUS
 from sijil.media.pdq import ImagePrint
 from sijil.media.video import VideoPrint, pack_frames
 from sijil.store import Attachment, MediaMatch, MediaPrintRow, Store
+from sijil.store.locks import exclusive
 
 __all__ = [
     "Fingerprinted",
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# The lock that serialises match-then-add of fingerprints (sijil.store.locks).
+MATCH_LOCK = "media-index"
 
 # one catalog per open store and home, so an import of many envelopes loads the index once
 _CATALOGS: weakref.WeakKeyDictionary[Store, dict[tuple[Path | None, int], Catalog]] = (
@@ -187,11 +191,15 @@ def record_prints(
         attachment_id = positions.get(item.position)
         if attachment_id is None:
             continue
-        # matched before it is added, so only earlier items are found
-        found = [] if item.media is None else catalog.match(item.media)
-        row = store_print(store, attachment_id, item)
-        catalog.take(row)
-        recorded += _record_matches(store, attachment_id, found)
+        # one writer at a time across processes (workers), holding the lock from
+        # catching up to committing: each sees every print committed before it
+        with exclusive(store, MATCH_LOCK):
+            catalog.catch_up()
+            # matched before it is added, so only earlier items are found
+            found = [] if item.media is None else catalog.match(item.media)
+            row = store_print(store, attachment_id, item)
+            catalog.take(row)
+            recorded += _record_matches(store, attachment_id, found)
     catalog.save_if_due()
     return recorded
 
