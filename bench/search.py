@@ -105,18 +105,18 @@ class Run:
         with self.store.session(write=True) as session:
             rebuild(session)
         seconds = time.perf_counter() - start
-        fts = ["search_docs"] + (
-            []
-            if self.pg
-            else [
-                "search_fts",
-                "search_fts_data",
-                "search_fts_idx",
-                "search_fts_docsize",
-                "search_fts_config",
-            ]
-        )
         with self.store.engine.connect() as conn:
+            fts = ["search_docs"]
+            if not self.pg:
+                # the table, its indexes and the FTS5 shadow tables
+                fts = list(
+                    conn.scalars(
+                        text(
+                            "SELECT name FROM sqlite_master WHERE tbl_name = 'search_docs' "
+                            "OR name LIKE 'search_fts%'"
+                        )
+                    )
+                )
             size = self.size(conn, fts)
         self.say(
             f"sijil index: built in {seconds:.0f} s ({self.docs / seconds:,.0f} docs/s), "
@@ -149,6 +149,24 @@ class Run:
             f"{name}: built in {time.perf_counter() - ref:.0f} s, "
             f"{size / 2**20:,.0f} MiB = {size / raw:.2f}x the raw text"
         )
+        if not self.pg:
+            tri = time.perf_counter()
+            with self.store.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "CREATE VIRTUAL TABLE tri_fts USING fts5(title, body, "
+                        "content='reports', content_rowid='id', tokenize='trigram')"
+                    )
+                )
+                conn.execute(text("INSERT INTO tri_fts (tri_fts) VALUES ('rebuild')"))
+                tri_size = self.size(
+                    conn, ["tri_fts_data", "tri_fts_idx", "tri_fts_docsize", "tri_fts_config"]
+                )
+            self.say(
+                f"FTS5 trigram (the alternative to sijil's tokens): built in "
+                f"{time.perf_counter() - tri:.0f} s, {tri_size / 2**20:,.0f} MiB = "
+                f"{tri_size / raw:.2f}x the raw text"
+            )
         if self.pg:
             with self.store.engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT"
@@ -156,7 +174,13 @@ class Run:
                 conn.execute(text("ANALYZE"))
 
     def reference(
-        self, conn: Connection, query: str, *, like: bool = False, window: bool = False
+        self,
+        conn: Connection,
+        query: str,
+        *,
+        like: bool = False,
+        window: bool = False,
+        trigram: bool = False,
     ) -> list[int]:
         """The reference methods; with ``window``, only reports received in WINDOW."""
         params = {
@@ -175,9 +199,10 @@ class Run:
             )
         else:
             params["q"] = fts5_phrase(params["q"])
+            table = "tri_fts" if trigram else "ref_fts"
             sql = (
-                "SELECT ref_fts.rowid FROM ref_fts JOIN reports ON reports.id = ref_fts.rowid "  # noqa: S608
-                f"WHERE ref_fts MATCH :q{inside} ORDER BY rank LIMIT 200"
+                f"SELECT {table}.rowid FROM {table} JOIN reports ON reports.id = {table}.rowid "  # noqa: S608
+                f"WHERE {table} MATCH :q{inside} ORDER BY rank LIMIT 200"
             )
         return list(conn.scalars(text(sql), params))
 
@@ -191,24 +216,28 @@ class Run:
                     search(session, q, SearchFilters(limit=20))
                 ours.append(time.perf_counter() - start)
             theirs, scans = self._time(qs, like=False), self._time(qs[:LIKE_QUERIES], like=True)
+            trigram = ""
+            if not self.pg:
+                tri = self._time(qs, like=False, trigram=True)
+                trigram = f" | trigram p50 {percentile(tri, 50) * 1e3:7.1f} ms"
             self.say(
                 f"{family:<9} sijil p50 {percentile(ours, 50) * 1e3:7.1f} ms p95 "
                 f"{percentile(ours, 95) * 1e3:7.1f} ms | {other} p50 "
                 f"{percentile(theirs, 50) * 1e3:7.1f} ms p95 {percentile(theirs, 95) * 1e3:7.1f} ms"
-                f" | LIKE p50 {percentile(scans, 50) * 1e3:8.1f} ms"
+                f" | LIKE p50 {percentile(scans, 50) * 1e3:8.1f} ms{trigram}"
             )
 
-    def _time(self, qs: list[str], *, like: bool) -> list[float]:
+    def _time(self, qs: list[str], *, like: bool, trigram: bool = False) -> list[float]:
         out = []
         with self.store.engine.connect() as conn:
             for q in qs:
                 start = time.perf_counter()
-                self.reference(conn, q, like=like)
+                self.reference(conn, q, like=like, trigram=trigram)
                 out.append(time.perf_counter() - start)
         return out
 
     def recall(self, names: list[str]) -> None:
-        hit = {"sijil": [0, 0], "reference": [0, 0], "LIKE": [0, 0]}
+        hit = {"sijil": [0, 0], "reference": [0, 0], "LIKE": [0, 0], "trigram": [0, 0]}
         cases = 0
         with self.store.engine.connect() as conn:
             for name in names:
@@ -243,6 +272,12 @@ class Run:
                         ("sijil", ours),
                         ("reference", set(self.reference(conn, variant, window=True))),
                         ("LIKE", set(self.reference(conn, variant, like=True, window=True))),
+                        (
+                            "trigram",
+                            set()
+                            if self.pg
+                            else set(self.reference(conn, variant, window=True, trigram=True)),
+                        ),
                     ):
                         # the references return 200 at most from the whole archive:
                         # count what they found of the truth, as for sijil
@@ -252,6 +287,7 @@ class Run:
         self.say(
             f"recall on {cases} variant queries: sijil {_ratio(hit['sijil'])}, {other} "
             f"{_ratio(hit['reference'])}, LIKE {_ratio(hit['LIKE'])}"
+            + ("" if self.pg else f", FTS5 trigram {_ratio(hit['trigram'])}")
         )
 
 
