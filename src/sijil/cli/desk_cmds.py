@@ -20,7 +20,14 @@ from sijil.desk.reports import list_reports
 from sijil.envelope.invite import CODENAME_PATTERN
 from sijil.fsutil import atomic_write
 
-__all__ = ["EXIT_ATTENTION", "EXIT_STATUS_HELP", "desk", "finish_run", "outcome_printer"]
+__all__ = [
+    "EXIT_ATTENTION",
+    "EXIT_STATUS_HELP",
+    "QUEUE",
+    "desk",
+    "finish_run",
+    "outcome_printer",
+]
 
 HOME = DESK_HOME
 
@@ -46,6 +53,12 @@ Exit status:
   1  the run stopped on a failure of this machine or a service; the
      items stay quarantined as they were
 """
+QUEUE = click.option(
+    "--queue",
+    is_flag=True,
+    help="Keep each envelope in the vault and queue it for 'sijil desk worker' "
+    "processes instead of taking it here (a desk on PostgreSQL).",
+)
 VERBOSE = click.option(
     "--verbose", "-v", is_flag=True, help="Also list hidden files and folders, which are ignored."
 )
@@ -143,14 +156,27 @@ def finish_run(outcomes: Sequence[ImportOutcome], *, verbose: bool, empty: str) 
     help="How the files arrived (shards are always 'text').",
 )
 @VERBOSE
+@QUEUE
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def import_cmd(
-    home: Path, db_url: str | None, channel: str, verbose: bool, paths: tuple[Path, ...]
+    home: Path,
+    db_url: str | None,
+    channel: str,
+    verbose: bool,
+    queue: bool,
+    paths: tuple[Path, ...],
 ) -> None:
     desk_home = desk_at(home, db_url)
+    if queue:
+        from sijil.jobs.queue import queue_url
+
+        queue_url(desk_home)  # a SQLite desk refuses before the passphrase is asked
     identity = desk_home.unlock(read_passphrase("the desk key"))
+    take = import_paths
+    if queue:
+        from sijil.jobs.enqueue import enqueue_paths as take
     with desk_home.open_store(identity) as store:
-        outcomes = import_paths(
+        outcomes = take(
             desk_home,
             identity,
             store,

@@ -32,6 +32,7 @@ from sijil.cli.search_cmds import desk_search
 from sijil.cli.vault_cmds import register_vault
 from sijil.cli.verify_cmds import ledger, verify, verify_package
 from sijil.cli.web_cmds import register_web
+from sijil.cli.worker_cmds import register_worker
 from sijil.errors import SijilError
 
 __all__ = ["cli", "main"]
@@ -68,6 +69,7 @@ register_passphrase(desk, field)
 desk.add_command(desk_search)
 desk.add_command(migrate_encrypt)
 register_web(desk)
+register_worker(desk)
 cli.add_command(media)
 cli.add_command(scrub)
 

@@ -5,15 +5,17 @@ Added to the ``field`` and ``desk`` groups by ``cli/main.py``.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
 import click
 
-from sijil.cli.desk_cmds import EXIT_STATUS_HELP, finish_run, outcome_printer
+from sijil.cli.desk_cmds import EXIT_STATUS_HELP, QUEUE, finish_run, outcome_printer
 from sijil.cli.display import safe_text
 from sijil.cli.options import DB, DESK_HOME, FIELD_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
+from sijil.desk.inputs import ImportOutcome, Progress
 from sijil.errors import ConfigError, RelayError
 from sijil.field.home import FieldHome
 
@@ -105,21 +107,42 @@ def inbox(home: Path, relay: str | None, proxy: str | None) -> None:
 )
 @DESK_HOME
 @DB
-@click.option("--relay", required=True, help="The relay's address.")
+@click.option(
+    "--relay",
+    "relays",
+    required=True,
+    multiple=True,
+    help="A relay's address; repeat it to pull from several, in turn.",
+)
 @PROXY
-def pull(home: Path, db_url: str | None, relay: str, proxy: str | None) -> None:
-    from sijil.desk.pull import pull_envelopes
+@QUEUE
+def pull(
+    home: Path, db_url: str | None, relays: tuple[str, ...], proxy: str | None, queue: bool
+) -> None:
+    from sijil.desk.pull import pull_relays
 
     desk_home = desk_at(home, db_url)
+    if queue:
+        from sijil.jobs.queue import queue_url
+
+        queue_url(desk_home)  # a SQLite desk refuses before the passphrase is asked
     identity = desk_home.unlock(read_passphrase("the desk key"))
-    with desk_home.open_store(identity) as store:
-        outcomes = pull_envelopes(
-            desk_home,
-            identity,
-            store,
-            relay=relay,
-            proxy=proxy,
-            progress=outcome_printer(verbose=False, name=False),
+    shown = outcome_printer(verbose=False, name=False)
+    with desk_home.open_store(identity) as store, contextlib.ExitStack() as stack:
+        take = None
+        if queue:
+            from sijil.jobs.enqueue import Enqueuer
+
+            enqueuer = stack.enter_context(Enqueuer(desk_home, identity, store))
+
+            def take(target: Path, progress: Progress | None) -> list[ImportOutcome]:
+                outcome = enqueuer.keep(target, source=target.name, channel="relay")
+                if progress is not None:
+                    progress(outcome)
+                return [outcome]
+
+        outcomes = pull_relays(
+            desk_home, identity, store, relays=relays, proxy=proxy, progress=shown, take=take
         )
     finish_run(outcomes, verbose=False, empty="nothing waiting at the relay")
 

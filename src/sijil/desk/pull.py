@@ -16,14 +16,23 @@ the pull tries the next: when that one imports, the machine is fine and the
 failure was the envelope's own; when it stops intake as well, or no envelope
 follows, the failure is the machine's and the pull stops with that error, the
 relay keeping the rest. A refusal of the desk itself (a bad signature, the
-relay's limits) or an unreachable relay stops the pull at once.
+relay's limits) or an unreachable relay stops the pull from that relay at once.
+
+A desk may pull from several relays (:func:`pull_relays`), one after the other:
+a relay that cannot be reached or refuses the desk does not stop the others,
+and is named at the end; a failure of the desk's own machine stops them all.
+
+``take`` decides what becomes of a verified download: inline intake by
+default, or (``desk pull --queue``) keeping it in the vault for a worker
+(:mod:`sijil.jobs`), reported ``queued``, which counts as kept.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
@@ -40,10 +49,17 @@ from sijil.relay.protocol.client import LONGER_THAN_LISTED, RelayClient
 from sijil.relay.protocol.tus import DEFAULT_MAX_ENVELOPE_BYTES
 from sijil.store import Store
 
-__all__ = ["pull_envelopes"]
+__all__ = ["MAX_RELAYS", "Taker", "pull_envelopes", "pull_relays"]
 
 # What intake did with an envelope that lets the relay delete its copy.
-_KEPT = frozenset({ImportStatus.IMPORTED, ImportStatus.DUPLICATE, ImportStatus.QUARANTINED})
+_KEPT = frozenset(
+    {ImportStatus.IMPORTED, ImportStatus.DUPLICATE, ImportStatus.QUARANTINED, ImportStatus.QUEUED}
+)
+# A desk pulls from a few relays (an onion and a mirror, one per network), not hundreds.
+MAX_RELAYS = 16
+
+#: What becomes of one verified download: ``take(path, progress)``, one outcome each.
+Taker = Callable[[Path, Progress | None], list[ImportOutcome]]
 
 # One pull takes at most this many; the rest wait for the next pull.
 MAX_PER_PULL = 1000
@@ -70,9 +86,15 @@ def pull_envelopes(
     progress: Progress | None = None,
     clock: Callable[[], float] = time.time,
     max_envelope_bytes: int = MAX_PULL_BYTES,
+    take: Taker | None = None,
 ) -> list[ImportOutcome]:
     """Import every envelope waiting at ``relay``; return one outcome per envelope."""
     outcomes: list[ImportOutcome] = []
+
+    def inline(target: Path, shown: Progress | None) -> list[ImportOutcome]:
+        return import_paths(home, identity, store, [target], channel="relay", progress=shown)
+
+    take = take or inline
     home.staging.mkdir(parents=True, exist_ok=True)
     with RelayClient(relay, proxy=proxy) as client:
 
@@ -124,9 +146,7 @@ def pull_envelopes(
                     waiting(envelope_id, "the download was damaged")
                     continue
                 try:
-                    taken = import_paths(
-                        home, identity, store, [target], channel="relay", progress=progress
-                    )
+                    taken = take(target, progress)
                 except IntakeAborted as exc:
                     if unexplained is not None:
                         raise  # two in a row: the machine, not the envelopes
@@ -141,4 +161,44 @@ def pull_envelopes(
                 target.unlink(missing_ok=True)
         if unexplained is not None:
             raise unexplained  # nothing after it imported: the machine may be failing
+    return outcomes
+
+
+def pull_relays(
+    home: DeskHome,
+    identity: DeskIdentity,
+    store: Store,
+    *,
+    relays: Sequence[str],
+    proxy: str | None = None,
+    progress: Progress | None = None,
+    take: Taker | None = None,
+) -> list[ImportOutcome]:
+    """Pull from each of ``relays`` in turn; return every outcome.
+
+    A relay that is unreachable or refuses the desk is skipped and the others
+    are pulled; then the first such failure is raised (as a RelayError naming
+    how many relays failed). A failure of this machine (IntakeAborted) stops all.
+    """
+    if not relays:
+        raise RelayError("give at least one relay address", status=400)
+    if len(relays) > MAX_RELAYS:
+        raise RelayError(f"at most {MAX_RELAYS} relays in one pull", status=400)
+    outcomes: list[ImportOutcome] = []
+    failed: list[tuple[int, RelayError]] = []
+    for number, relay in enumerate(dict.fromkeys(relays), start=1):
+        try:
+            outcomes += pull_envelopes(
+                home, identity, store, relay=relay, proxy=proxy, progress=progress, take=take
+            )
+        except RelayError as exc:
+            failed.append((number, exc))
+    if failed:
+        number, first = failed[0]
+        if len(relays) == 1:
+            raise first
+        raise type(first)(
+            f"{len(failed)} of {len(relays)} relays could not be pulled (relay {number}: {first})",
+            status=first.status,
+        ) from first
     return outcomes

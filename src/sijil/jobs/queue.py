@@ -34,6 +34,7 @@ __all__ = [
     "QUEUE",
     "conninfo",
     "ensure_schema",
+    "job_counts",
     "make_app",
     "queue_error",
     "queue_url",
@@ -83,7 +84,9 @@ def queue_error(exc: BaseException) -> StoreError:
     if isinstance(cause, psycopg.OperationalError):
         return StoreError("the work queue's database cannot be reached")
     if cause is not None and cause.sqlstate:
-        return StoreError(f"the work queue's database refused a request (SQLSTATE {cause.sqlstate})")
+        return StoreError(
+            f"the work queue's database refused a request (SQLSTATE {cause.sqlstate})"
+        )
     return StoreError(f"the work queue failed ({type(exc).__name__})")
 
 
@@ -111,6 +114,21 @@ def ensure_schema(url: str) -> None:
 def _has_schema(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
     row = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
     return bool(row and row[0])
+
+
+def job_counts(url: str) -> dict[str, int]:
+    """How many of intake's jobs are in each state (``todo``, ``doing``, ``failed``, ...).
+
+    Jobs that succeeded are deleted as they finish (the ledger is their record).
+    """
+    ensure_schema(url)
+    with translated(), psycopg.connect(conninfo(url)) as conn:
+        rows = conn.execute(
+            "SELECT status::text, count(*) FROM procrastinate_jobs WHERE queue_name = %s"
+            " GROUP BY status",
+            (QUEUE,),
+        ).fetchall()
+    return {str(status): int(n) for status, n in rows}
 
 
 def make_app(url: str) -> App:

@@ -21,8 +21,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import text
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 
 from sijil.store.database import Store, sqlite_file
 from sijil.store.translate import store_error

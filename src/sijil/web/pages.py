@@ -139,7 +139,7 @@ class Pages:
             user=info if info and info.signed_in else None,
             csrf=info.csrf if info else getattr(request.state, "pre", ""),
             can=can,
-            url=request.url_for,
+            url=request.app.url_path_for,
             path=request.url.path,
             label=label,
             snippet=snippet_parts,
@@ -150,7 +150,7 @@ class Pages:
     def refusal(self, request: Request, reason: str, *, status: int | None = None) -> Response:
         code, message = REFUSALS.get(reason, REFUSALS["refused"])
         if reason == "signin" and request.method == "GET":
-            return RedirectResponse(request.url_for("login"), status_code=303)
+            return RedirectResponse(request.app.url_path_for("login"), status_code=303)
         template = "error.html"
         if request.headers.get("hx-request") == "true":
             template = "_error.html"

@@ -45,7 +45,7 @@ class AuthViews:
         name = field(form, "name", max_len=MAX_NAME)
         password = field(form, "password", max_len=accounts.MAX_PASSWORD)
         token = accounts.sign_in(self.store, name, password, clock=self.clock)
-        redirect = RedirectResponse(request.url_for("second_factor"), status_code=303)
+        redirect = RedirectResponse(request.app.url_path_for("second_factor"), status_code=303)
         return self._with_session(redirect, token)
 
     def second_factor(self, request: Request) -> Response:
@@ -53,7 +53,9 @@ class AuthViews:
             return self.pages.render(request, "second_factor.html", {})
         code = field(request.state.form, "code", max_len=MAX_CODE)
         token = accounts.second_factor(self.store, request.state.token, code, clock=self.clock)
-        return self._with_session(RedirectResponse(request.url_for("home"), status_code=303), token)
+        return self._with_session(
+            RedirectResponse(request.app.url_path_for("home"), status_code=303), token
+        )
 
     def enrol(self, request: Request) -> Response:
         if request.method == "GET":
@@ -83,7 +85,7 @@ class AuthViews:
 
     def logout(self, request: Request) -> Response:
         accounts.sign_out(self.store, request.state.token, clock=self.clock)
-        response = RedirectResponse(request.url_for("login"), status_code=303)
+        response = RedirectResponse(request.app.url_path_for("login"), status_code=303)
         secure = self.pages.state.config.secure_cookies
         response.raw_headers.append(
             (b"set-cookie", cookie_header(SESSION_COOKIE, "", secure=secure, max_age=0))
@@ -99,7 +101,9 @@ class AuthViews:
             accounts.set_language(self.store, info.user_id, lang)
         back = request.state.form.get("next", "")
         target: object = (
-            request.url_for("home") if info and info.signed_in else request.url_for("login")
+            request.app.url_path_for("home")
+            if info and info.signed_in
+            else request.app.url_path_for("login")
         )
         if _local_path(back):
             target = back

@@ -65,8 +65,8 @@ class DeskViews:
         info = request.state.session
         for route in ("inbox", "incidents"):
             if allowed(route, stage=info.stage, roles=info.roles):
-                return RedirectResponse(request.url_for(route), status_code=303)
-        return RedirectResponse(request.url_for("search"), status_code=303)
+                return RedirectResponse(request.app.url_path_for(route), status_code=303)
+        return RedirectResponse(request.app.url_path_for("search"), status_code=303)
 
     def inbox(self, request: Request) -> Response:
         info = request.state.session
