@@ -63,7 +63,7 @@ def generated(seed: int, size: tuple[int, int] = (480, 360)) -> Image.Image:
     return image
 
 
-def _save(image: Image.Image, fmt: str = "JPEG", **options: int) -> bytes:
+def encoded(image: Image.Image, fmt: str = "JPEG", **options: int) -> bytes:
     out = io.BytesIO()
     if fmt == "PNG":
         # lossless at any level: the fastest gives the same pixels, so the same hashes
@@ -82,7 +82,7 @@ def _resize(factor: float) -> Callable[[Image.Image], Image.Image | None]:
     return apply
 
 
-def _crop(share: float, sides: str = "ltrb") -> Callable[[Image.Image], Image.Image]:
+def cropped(share: float, sides: str = "ltrb") -> Callable[[Image.Image], Image.Image]:
     """Cut ``share`` of the width and/or height, split between the named sides of each axis."""
 
     def apply(image: Image.Image) -> Image.Image:
@@ -104,7 +104,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size)
 
 
-def _caption_over(where: str, share: float, text: str) -> Callable[[Image.Image], Image.Image]:
+def caption_over(where: str, share: float, text: str) -> Callable[[Image.Image], Image.Image]:
     """A dark band with text over the top or bottom ``share`` of the picture."""
 
     def apply(image: Image.Image) -> Image.Image:
@@ -134,7 +134,7 @@ def _caption_bar(text: str) -> Callable[[Image.Image], Image.Image]:
 
 
 def _caption(image: Image.Image) -> Image.Image:
-    return _caption_over("bottom", 0.15, ENGLISH)(image)
+    return caption_over("bottom", 0.15, ENGLISH)(image)
 
 
 def _logo(image: Image.Image) -> Image.Image:
@@ -194,22 +194,22 @@ VARIANTS = (
     ("mirror", "mirror", lambda i: i.transpose(T.FLIP_LEFT_RIGHT), {"quality": 85}),
     ("mirror-half-q70", "mirror", lambda i: _resize(0.5)(i.transpose(T.FLIP_LEFT_RIGHT)),
      {"quality": 70}),
-    ("crop-3%", "crop", _crop(0.03), {"quality": 85}),
-    ("crop-5%", "crop", _crop(0.05), {"quality": 85}),
-    ("crop-5%-left", "crop", _crop(0.05, "l"), {"quality": 85}),
-    ("crop-8%-top-right", "crop", _crop(0.08, "tr"), {"quality": 85}),
-    ("crop-8%-bottom-half", "crop", lambda i: _resize(0.5)(_crop(0.08, "b")(i)), {"quality": 80}),
-    ("crop-10%", "crop", _crop(0.10), {"quality": 85}),
-    ("crop-10%-right", "crop", _crop(0.10, "r"), {"quality": 85}),
-    ("crop-10%-left-bottom", "crop", _crop(0.10, "lb"), {"quality": 85}),
-    ("crop-15%", "crop-15", _crop(0.15), {"quality": 85}),
+    ("crop-3%", "crop", cropped(0.03), {"quality": 85}),
+    ("crop-5%", "crop", cropped(0.05), {"quality": 85}),
+    ("crop-5%-left", "crop", cropped(0.05, "l"), {"quality": 85}),
+    ("crop-8%-top-right", "crop", cropped(0.08, "tr"), {"quality": 85}),
+    ("crop-8%-bottom-half", "crop", lambda i: _resize(0.5)(cropped(0.08, "b")(i)), {"quality": 80}),
+    ("crop-10%", "crop", cropped(0.10), {"quality": 85}),
+    ("crop-10%-right", "crop", cropped(0.10, "r"), {"quality": 85}),
+    ("crop-10%-left-bottom", "crop", cropped(0.10, "lb"), {"quality": 85}),
+    ("crop-15%", "crop-15", cropped(0.15), {"quality": 85}),
     ("caption", "caption", _caption, {"quality": 85}),
-    ("caption-ar-top", "caption", _caption_over("top", 0.12, ARABIC), {"quality": 85}),
-    ("caption-ar-bottom", "caption", _caption_over("bottom", 0.18, ARABIC), {"quality": 85}),
-    ("caption-en-top", "caption", _caption_over("top", 0.10, ENGLISH), {"quality": 85}),
+    ("caption-ar-top", "caption", caption_over("top", 0.12, ARABIC), {"quality": 85}),
+    ("caption-ar-bottom", "caption", caption_over("bottom", 0.18, ARABIC), {"quality": 85}),
+    ("caption-en-top", "caption", caption_over("top", 0.10, ENGLISH), {"quality": 85}),
     ("caption-bar-ar", "caption", _caption_bar(ARABIC), {"quality": 85}),
     ("caption-bar-en", "caption", _caption_bar(ENGLISH), {"quality": 85}),
-    ("caption-crop-5%", "caption", lambda i: _caption(_crop(0.05, "lr")(i)), {"quality": 85}),
+    ("caption-crop-5%", "caption", lambda i: _caption(cropped(0.05, "lr")(i)), {"quality": 85}),
     ("logo", "logo", _logo, {"quality": 85}),
     ("logo-half", "logo", lambda i: _resize(0.5)(_logo(i)), {"quality": 80}),
     ("screenshot", "screenshot", _screenshot, {"png": 1}),
@@ -219,10 +219,10 @@ VARIANTS = (
 
 def _encode(image: Image.Image, options: dict[str, int]) -> bytes:
     if options.get("png"):
-        return _save(image, "PNG")
+        return encoded(image, "PNG")
     if options.get("webp"):
-        return _save(image, "WEBP", quality=options["quality"])
-    return _save(image, "JPEG", quality=options["quality"])
+        return encoded(image, "WEBP", quality=options["quality"])
+    return encoded(image, "JPEG", quality=options["quality"])
 
 
 def corpus_sources(corpus: Path) -> list[tuple[str, bytes]]:
@@ -239,7 +239,7 @@ def corpus_sources(corpus: Path) -> list[tuple[str, bytes]]:
         corpus / "media" / "mat2" / "dirty.webp",
     ]
     found = [(p.name, p.read_bytes()) for p in paths]
-    found += [(f"generated-{s}", _save(generated(s), "PNG")) for s in range(GENERATED)]
+    found += [(f"generated-{s}", encoded(generated(s), "PNG")) for s in range(GENERATED)]
     return found
 
 

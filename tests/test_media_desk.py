@@ -12,7 +12,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from conftest import CliResult, DeskFixture
-from neardup_set import ARABIC, _caption_over, _crop
+from neardup_set import ARABIC, caption_over, cropped
 from sijil.desk.intake import import_paths
 from sijil.desk.neardup.intake import fingerprint_report
 from sijil.envelope.sealing import Draft
@@ -292,7 +292,7 @@ def recaptioned(
     _send(raven, "Strike at dawn", [corpus.joinpath(*PHOTO)], tmp_path / "usb1")
     _import(desk, tmp_path / "usb1")
     with Image.open(corpus.joinpath(*PHOTO)) as image:
-        copy = _caption_over("bottom", 0.16, ARABIC)(_crop(0.08, "lr")(image.convert("RGB")))
+        copy = caption_over("bottom", 0.16, ARABIC)(cropped(0.08, "lr")(image.convert("RGB")))
     forwarded = tmp_path / "forwarded.jpg"
     copy.save(forwarded, "JPEG", quality=70)
     _send(falcon, "New strike today", [forwarded], tmp_path / "usb2")
@@ -319,7 +319,7 @@ def test_a_cropped_captioned_copy_is_matched_on_import_with_its_kind(
     )
     # And a copy found online, cut by 10% on the right, is answered with how it was cut
     with Image.open(corpus.joinpath(*PHOTO)) as image:
-        _crop(0.10, "r")(image.convert("RGB")).save(tmp_path / "online.jpg", "JPEG", quality=80)
+        cropped(0.10, "r")(image.convert("RGB")).save(tmp_path / "online.jpg", "JPEG", quality=80)
     text = run_cli("media", "match", *recaptioned.args, str(tmp_path / "online.jpg")).out
     # (Raven's original; Falcon's copy lost other parts of the picture, so it may not match)
     raven = text.splitlines()[0]

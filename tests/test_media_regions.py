@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from media_store import report_attachments
-from neardup_set import _caption_over, _crop, _save, generated
+from neardup_set import caption_over, cropped, encoded, generated
 from sijil.desk.neardup.catalog import Catalog, MatchKind
 from sijil.desk.neardup.intake import Fingerprinted, store_print
 from sijil.errors import DamagedMedia
@@ -32,7 +32,7 @@ def photo() -> Callable[..., bytes]:
 
     def make(seed: int, edit: Callable[[Image.Image], Image.Image] | None = None) -> bytes:
         image = generated(seed)
-        return _save(edit(image) if edit else image, "JPEG", quality=85)
+        return encoded(edit(image) if edit else image, "JPEG", quality=85)
 
     return make
 
@@ -114,7 +114,7 @@ def test_a_cropped_copy_has_a_probe_near_a_stored_region_and_a_stranger_has_none
     photo: Callable[..., bytes],
 ) -> None:
     original = _print(photo(1))
-    for edit in (_crop(0.10, "r"), _crop(0.08, "tr"), _caption_over("bottom", 0.15, "NEWS")):
+    for edit in (cropped(0.10, "r"), cropped(0.08, "tr"), caption_over("bottom", 0.15, "NEWS")):
         copy = _print(photo(1, edit))
         assert _nearest(original.regions, copy.probes) <= regions.REGION_RADIUS
     stranger = _print(photo(2))
@@ -154,7 +154,7 @@ def test_the_region_index_names_the_nearest_pair_per_photo_and_restores(
     for owner in (1, 2, 3):
         index.add(owner, _print(photo(owner)).regions)
     # When photo 2, cut by 10% on the right, is looked up
-    probes = _print(photo(2, _crop(0.10, "r"))).probes
+    probes = _print(photo(2, cropped(0.10, "r"))).probes
     hits = index.match(probes)
     # Then photo 2 alone is found, and the pair says how it was cut
     assert [h.owner for h in hits] == [2]
@@ -189,7 +189,7 @@ def test_the_catalog_reports_a_captioned_copy_as_partial_after_a_reload(
     # When a new process opens the catalog and a captioned copy of the first is looked up
     catalog = Catalog.open(store, tmp_path)
     assert len(catalog.regions) == 2 * len(regions.STORED)
-    found = catalog.match(_print(photo(11, _caption_over("bottom", 0.18, "BREAKING NEWS"))))
+    found = catalog.match(_print(photo(11, caption_over("bottom", 0.18, "BREAKING NEWS"))))
     # Then it is found as a partial match, covered at the bottom, and nothing else is
     assert len(found) == 1 and found[0].kind is MatchKind.PARTIAL
     assert found[0].transform is not None and found[0].transform.startswith("covered")

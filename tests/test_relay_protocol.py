@@ -451,10 +451,12 @@ def test_a_spool_quota_gives_507_and_a_consistent_offset(
     # Then creation that cannot fit is refused at once
     too_big = http.post("/files", headers={**TUS, "Upload-Length": "300000"})
     assert too_big.status_code == 507
-    # Given two uploads that each fit, but not together
-    upload = create(http, 150_000)
+    # Then the bytes an unfinished upload declared are reserved: two that each fit,
+    # but not together, cannot both be made
     other = create(http, 150_000)
-    assert patch(http, upload, 0, envelope[:140_000]).status_code == 204
+    assert http.post("/files", headers={**TUS, "Upload-Length": "150000"}).status_code == 507
+    # Given the spool's room taken meanwhile by something else (a refused upload kept)
+    (relay.spool / "rejected" / f"{'0' * 64}.bin").write_bytes(bytes(140_000))
     # When a body fills the quota mid-way
     response = patch(http, other, 0, envelope[:150_000])
     # Then it stops there, with 507 and a part file that is exactly a prefix

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import desk_with_evidence
 from starlette.routing import Mount, Route
-from web_helpers import WebDesk, csrf_of, make_web  # noqa: F401 - the fixture
 
+from conftest import desk_with_evidence
 from sijil.store.models_desk import Role
 from sijil.web.access import ROUTE_ACCESS, Gate, allowed
 from sijil.web.app import create_app
+from web_helpers import WebDesk, csrf_of, make_web  # noqa: F401 - the fixture
 
 # one concrete address per route
 SAMPLE_PATH = {

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 import pytest
 from sqlalchemy import select, update
-from web_helpers import PASSWORD, WebDesk, make_web  # noqa: F401 - the fixture
 
 from sijil.desk import accounts
 from sijil.desk.activity_log import audit_activity, log_activity, recent_activity
@@ -20,6 +19,7 @@ from sijil.desk.web_sessions import IDLE_TIMEOUT, resolve_session
 from sijil.errors import PermissionDenied, SignInRefused
 from sijil.store import ActivityEntry, DeskUserRole, WebCredential, WebSession
 from sijil.store.models_desk import Role
+from web_helpers import PASSWORD, WebDesk, make_web  # noqa: F401 - the fixture
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 

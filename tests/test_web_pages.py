@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from conftest import PASSPHRASE, CliResult, desk_with_evidence
 from sqlalchemy import update
-from web_helpers import PASSWORD, WebDesk, csrf_of, make_web  # noqa: F401 - the fixture
 
+from conftest import PASSPHRASE, CliResult, desk_with_evidence
 from sijil.store import ActivityEntry
 from sijil.store.models_desk import Role
 from sijil.web.config import WebConfig
+from web_helpers import PASSWORD, WebDesk, csrf_of, make_web  # noqa: F401 - the fixture
 
 ARABIC_PAGE = re.compile(r'<html lang="ar" dir="rtl">')
 IP_LIKE = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b|\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b")

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyotp
 import pytest
+
 from conftest import DeskFixture
-import warnings
 
 with warnings.catch_warnings():  # Starlette 1.x suggests httpx2; httpx is what is installed
     warnings.simplefilter("ignore")
@@ -65,9 +66,11 @@ class WebDesk:
             return issue_enrolment(session, name, by="root")
 
     def client(self) -> TestClient:
+        """A new browser; over https when the config says the cookies are Secure."""
         app = create_app(self.config, clock=self.clock)
+        scheme = "https" if self.config.secure_cookies else "http"
         return self.clients.enter_context(
-            TestClient(app, base_url="http://127.0.0.1", follow_redirects=False)
+            TestClient(app, base_url=f"{scheme}://127.0.0.1", follow_redirects=False)
         )
 
     def session_for(self, name: str) -> TestClient:

@@ -308,8 +308,10 @@ def set_language(store: Store, user_id: int, lang: str) -> None:
         raise SignInRefused("unknown language", reason="language")
     with store.session(write=True) as session:
         credential = session.get(WebCredential, user_id)
-        if credential is not None:
-            credential.lang = lang
+        if credential is None:
+            credential = WebCredential(user_id=user_id, totp_last_step=0, failed_logins=0)
+            session.add(credential)
+        credential.lang = lang
 
 
 def user_roles(session: Session, name: str) -> frozenset[Role]:

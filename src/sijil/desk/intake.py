@@ -45,6 +45,7 @@ from sijil.desk.inputs import (
 from sijil.desk.neardup.intake import fingerprint_report
 from sijil.desk.quarantine import MAX_QUARANTINE_BYTES, keep_input
 from sijil.desk.register import register_report
+from sijil.desk.rekey import registration_alerts
 from sijil.desk.shard_pool import rebuild_pending, take_text
 from sijil.envelope.age import INTRO
 from sijil.envelope.sealing import OpenedEnvelope, open_envelope
@@ -273,12 +274,15 @@ class Intake:
             self.store, self.home.root, report_id, [i.path for i in opened.attachments]
         )
         files = len(opened.attachments)
+        with self.store.session() as session:  # duress, revoked key, rekey (sijil.desk.rekey)
+            alerts = registration_alerts(session, report_id, opened.manifest)
         self.emit(
             ImportOutcome(
                 source=source,
                 status=ImportStatus.IMPORTED,
                 detail=f"report {report_id}: {opened.manifest.title[:60]!r}, {files} file(s)"
-                + (f"; {len(matches)} near-duplicate match(es)" if matches else ""),
+                + (f"; {len(matches)} near-duplicate match(es)" if matches else "")
+                + "".join(f"; {line}" for line in alerts),
                 envelope_id=envelope_id,
                 report_id=report_id,
                 correspondent=codename,

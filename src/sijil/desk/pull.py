@@ -32,7 +32,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
@@ -67,6 +69,36 @@ _ID = re.compile(r"[0-9a-f]{64}")
 # What a relay accepts by default; a listing above it is a relay gone wrong, and a
 # download is never let grow past what was listed (a relay must not fill the desk).
 MAX_PULL_BYTES = DEFAULT_MAX_ENVELOPE_BYTES
+# Bytes one pull downloads at most; the rest wait at the relay for the next pull. The
+# relay cannot tell junk behind a valid-looking age header from an envelope (it has
+# no key), so a stranger's junk is delivered: this bounds what it costs the desk's
+# disk and time per run (a few long videos; a desk laptop's spare room).
+MAX_PULL_TOTAL_BYTES = 8 << 30
+# A relay that is busy (429, 503) or a link that drops is tried again, backing off
+# from RETRY_FIRST_S to RETRY_MAX_S, RETRIES times at most (about two minutes in all):
+# a flood at the relay delays a pull, it does not end it at the first refusal.
+RETRIES = 6
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 60.0
+_BUSY = (429, 503)
+T = TypeVar("T")
+
+
+def _retrying(call: Callable[[], T], sleep: Callable[[float], None], *, cuts: bool = True) -> T:
+    """``call()``, tried again with backoff while the relay is busy (or, with ``cuts``,
+    the link drops). A relay that cannot be reached at all for its listing is not
+    waited for: the pull stops at once with that, and runs again later."""
+    wait = RETRY_FIRST_S
+    for _attempt in range(RETRIES):
+        try:
+            return call()
+        except RelayError as exc:
+            cut = isinstance(exc, RelayUnreachable)
+            if (cut and not cuts) or (not cut and exc.status not in _BUSY):
+                raise
+        sleep(wait)
+        wait = min(RETRY_MAX_S, wait * 2)
+    return call()  # the last try's refusal is the answer
 
 
 def _refused_for_this_envelope(exc: RelayError) -> bool:
@@ -87,9 +119,12 @@ def pull_envelopes(
     clock: Callable[[], float] = time.time,
     max_envelope_bytes: int = MAX_PULL_BYTES,
     take: Taker | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    max_total_bytes: int = MAX_PULL_TOTAL_BYTES,
 ) -> list[ImportOutcome]:
     """Import every envelope waiting at ``relay``; return one outcome per envelope."""
     outcomes: list[ImportOutcome] = []
+    budget = max_total_bytes
 
     def inline(target: Path, shown: Progress | None) -> list[ImportOutcome]:
         return import_paths(home, identity, store, [target], channel="relay", progress=shown)
@@ -102,8 +137,19 @@ def pull_envelopes(
             path = client.path_of(client.url(url))
             return sign_request(identity.sign, method=method, path=path, body=b"", now=clock())
 
-        listing = client.request(
-            "GET", "v1/desk/envelopes", headers=signed("GET", "v1/desk/envelopes"), ok=(200,)
+        # each try is signed anew: a nonce the relay saw before a cut would be a replay
+        def download(url: str, target: Path, size: int) -> str:
+            return client.download(url, target, headers=signed("GET", url), max_bytes=size)
+
+        def acknowledge(url: str) -> None:
+            client.request("DELETE", url, headers=signed("DELETE", url), ok=(204, 404))
+
+        listing = _retrying(
+            lambda: client.request(
+                "GET", "v1/desk/envelopes", headers=signed("GET", "v1/desk/envelopes"), ok=(200,)
+            ),
+            sleep,
+            cuts=False,
         )
         try:
             listed = [(str(item["id"]), int(item["size"])) for item in listing.json()["envelopes"]]
@@ -133,10 +179,12 @@ def pull_envelopes(
                 if not 0 < size <= max_envelope_bytes:
                     waiting(envelope_id, "the relay lists it at an impossible size; not downloaded")
                     continue
+                if size > budget:
+                    waiting(envelope_id, "this pull has taken its byte budget; not downloaded")
+                    continue
+                budget -= size
                 try:
-                    digest = client.download(
-                        url, target, headers=signed("GET", url), max_bytes=size
-                    )
+                    digest = _retrying(partial(download, url, target, size), sleep)
                 except RelayError as exc:
                     if not _refused_for_this_envelope(exc):
                         raise
@@ -156,7 +204,7 @@ def pull_envelopes(
                 unexplained = None
                 outcomes += taken
                 if taken and all(outcome.status in _KEPT for outcome in taken):
-                    client.request("DELETE", url, headers=signed("DELETE", url), ok=(204, 404))
+                    _retrying(partial(acknowledge, url), sleep)
             finally:
                 target.unlink(missing_ok=True)
         if unexplained is not None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from sijil.crypto.identity import fingerprint, unb64
 from sijil.desk.records import register_entries
+from sijil.desk.rekey import mark_registration, retired_owner
 from sijil.envelope.manifest import Manifest
 from sijil.envelope.sealing import OpenedEnvelope
 from sijil.errors import AlreadyRegistered, ResealedReport
@@ -34,6 +35,9 @@ def resolve_sender(session: Session, manifest: Manifest) -> Correspondent:
     known = session.scalar(select(Correspondent).filter_by(sign_key=manifest.sign_key))
     if known is not None:
         return known
+    moved_on = retired_owner(session, manifest.sign_key)  # a key from before a rekey
+    if moved_on is not None:
+        return moved_on
     sign_raw = unb64(manifest.sign_key, size=32, what="sender key")
     reply_raw = unb64(manifest.reply_key, size=32, what="reply key")
     fp = fingerprint(sign_raw, reply_raw)
@@ -132,6 +136,8 @@ def register_report(
         )
         session.add_all([envelope, report])
         session.flush()
+        # a revoked key, a duress mark, a rekey statement (sijil.desk.rekey)
+        mark_registration(session, report, sender, manifest, report.received_at)
         if original is not None:
             record_blob(session, original, kind="original")
         for ref in files:

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sijil.crypto.canonical import canonical_json
@@ -24,6 +25,8 @@ __all__ = [
     "AttachmentEntry",
     "Location",
     "Manifest",
+    "Rekey",
+    "SealMode",
     "check_attachment_name",
 ]
 
@@ -54,6 +57,49 @@ _DECIMAL = re.compile(r"-?\d{1,3}(\.\d{1,7})?")
 # sequence drives a terminal, a newline in a title forges a line of output.
 _CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# An Ed25519 signature, base64: 64 bytes are 88 characters.
+SIGNATURE_BYTES = 64
+
+
+class SealMode(StrEnum):
+    """How the sealing session was unlocked; the manifest's ``mode`` (docs/envelope.md).
+
+    Every value has the same length, so an envelope sealed under duress has exactly
+    the size of a normal one: the mark exists only inside the encrypted, signed part.
+    """
+
+    NORMAL = "normal"
+    DURESS = "duress"
+
+
+if len({len(mode.value) for mode in SealMode}) != 1:  # pragma: no cover - a coding error
+    raise RuntimeError("every seal mode must have the same length")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rekey:
+    """A move to a new pseudonym key, in a manifest signed by the old one.
+
+    ``proof`` is the new key's signature over the rekey context and the old key,
+    so the old key cannot hand the correspondent's continuity to a key it does not hold.
+    """
+
+    sign_key: str
+    reply_key: str
+    proof: str
+
+    def __post_init__(self) -> None:
+        _key(self.sign_key, "new sender key")
+        _key(self.reply_key, "new reply key")
+        try:
+            raw = base64.b64decode(self.proof, validate=True)
+        except ValueError:
+            raw = b""
+        if len(raw) != SIGNATURE_BYTES:
+            raise MalformedEnvelope("the manifest's rekey proof is not a 64-byte signature")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"sign_key": self.sign_key, "reply_key": self.reply_key, "proof": self.proof}
 
 
 def check_attachment_name(name: str) -> str:
@@ -121,8 +167,13 @@ class Manifest:
     reply_key: str
     enrol_token: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # None only in manifests sealed before the field existed; sijil always writes it
+    mode: SealMode | None = None
+    rekey: Rekey | None = None
 
     def __post_init__(self) -> None:
+        if self.mode is not None and type(self.mode) is not SealMode:
+            raise MalformedEnvelope("the manifest's mode is not one sijil knows")
         if self.lang not in LANGUAGES:
             raise MalformedEnvelope(f"report language must be one of {', '.join(LANGUAGES)}")
         if not self.title.strip():
@@ -155,8 +206,15 @@ class Manifest:
         parsed = datetime.fromisoformat(self.created_at)
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
+    @property
+    def duress(self) -> bool:
+        """Sealed by a session unlocked with the duress passphrase."""
+        return self.mode is SealMode.DURESS
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            **({} if self.mode is None else {"mode": str(self.mode)}),
+            **({} if self.rekey is None else {"rekey": self.rekey.to_dict()}),
             "v": MANIFEST_VERSION,
             "type": "report",
             "nonce": self.nonce,
@@ -230,6 +288,8 @@ class Manifest:
                 if sender.get("enrol_token") is None
                 else _text(sender["enrol_token"]),
                 extra=_extra(report.get("extra")),
+                mode=_mode(doc.get("mode")),
+                rekey=_rekey(doc.get("rekey")),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise MalformedEnvelope("the manifest lacks a required field") from exc
@@ -256,6 +316,27 @@ def _extra(value: object) -> dict[str, str]:
             raise MalformedEnvelope("a report extra has a non-ASCII name")
         out[key] = _text(item)
     return out
+
+
+def _mode(value: object) -> SealMode | None:
+    if value is None:
+        return None
+    try:
+        return SealMode(_text(value))
+    except ValueError:
+        raise MalformedEnvelope("the manifest's mode is not one sijil knows") from None
+
+
+def _rekey(value: object) -> Rekey | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"sign_key", "reply_key", "proof"}:
+        raise MalformedEnvelope("the manifest's rekey statement is not well formed")
+    return Rekey(
+        sign_key=_text(value["sign_key"]),
+        reply_key=_text(value["reply_key"]),
+        proof=_text(value["proof"]),
+    )
 
 
 def _key(value: str, what: str) -> None:

@@ -30,7 +30,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sijil.crypto.identity import CorrespondentIdentity, DeskPublic, b64, raw_public, unb64
 from sijil.envelope.age import AgeReader, AgeWriter, Readable, Writable
 from sijil.envelope.hashing import BackgroundSha256
-from sijil.envelope.manifest import MAX_MANIFEST_BYTES, AttachmentEntry, Location, Manifest
+from sijil.envelope.manifest import (
+    MAX_MANIFEST_BYTES,
+    AttachmentEntry,
+    Location,
+    Manifest,
+    Rekey,
+    SealMode,
+)
 from sijil.errors import (
     AttachmentHashMismatch,
     BadSignature,
@@ -134,8 +141,14 @@ def seal(
     out: Writable,
     enrol_token: str | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    mode: SealMode = SealMode.NORMAL,
+    rekey: Rekey | None = None,
 ) -> Sealed:
-    """Sign and seal a report with its attachments to the desk; write the envelope to ``out``."""
+    """Sign and seal a report with its attachments to the desk; write the envelope to ``out``.
+
+    ``mode`` is written into every manifest (same length whatever its value), so an
+    envelope sealed under duress differs from a normal one only inside the encryption.
+    """
     entries = []
     for source in attachments:
         sha, size = _digest(source.stream)
@@ -155,6 +168,8 @@ def seal(
         reply_key=b64(raw_public(sender.box.public_key())),
         enrol_token=enrol_token,
         extra=dict(draft.extra),
+        mode=mode,
+        rekey=rekey,
     )
     manifest_bytes = manifest.to_bytes()
     if len(manifest_bytes) > MAX_MANIFEST_BYTES:

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from sijil import scrub as scrubber
 from sijil.envelope import shards as shard_codec
+from sijil.envelope.manifest import Rekey
 from sijil.envelope.sealing import AttachmentSource, Draft, seal
 from sijil.errors import ConfigError, ScrubError, ShardError
 from sijil.field.home import FieldSession
@@ -121,6 +122,7 @@ def compose(
     keep_metadata: bool = False,
     verification: bool = False,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    rekey: Rekey | None = None,
 ) -> Composed:
     """Scrub every file, sign and seal the report to the desk, and put it in the outbox.
 
@@ -152,6 +154,8 @@ def compose(
                     out=out,
                     enrol_token=session.enrol_token,
                     clock=clock,
+                    mode=session.seal_mode,
+                    rekey=rekey,
                 )
                 out.flush()
                 os.fsync(out.fileno())

@@ -20,8 +20,10 @@ from sijil.crypto.identity import CorrespondentIdentity, DeskPublic
 from sijil.crypto.kdf import KdfParams
 from sijil.envelope.age import AgeReader, AgeWriter
 from sijil.envelope.invite import Invite
-from sijil.errors import ConfigError, KeyFileError
-from sijil.fsutil import atomic_write
+from sijil.envelope.manifest import SealMode
+from sijil.errors import ConfigError, KeyFileError, PassphraseError
+from sijil.field.keyslots import SPARE_FILE, Slot, decoy_slot, duress_slot, open_slots
+from sijil.fsutil import atomic_write, fsync_dir
 
 __all__ = ["FieldHome", "FieldSession"]
 
@@ -44,6 +46,10 @@ class FieldHome:
     def outbox(self) -> Path:
         return self.root / OUTBOX
 
+    @property
+    def spare_file(self) -> Path:
+        return self.root / SPARE_FILE
+
     def exists(self) -> bool:
         return self.key_file.is_file()
 
@@ -51,10 +57,18 @@ class FieldHome:
         if not self.exists():
             raise ConfigError(f"no correspondent home at {self.root} (run 'sijil field init')")
 
-    def init(self, invite: Invite, passphrase: str, kdf: KdfParams) -> CorrespondentIdentity:
-        """Create the keystore from an invite; refuse to overwrite an existing one."""
+    def init(
+        self, invite: Invite, passphrase: str, kdf: KdfParams, *, duress: str | None = None
+    ) -> CorrespondentIdentity:
+        """Create the keystore from an invite; refuse to overwrite an existing one.
+
+        ``duress``: a second passphrase that unlocks in duress mode (sijil.field.duress).
+        Without it the spare slot is filler of the same size.
+        """
         if self.exists():
             raise ConfigError(f"a correspondent home already exists at {self.root}")
+        if duress is not None and duress == passphrase:
+            raise PassphraseError("the duress passphrase must differ from your passphrase")
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.outbox.mkdir(exist_ok=True, mode=0o700)
         identity = CorrespondentIdentity.generate()
@@ -64,15 +78,45 @@ class FieldHome:
             "relay": invite.relay or "",
             "enrol_token": invite.token,
         }
+        spare = (
+            decoy_slot(extra, kdf) if duress is None else duress_slot(identity, extra, duress, kdf)
+        )
+        atomic_write(self.spare_file, spare)
         atomic_write(self.key_file, identity.lock(passphrase, kdf, extra))
         session = FieldSession(home=self, identity=identity, settings=extra)
         session.save_index([])
         return identity
 
     def unlock(self, passphrase: str) -> FieldSession:
+        """Open the home; the duress passphrase opens it too, in duress mode.
+
+        The first duress unlock wipes every unsent envelope and the replies, and
+        latches duress mode in the encrypted outbox index: from then on every
+        envelope is sealed with the duress mark, whichever passphrase unlocked.
+        """
         self.require()
-        identity, extra = CorrespondentIdentity.unlock(self.key_file.read_bytes(), passphrase)
-        return FieldSession(home=self, identity=identity, settings=extra)
+        opened = open_slots(self.key_file, passphrase)
+        session = FieldSession(home=self, identity=opened.identity, settings=opened.settings)
+        latched = session.index_mode() is SealMode.DURESS
+        if opened.slot is Slot.DURESS and not latched:
+            _wipe_outbox(self)
+        if opened.slot is Slot.DURESS or latched:
+            session = FieldSession(
+                home=self, identity=opened.identity, settings=opened.settings, duress=True
+            )
+            if not latched:
+                session.save_index([])
+        return session
+
+
+def _wipe_outbox(home: FieldHome) -> None:
+    """Unlink every file in the outbox but its index (envelopes, replies, half-sealed files)."""
+    if not home.outbox.is_dir():
+        return
+    for path in home.outbox.iterdir():
+        if path.name != INDEX_FILE and (path.is_file() or path.is_symlink()):
+            path.unlink()
+    fsync_dir(home.outbox)
 
 
 @dataclass(frozen=True)
@@ -82,6 +126,13 @@ class FieldSession:
     home: FieldHome
     identity: CorrespondentIdentity
     settings: dict[str, str]
+    # unlocked with the duress passphrase, now or once before (latched in the index)
+    duress: bool = False
+
+    @property
+    def seal_mode(self) -> SealMode:
+        """The mark every envelope sealed in this session carries inside its manifest."""
+        return SealMode.DURESS if self.duress else SealMode.NORMAL
 
     @property
     def desk(self) -> DeskPublic:
@@ -95,23 +146,36 @@ class FieldSession:
     def enrol_token(self) -> str | None:
         return self.settings.get("enrol_token") or None
 
-    def load_index(self) -> list[dict[str, Any]]:
+    def _index_doc(self) -> dict[str, Any]:
         path = self.home.outbox / INDEX_FILE
         if not path.exists():
-            return []
+            return {"entries": [], "mode": str(SealMode.NORMAL)}
         with path.open("rb") as handle:
             data = AgeReader(handle, self.identity.box).read()
         doc = json.loads(data)
-        if not isinstance(doc, list):
+        if isinstance(doc, list):  # an index written before the mode was kept in it
+            doc = {"entries": doc, "mode": str(SealMode.NORMAL)}
+        if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
             raise KeyFileError("the outbox index is damaged")
-        return [dict(item) for item in doc]
+        return doc
+
+    def index_mode(self) -> SealMode:
+        try:
+            return SealMode(self._index_doc().get("mode"))
+        except ValueError:
+            raise KeyFileError("the outbox index is damaged") from None
+
+    def load_index(self) -> list[dict[str, Any]]:
+        return [dict(item) for item in self._index_doc()["entries"]]
 
     def save_index(self, entries: list[dict[str, Any]]) -> None:
         # Encrypted to our own X25519 key: titles in the index must not be readable
-        # by whoever takes the device, and only a passphrase unlocks that key.
+        # by whoever takes the device, and only a passphrase unlocks that key. The
+        # mode has the same length either way, so the index's size does not tell.
         buf = io.BytesIO()
         writer = AgeWriter(buf, self.identity.box.public_key())
-        writer.write(json.dumps(entries, ensure_ascii=False).encode())
+        doc = {"entries": entries, "mode": str(self.seal_mode)}
+        writer.write(json.dumps(doc, ensure_ascii=False).encode())
         writer.close()
         atomic_write(self.home.outbox / INDEX_FILE, buf.getvalue())
 
@@ -128,14 +192,15 @@ def wipe(home: FieldHome) -> int:
     encryption of the key file is what protects a recovered copy.
     """
     removed = 0
-    if home.key_file.exists():
-        size = home.key_file.stat().st_size
-        with home.key_file.open("r+b") as handle:
-            handle.write(secrets.token_bytes(max(size, 1)))
-            handle.flush()
-            os.fsync(handle.fileno())
-        home.key_file.unlink()
-        removed += 1
+    for key_file in (home.key_file, home.spare_file):
+        if key_file.exists():
+            size = key_file.stat().st_size
+            with key_file.open("r+b") as handle:
+                handle.write(secrets.token_bytes(max(size, 1)))
+                handle.flush()
+                os.fsync(handle.fileno())
+            key_file.unlink()
+            removed += 1
     if home.outbox.is_dir():
         for path in home.outbox.iterdir():
             if path.is_file() or path.is_symlink():

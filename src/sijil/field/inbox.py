@@ -70,6 +70,12 @@ def _save_inbox(session: FieldSession, items: list[dict[str, Any]]) -> None:
     atomic_write(session.home.outbox / INBOX_FILE, buf.getvalue())
 
 
+def reseal_inbox(old: FieldSession, new: FieldSession) -> None:
+    """Re-encrypt the kept replies from ``old``'s key to ``new``'s (``sijil field rekey``)."""
+    if (old.home.outbox / INBOX_FILE).exists():
+        _save_inbox(new, load_inbox(old))
+
+
 def _proven(client: RelayClient, session: FieldSession, method: str, path: str) -> dict[str, str]:
     response = client.request("GET", "v1/mailbox/challenge", ok=(200,))
     try:

@@ -74,6 +74,11 @@ def _blocks(path: Path, offset: int) -> Iterator[bytes]:
             yield block
 
 
+def _reason(exc: RelayError) -> str:
+    """The relay's one-line reason for a refusal, without the status prefix."""
+    return str(exc).split("): ", 1)[-1]
+
+
 def _stored(headers: Mapping[str, str]) -> bool:
     return headers.get(STORED_HEADER, "").strip().lower() == STORED_YES
 
@@ -133,6 +138,8 @@ class _Sender:
         resumed_from = 0
         backoff = BACKOFF_FIRST_S
         stalled, best = 0, -1
+        # why the last try failed: a refusal is said as what it was, not as a lost link
+        refused: RelayError | None = None
         for _attempt in range(MAX_ATTEMPTS):
             if stalled >= MAX_STALLED:
                 break
@@ -171,8 +178,10 @@ class _Sender:
                     return self.mark_sent(entry, resumed_from)
                 # whole but not confirmed filed: the next HEAD makes the relay file it
             except RelayUnreachable:
+                refused = None
                 self.say(f"  {envelope_id[:12]}: link cut; resuming in {backoff:.1f}s")
             except RelayError as exc:
+                refused = exc
                 if exc.status == 460:  # the relay's copy is not what we sealed
                     state.clear()
                     self.save()
@@ -181,14 +190,17 @@ class _Sender:
                     return SendResult(
                         envelope_id=envelope_id, status=SendStatus.FAILED, detail=str(exc)
                     )
+                self.say(f"  {envelope_id[:12]}: {exc}; trying again in {backoff:.1f}s")
             stalled += 1
             self.sleep(backoff)
             backoff = min(BACKOFF_MAX_S, backoff * 2)
-        return SendResult(
-            envelope_id=envelope_id,
-            status=SendStatus.FAILED,
-            detail="the relay could not be reached for long; run again to resume",
-        )
+        detail = "the relay could not be reached for long; run again to resume"
+        if refused is not None:
+            detail = (
+                f"the relay kept refusing ({refused.status}: {_reason(refused)}); "
+                "run again later to resume"
+            )
+        return SendResult(envelope_id=envelope_id, status=SendStatus.FAILED, detail=detail)
 
     def mark_sent(self, entry: dict[str, Any], resumed_from: int) -> SendResult:
         now = datetime.now(UTC).isoformat(timespec="seconds")

@@ -21,7 +21,7 @@ from typing import Final
 
 import psycopg
 from procrastinate import App, PsycopgConnector
-from procrastinate.exceptions import ProcrastinateException
+from procrastinate.exceptions import AlreadyEnqueued, ProcrastinateException
 from procrastinate.schema import SchemaManager
 from sqlalchemy.engine import make_url
 
@@ -95,6 +95,8 @@ def translated() -> Iterator[None]:
     """Turn queue errors raised inside into :func:`queue_error`'s StoreError."""
     try:
         yield
+    except AlreadyEnqueued:
+        raise  # the caller's answer, not a failure: the job is waiting already
     except (ProcrastinateException, psycopg.Error) as exc:
         raise queue_error(exc) from exc
 

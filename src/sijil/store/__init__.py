@@ -55,6 +55,13 @@ from sijil.store.models_ledger import (
 )
 from sijil.store.models_media import MEDIA_KINDS, MediaMatch, MediaPrintRow
 from sijil.store.models_relay import RelayReply
+from sijil.store.models_revocation import (
+    CorrespondentKey,
+    ReportFlag,
+    ReportFlagKind,
+    Revocation,
+    RevocationCause,
+)
 from sijil.store.models_search import SEARCH_INDEX_OBJECTS, DocKind, SearchDoc
 from sijil.store.models_web import (
     ActivityEntry,
@@ -89,6 +96,7 @@ __all__ = [
     "ClaimIncident",
     "ClaimVerdict",
     "Correspondent",
+    "CorrespondentKey",
     "DeskActor",
     "DeskCounter",
     "DeskSetting",
@@ -111,7 +119,11 @@ __all__ = [
     "QuarantineItem",
     "RelayReply",
     "Report",
+    "ReportFlag",
+    "ReportFlagKind",
     "ReportLink",
+    "Revocation",
+    "RevocationCause",
     "SearchDoc",
     "Source",
     "Store",

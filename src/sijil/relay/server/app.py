@@ -44,7 +44,13 @@ from sijil.relay.protocol.auth import (
     check_desk_headers,
     verify_desk_request,
 )
-from sijil.relay.server.config import MAX_REPLIES_PER_BOX, MAX_REPLY_BYTES, RateLimiter, RelayConfig
+from sijil.relay.server.config import (
+    MAX_REJECTED_BYTES,
+    MAX_REPLIES_PER_BOX,
+    MAX_REPLY_BYTES,
+    RateLimiter,
+    RelayConfig,
+)
 from sijil.relay.server.spool import Spool, SpoolLimits, Upload
 from sijil.relay.server.writer import INSUFFICIENT_STORAGE, WRITE_BATCH, UploadWriter
 
@@ -546,6 +552,10 @@ def create_app(config: RelayConfig, *, clock: Callable[[], float] = time.time) -
             max_unfinished=config.max_unfinished_uploads,
             quota_bytes=config.spool_quota_bytes,
             expiry_s=config.expiry_s,
+            unfed_expiry_s=config.unfed_expiry_s,
+            max_unfinished_bytes=config.max_unfinished_bytes,
+            rejected_keep_s=config.rejected_keep_s,
+            max_rejected_bytes=MAX_REJECTED_BYTES,
         ),
         now=clock(),
     )
@@ -564,7 +574,7 @@ def create_app(config: RelayConfig, *, clock: Callable[[], float] = time.time) -
         async def sweep() -> None:
             while True:  # ends when the server cancels the task group at shutdown
                 await _off_loop(spool.expire, clock(), busy=frozenset(state.busy))
-                await anyio.sleep(min(60.0, config.expiry_s / 4))
+                await anyio.sleep(min(60.0, config.expiry_s / 4, config.unfed_expiry_s / 4))
 
         async with anyio.create_task_group() as group:
             group.start_soon(sweep)

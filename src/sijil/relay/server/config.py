@@ -14,6 +14,11 @@ from sijil.relay.protocol.tus import DEFAULT_MAX_ENVELOPE_BYTES
 __all__ = [
     "DEFAULT_EXPIRY_S",
     "DEFAULT_MAX_ENVELOPE_BYTES",
+    "DEFAULT_MAX_UNFINISHED_BYTES",
+    "DEFAULT_REJECTED_KEEP_S",
+    "DEFAULT_SPOOL_QUOTA_BYTES",
+    "DEFAULT_UNFED_EXPIRY_S",
+    "MAX_REJECTED_BYTES",
     "RateLimiter",
     "RelayConfig",
 ]
@@ -24,6 +29,21 @@ DEFAULT_EXPIRY_S = 2 * 24 * 3600
 DEFAULT_MAX_CONCURRENT = 32
 # Bounds the spool's unfinished part files (each up to the envelope limit).
 DEFAULT_MAX_UNFINISHED = 256
+# An upload that received no byte this long after it was made is dropped: a sender
+# PATCHes right after POST, and 256 never-fed uploads closed the channel for 48 h.
+DEFAULT_UNFED_EXPIRY_S = 10 * 60
+# The bytes unfinished uploads declared (Upload-Length) are reserved when they are
+# made; the sum may not pass this. Counting uploads alone let a few 2 GiB
+# declarations claim the spool, or 256 tiny ones lock out every large one.
+DEFAULT_MAX_UNFINISHED_BYTES = 8 << 30
+# The spool's default cap: a relay is a small server whose disk also holds its logs
+# and Tor's state; a full disk would stop those too. --quota-mb changes it.
+DEFAULT_SPOOL_QUOTA_BYTES = 16 << 30
+# Refused uploads (rejected/) are kept for the operator this long, then deleted, and
+# never more than MAX_REJECTED_BYTES of them (oldest go first): they are not
+# envelopes, so nothing the desk could lose, and a stranger must not fill the disk.
+DEFAULT_REJECTED_KEEP_S = 7 * 24 * 3600
+MAX_REJECTED_BYTES = 1 << 30
 # Requests per second over all clients, with a burst; a relay is small.
 DEFAULT_RATE = 50.0
 DEFAULT_BURST = 200
@@ -45,15 +65,24 @@ class RelayConfig:
     rate_per_s: float = DEFAULT_RATE
     rate_burst: int = DEFAULT_BURST
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
+    unfed_expiry_s: float = DEFAULT_UNFED_EXPIRY_S
+    max_unfinished_bytes: int = DEFAULT_MAX_UNFINISHED_BYTES
+    rejected_keep_s: float = DEFAULT_REJECTED_KEEP_S
     # None: the disk is the limit; a number caps the spool below it (a full disk
     # would also stop the machine's logs and Tor)
-    spool_quota_bytes: int | None = None
+    spool_quota_bytes: int | None = DEFAULT_SPOOL_QUOTA_BYTES
 
     def __post_init__(self) -> None:
-        for name in ("max_envelope_bytes", "max_concurrent_uploads", "max_unfinished_uploads"):
+        for name in (
+            "max_envelope_bytes",
+            "max_concurrent_uploads",
+            "max_unfinished_uploads",
+            "max_unfinished_bytes",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
-        if self.expiry_s <= 0 or self.rate_per_s <= 0 or self.idle_timeout_s <= 0:
+        timings = (self.expiry_s, self.unfed_expiry_s, self.rejected_keep_s, self.idle_timeout_s)
+        if min(timings) <= 0 or self.rate_per_s <= 0:
             raise ConfigError("expiry, rate and idle timeout must be positive")
 
     @classmethod

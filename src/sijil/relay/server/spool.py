@@ -57,6 +57,17 @@ class SpoolLimits:
     max_unfinished: int
     quota_bytes: int | None  # None: only the disk itself limits the spool
     expiry_s: float
+    # an upload that has no byte yet expires this soon (see config.DEFAULT_UNFED_EXPIRY_S)
+    unfed_expiry_s: float
+    # the Upload-Length of every unfinished upload is reserved; their sum is capped
+    max_unfinished_bytes: int
+    # refused uploads are deleted after this, and the oldest past max_rejected_bytes
+    rejected_keep_s: float
+    max_rejected_bytes: int
+    # the share of the count and byte limits anonymous senders may take; the rest is
+    # kept for senders that carry the network's relay token (a flood without the
+    # token cannot fill it)
+    anonymous_share: float = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,21 +171,50 @@ class Spool:
 
     # -- uploads -----------------------------------------------------------------
 
+    def _unfinished(self) -> tuple[int, int, int]:
+        """How many uploads are unfinished, the bytes they declared, and what they still lack."""
+        count = declared = missing = 0
+        for info in self.uploads.glob("*.json"):
+            try:
+                length = int(json.loads(info.read_bytes())["length"])
+                have = info.with_suffix(".part").stat().st_size
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            count += 1
+            declared += length
+            missing += max(0, length - have)
+        return count, declared, missing
+
     def create(
-        self, *, length: int, claimed_id: str | None, now: float, busy: Collection[str] = ()
+        self,
+        *,
+        length: int,
+        claimed_id: str | None,
+        now: float,
+        busy: Collection[str] = (),
+        enrolled: bool = False,
     ) -> Upload:
+        """A new upload; ``enrolled`` (the relay token) may use the share kept from strangers."""
         self.expire(now, busy=busy)
+        limits = self.limits
+        share = 1.0 if enrolled else limits.anonymous_share
         with self._admit:
-            if sum(1 for _ in self.uploads.glob("*.json")) >= self.limits.max_unfinished:
+            count, declared, missing = self._unfinished()
+            if count >= max(1, int(limits.max_unfinished * share)):
                 raise RelayLimitExceeded("too many unfinished uploads; retry later", status=429)
-            quota = self.limits.quota_bytes
-            if quota is not None and self.used_bytes() + length > quota:
+            if declared + length > limits.max_unfinished_bytes * share:
+                raise RelayLimitExceeded(
+                    "too many bytes in unfinished uploads; retry later", status=429
+                )
+            quota = limits.quota_bytes
+            # what unfinished uploads still lack is spoken for as much as what they hold
+            if quota is not None and self.used_bytes() + missing + length > quota:
                 raise RelayLimitExceeded("the relay's spool is full", status=INSUFFICIENT_STORAGE)
             upload = Upload(
                 id=secrets.token_hex(16),
                 length=length,
                 claimed_id=claimed_id,
-                expires=now + self.limits.expiry_s,
+                expires=now + min(limits.unfed_expiry_s, limits.expiry_s),
             )
             part, _ = self._paths(upload.id)
             part.touch(mode=0o600)
@@ -227,23 +267,35 @@ class Spool:
         )
 
     def touch(self, upload: Upload, *, now: float) -> Upload:
-        """Activity pushes expiry back: a slow link that keeps sending keeps its upload."""
+        """Activity pushes expiry back: a slow link that keeps sending keeps its upload.
+
+        Only bytes earn the full expiry: an upload still empty keeps the short one, so
+        PATCHes that send nothing cannot hold a never-fed upload for days.
+        """
+        fed = self.offset(upload) > 0
+        limits = self.limits
+        keep = limits.expiry_s if fed else min(limits.unfed_expiry_s, limits.expiry_s)
         renewed = Upload(
             id=upload.id,
             length=upload.length,
             claimed_id=upload.claimed_id,
-            expires=now + self.limits.expiry_s,
+            expires=now + keep,
         )
         self._save(renewed)
         return renewed
 
     def writer(self, upload: Upload, *, start: int, checksum: Checksum | None) -> UploadWriter:
         quota = self.limits.quota_bytes
+        # this upload's own missing bytes were reserved for it when it was made
+        room = None
+        if quota is not None:
+            room = quota - self.used_bytes() + max(0, upload.length - self.offset(upload))
+            room -= self._unfinished()[2]
         return UploadWriter(
             part=self._paths(upload.id)[0],
             pending=self.uploads / f"{upload.id}.pending",
             length=upload.length,
-            room=None if quota is None else quota - self.used_bytes(),
+            room=room,
             start=start,
             checksum=checksum,
         )
@@ -267,7 +319,34 @@ class Spool:
             if expires <= now:
                 self.terminate(info.stem)
                 removed += 1
+        return removed + self.expire_rejected(now)
+
+    def expire_rejected(self, now: float) -> int:
+        """Delete refused uploads older than their keep, then the oldest past the byte cap."""
+        kept: list[tuple[float, int, Path]] = []
+        removed = 0
+        for path in self.rejected.glob("*.bin"):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            if stat.st_mtime + self.limits.rejected_keep_s <= now:
+                self._drop_rejected(path)
+                removed += 1
+            else:
+                kept.append((stat.st_mtime, stat.st_size, path))
+        total = sum(size for _mtime, size, _path in kept)
+        for _mtime, size, path in sorted(kept, key=lambda item: item[0]):
+            if total <= self.limits.max_rejected_bytes:
+                break
+            self._drop_rejected(path)
+            total -= size
+            removed += 1
         return removed
+
+    def _drop_rejected(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        path.with_name(path.stem + ".reason.txt").unlink(missing_ok=True)
 
     def reject(self, path: Path, reason: str) -> None:
         """Keep a finished upload that is no envelope, with its reason; never drop it."""

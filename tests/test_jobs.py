@@ -1,0 +1,251 @@
+"""The work queue on PostgreSQL and the real object store: N workers, SIGKILL, outages.
+
+Every test here runs the real ``sijil desk worker`` in processes of its own
+against a fresh PostgreSQL schema and a fresh prefix on the SeaweedFS server
+(jobs_helpers.py). What must hold, whatever the interleaving: each valid
+envelope registered once (one report, one ``envelope.received`` entry), each
+tampered one quarantined, near-duplicate photos matched even when the two
+arrive through different workers at once, and ``sijil verify`` passing.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from conftest import CliResult, DeskFixture, _postgres_schema_url
+from jobs_helpers import (
+    Workers,
+    assert_outcome,
+    drained,
+    make_workers,
+    scaled_home,
+    seal_set,
+    wait_for,
+)
+from s3_server import S3Server
+from sijil.desk.inputs import ImportStatus
+from sijil.field.home import FieldSession
+from sijil.jobs.enqueue import enqueue_paths
+
+# SIGKILL trials: each a batch of this many envelopes taken by three workers, one
+# of which kills itself at a named point in its nth job; the slow test runs more.
+TRIALS = 3
+TRIAL_RANDOM_FILES = 12  # plus 2 photo pairs and 2 tampered: 18 envelopes a trial
+SLOW_TRIALS = 6
+SLOW_TRIAL_RANDOM_FILES = 44  # 50 envelopes a trial
+CRASH_POINTS = ("register.before_commit", "vault.before_commit", "intake.open")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema (the queue needs PostgreSQL; skipped without it)."""
+    yield from _postgres_schema_url()
+
+
+@pytest.fixture
+def scaled_desk(
+    make_desk: Callable[..., DeskFixture], pg_url: str, make_s3_url: Callable[[], str]
+) -> DeskFixture:
+    """A desk on PostgreSQL whose vault is on the real object store."""
+    return scaled_home(make_desk(pg_url), make_s3_url())
+
+
+@pytest.fixture
+def workers(scaled_desk: DeskFixture, tmp_path: Path) -> Iterator[Workers]:
+    yield from make_workers(scaled_desk, tmp_path / "logs")
+
+
+def test_four_workers_take_each_envelope_once_across_channels(
+    scaled_desk: DeskFixture,
+    workers: Workers,
+    make_correspondent: Callable[[DeskFixture, str], FieldSession],
+    run_cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    desk = scaled_desk
+    people = [make_correspondent(desk, "Raven"), make_correspondent(desk, "Owl")]
+    # Given envelopes of mixed sizes (one over the 8 MiB multipart part), near-duplicate
+    # photo pairs, tampered ones, and a third of them arriving by a second channel too
+    sizes = [300, 4 << 10, 64 << 10, 200 << 10, 1 << 20, 9 << 20]
+    made = seal_set(people, tmp_path, pairs=4, sizes=sizes, tampered=3, tag="four")
+    second = tmp_path / "second-channel"
+    second.mkdir()
+    for path in sorted(made.folder.glob("*.age"))[::3]:
+        shutil.copy(path, second / path.name)
+    # When four workers run while both channels are queued
+    workers.start(concurrency=4)
+    for channel, folder in (("usb", made.folder), ("file", second)):
+        result = run_cli("desk", "import", "--queue", "--channel", channel, *desk.args, str(folder))
+        assert result.code == 0, result.err
+        # the second channel's copies are queued again or, once taken, duplicates
+        assert "queued" in result.out or channel == "file"
+    wait_for(lambda: drained(desk), "the queue to drain")
+    assert workers.stop() == [0]
+    # Then each valid envelope was registered once, by one worker
+    assert_outcome(desk, made)
+    imported = [line for line in workers.output().splitlines() if line.startswith("imported")]
+    assert len(imported) == len(made.valid)
+    assert "Traceback" not in workers.output()
+    # and the desk verifies, over the object store
+    verified = run_cli("verify", *desk.args)
+    assert verified.code == 0, verified.out + verified.err
+
+
+def _sigkill_trials(
+    desk: DeskFixture,
+    workers: Workers,
+    people: list[FieldSession],
+    tmp_path: Path,
+    *,
+    trials: int,
+    random_files: int,
+    run_cli: Callable[..., CliResult],
+) -> None:
+    rng = random.Random(f"sigkill-{trials}-{random_files}")
+    workers.start()
+    workers.start()
+    everything = None
+    identity = desk.home.unlock("test passphrase, not secret")
+    for trial in range(trials):
+        # Given a batch queued for the workers
+        sizes = [rng.choice((512, 8 << 10, 96 << 10, 600 << 10)) for _ in range(random_files)]
+        made = seal_set(people, tmp_path, pairs=2, sizes=sizes, tampered=2, tag=f"t{trial}")
+        with desk.home.open_store() as store:
+            outcomes = enqueue_paths(desk.home, identity, store, [made.folder], channel="usb")
+        assert {o.status for o in outcomes} == {ImportStatus.QUEUED}
+        # When one worker kills itself (SIGKILL) at a named point in its nth job
+        point = CRASH_POINTS[trial % len(CRASH_POINTS)]
+        how = f"trial {trial}: {point}:{rng.randint(1, 3)}"
+        victim = workers.start(crash_at=how.split(": ")[1])
+        wait_for(lambda v=victim: v.exitcode is not None, f"{how}: the kill")  # type: ignore[misc]
+        assert victim.exitcode == -signal.SIGKILL, how
+        # Then the others take its job once its heartbeat is stale, and drain the queue
+        wait_for(lambda: drained(desk), f"{how}: the queue to drain")
+        if everything is None:
+            everything = made
+        else:
+            everything.valid += made.valid
+            everything.tampered += made.tampered
+            everything.pairs += made.pairs
+        assert_outcome(desk, everything)
+    assert "Traceback" not in workers.output()
+    verified = run_cli("verify", *desk.args)
+    assert verified.code == 0, verified.out + verified.err
+
+
+def test_a_worker_killed_mid_job_leaves_it_to_another_with_no_duplicate(
+    scaled_desk: DeskFixture,
+    workers: Workers,
+    make_correspondent: Callable[[DeskFixture, str], FieldSession],
+    run_cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    people = [make_correspondent(scaled_desk, "Raven"), make_correspondent(scaled_desk, "Owl")]
+    _sigkill_trials(
+        scaled_desk,
+        workers,
+        people,
+        tmp_path,
+        trials=TRIALS,
+        random_files=TRIAL_RANDOM_FILES,
+        run_cli=run_cli,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_trials_of_fifty_envelopes(
+    scaled_desk: DeskFixture,
+    workers: Workers,
+    make_correspondent: Callable[[DeskFixture, str], FieldSession],
+    run_cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    people = [make_correspondent(scaled_desk, "Raven"), make_correspondent(scaled_desk, "Owl")]
+    _sigkill_trials(
+        scaled_desk,
+        workers,
+        people,
+        tmp_path,
+        trials=SLOW_TRIALS,
+        random_files=SLOW_TRIAL_RANDOM_FILES,
+        run_cli=run_cli,
+    )
+
+
+def test_an_object_store_outage_stops_queueing_and_delays_workers_who_then_finish(
+    make_desk: Callable[..., DeskFixture],
+    pg_url: str,
+    make_s3_server: Callable[[], S3Server],
+    s3_credentials: None,
+    make_correspondent: Callable[[DeskFixture, str], FieldSession],
+    run_cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    server = make_s3_server()
+    desk = scaled_home(make_desk(pg_url), server.url("outage"))
+    people = [make_correspondent(desk, "Raven"), make_correspondent(desk, "Owl")]
+    made = seal_set(people, tmp_path, pairs=1, sizes=[2048, 70 << 10, 5000], tampered=1, tag="o")
+    # Given the object store down: queueing stops at once, in one line, nothing queued
+    server.stop()
+    down = run_cli("desk", "import", "--queue", *desk.args, str(made.folder))
+    assert down.code == 1
+    assert down.err.count("\n") == 1 and "Traceback" not in down.err, down.err
+    assert "queued" not in down.out
+    # and when it is back, the re-run queues everything
+    server.start()
+    up = run_cli("desk", "import", "--queue", *desk.args, str(made.folder))
+    assert up.code == 0, up.err
+    # When the store goes down again while workers take the jobs
+    server.stop()
+    for workers in make_workers(desk, tmp_path / "logs"):
+        workers.start()
+        wait_for(lambda: _retried(desk), "a job to fail on the outage and wait for a retry")
+        server.start()
+        # Then the retries complete once it is back
+        wait_for(lambda: drained(desk), "the queue to drain after the outage")
+        assert workers.stop() == [0]
+        assert "Traceback" not in workers.output()
+    assert_outcome(desk, made)
+    verified = run_cli("verify", *desk.args)
+    assert verified.code == 0, verified.out + verified.err
+
+
+def _retried(desk: DeskFixture) -> bool:
+    """True once some intake job has failed at least once and waits to be tried again."""
+    assert desk.home.db_url
+    engine = create_engine(desk.home.db_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT count(*) FROM procrastinate_jobs WHERE attempts > 0")
+            ).scalar()
+    finally:
+        engine.dispose()
+    return bool(found)
+
+
+def test_a_sqlite_desk_refuses_the_queue_in_one_line(
+    make_desk: Callable[..., DeskFixture],
+    run_cli: Callable[..., CliResult],
+    tmp_path: Path,
+) -> None:
+    desk = make_desk()
+    (tmp_path / "inbox").mkdir()
+    for argv in (
+        ["desk", "import", "--queue", *desk.args, str(tmp_path / "inbox")],
+        ["desk", "pull", "--queue", "--relay", "http://127.0.0.1:9", *desk.args],
+        ["desk", "worker", *desk.args],
+        ["desk", "queue", "status", *desk.args],
+    ):
+        result = run_cli(*argv)
+        assert result.code == 1, argv
+        assert result.err.count("\n") == 1, result.err
+        assert "needs a desk on PostgreSQL" in result.err
