@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 
 from conftest import CliResult, DeskFixture, _postgres_schema_url
 from jobs_helpers import (
+    STALLED_AFTER_S,
     Workers,
     assert_outcome,
     drained,
@@ -38,7 +39,7 @@ from sijil.jobs.enqueue import enqueue_paths
 # SIGKILL trials: each a batch of this many envelopes taken by three workers, one
 # of which kills itself at a named point in its nth job; the slow test runs more.
 TRIALS = 3
-TRIAL_RANDOM_FILES = 12  # plus 2 photo pairs and 2 tampered: 18 envelopes a trial
+TRIAL_RANDOM_FILES = 8  # plus 2 photo pairs and 2 tampered: 14 envelopes a trial
 SLOW_TRIALS = 6
 SLOW_TRIAL_RANDOM_FILES = 44  # 50 envelopes a trial
 CRASH_POINTS = ("register.before_commit", "vault.before_commit", "intake.open")
@@ -118,13 +119,15 @@ def _sigkill_trials(
         # Given a batch queued for the workers
         sizes = [rng.choice((512, 8 << 10, 96 << 10, 600 << 10)) for _ in range(random_files)]
         made = seal_set(people, tmp_path, pairs=2, sizes=sizes, tampered=2, tag=f"t{trial}")
+        # When one worker, started first, kills itself (SIGKILL) at a named point in its
+        # nth job (each worker takes about a third of the batch)
+        point = CRASH_POINTS[trial % len(CRASH_POINTS)]
+        how = f"trial {trial}: {point}:{rng.randint(1, 2)}"
+        victim = workers.start(crash_at=how.split(": ")[1])
+        wait_for(lambda: _workers_registered(desk) >= 3, f"{how}: the worker to start")
         with desk.home.open_store() as store:
             outcomes = enqueue_paths(desk.home, identity, store, [made.folder], channel="usb")
         assert {o.status for o in outcomes} == {ImportStatus.QUEUED}
-        # When one worker kills itself (SIGKILL) at a named point in its nth job
-        point = CRASH_POINTS[trial % len(CRASH_POINTS)]
-        how = f"trial {trial}: {point}:{rng.randint(1, 3)}"
-        victim = workers.start(crash_at=how.split(": ")[1])
         wait_for(lambda v=victim: v.exitcode is not None, f"{how}: the kill")  # type: ignore[misc]
         assert victim.exitcode == -signal.SIGKILL, how
         # Then the others take its job once its heartbeat is stale, and drain the queue
@@ -192,44 +195,54 @@ def test_an_object_store_outage_stops_queueing_and_delays_workers_who_then_finis
     server = make_s3_server()
     desk = scaled_home(make_desk(pg_url), server.url("outage"))
     people = [make_correspondent(desk, "Raven"), make_correspondent(desk, "Owl")]
-    made = seal_set(people, tmp_path, pairs=1, sizes=[2048, 70 << 10, 5000], tampered=1, tag="o")
-    # Given the object store down: queueing stops at once, in one line, nothing queued
+    first = seal_set(people, tmp_path, pairs=1, sizes=[2048, 70 << 10], tampered=1, tag="o1")
+    later = seal_set(people, tmp_path, pairs=0, sizes=[5000, 300 << 10], tampered=0, tag="o2")
+    up = run_cli("desk", "import", "--queue", *desk.args, str(first.folder))
+    assert up.code == 0, up.err
+    # Given the object store down (SIGKILL, as a crash would stop it)
     server.stop()
-    down = run_cli("desk", "import", "--queue", *desk.args, str(made.folder))
+    # When an import is queued: it stops at once, in one line, with nothing queued
+    down = run_cli("desk", "import", "--queue", *desk.args, str(later.folder))
     assert down.code == 1
     assert down.err.count("\n") == 1 and "Traceback" not in down.err, down.err
     assert "queued" not in down.out
-    # and when it is back, the re-run queues everything
-    server.start()
-    up = run_cli("desk", "import", "--queue", *desk.args, str(made.folder))
-    assert up.code == 0, up.err
-    # When the store goes down again while workers take the jobs
-    server.stop()
     for workers in make_workers(desk, tmp_path / "logs"):
+        # and a worker takes the jobs queued before: each fails and waits for a retry
         workers.start()
         wait_for(lambda: _retried(desk), "a job to fail on the outage and wait for a retry")
+        # Then once the store is back, the re-run queues the rest and every job completes
         server.start()
-        # Then the retries complete once it is back
+        again = run_cli("desk", "import", "--queue", *desk.args, str(later.folder))
+        assert again.code == 0, again.err
         wait_for(lambda: drained(desk), "the queue to drain after the outage")
         assert workers.stop() == [0]
         assert "Traceback" not in workers.output()
-    assert_outcome(desk, made)
+    first.valid += later.valid
+    assert_outcome(desk, first)
     verified = run_cli("verify", *desk.args)
     assert verified.code == 0, verified.out + verified.err
 
 
-def _retried(desk: DeskFixture) -> bool:
-    """True once some intake job has failed at least once and waits to be tried again."""
+def _count(desk: DeskFixture, sql: str) -> int:
     assert desk.home.db_url
     engine = create_engine(desk.home.db_url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            found = conn.execute(
-                text("SELECT count(*) FROM procrastinate_jobs WHERE attempts > 0")
-            ).scalar()
+            return int(conn.execute(text(sql)).scalar() or 0)
     finally:
         engine.dispose()
-    return bool(found)
+
+
+def _workers_registered(desk: DeskFixture) -> int:
+    """Live workers known to the queue: each registers as it starts, and beats; a killed
+    one's heartbeat is older than the stall limit by the time its job was taken again."""
+    fresh = f"now() - interval '{STALLED_AFTER_S} seconds'"
+    return _count(desk, f"SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > {fresh}")
+
+
+def _retried(desk: DeskFixture) -> bool:
+    """True once some intake job has failed at least once and waits to be tried again."""
+    return _count(desk, "SELECT count(*) FROM procrastinate_jobs WHERE attempts > 0") > 0
 
 
 def test_a_sqlite_desk_refuses_the_queue_in_one_line(

@@ -17,7 +17,7 @@ from conftest import desk_with_evidence
 from sijil.store.models_desk import Role
 from sijil.web.access import ROUTE_ACCESS, Gate, allowed
 from sijil.web.app import create_app
-from web_helpers import WebDesk, csrf_of, make_web  # noqa: F401 - the fixture
+from web_helpers import WebDesk, csrf_of
 
 # one concrete address per route
 SAMPLE_PATH = {
@@ -79,10 +79,8 @@ def test_authorization_matrix(
     csrf = csrf_of(client.get(landing).text)
     for name, path in SAMPLE_PATH.items():
         # When it asks for every page (a POST-only one with a POST and a valid CSRF token)
-        if name in POST_ONLY:
-            response = client.post(path, data={"csrf": csrf})
-        else:
-            response = client.get(path)
+        post = name in POST_ONLY
+        response = client.post(path, data={"csrf": csrf}) if post else client.get(path)
         expected = allowed(name, stage=stage, roles=roles)
         # Then exactly the allowed ones answer
         if not expected:

@@ -19,7 +19,7 @@ from sijil.desk.web_sessions import IDLE_TIMEOUT, resolve_session
 from sijil.errors import PermissionDenied, SignInRefused
 from sijil.store import ActivityEntry, DeskUserRole, WebCredential, WebSession
 from sijil.store.models_desk import Role
-from web_helpers import PASSWORD, WebDesk, make_web  # noqa: F401 - the fixture
+from web_helpers import PASSWORD, WebDesk
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -179,9 +179,12 @@ def test_only_an_admin_issues_enrolment_codes(
     web = make_web(store_url)
     web.add("dima", Role.EDITOR)
     web.add("sami", Role.VIEWER)
-    with web.desk.home.open_store() as store, store.session(write=True) as session:
-        with pytest.raises(PermissionDenied):
-            accounts.issue_enrolment(session, "sami", by="dima")
+    with (
+        web.desk.home.open_store() as store,
+        store.session(write=True) as session,
+        pytest.raises(PermissionDenied),
+    ):
+        accounts.issue_enrolment(session, "sami", by="dima")
 
 
 def test_sessions_end_when_idle_at_logout_and_on_a_role_change(

@@ -26,7 +26,7 @@ from sijil.desk.web_sessions import FULL, start_session
 from sijil.store.models_desk import Role
 from sijil.web.guard import SESSION_COOKIE
 from sijil.web.serve import running_desk_app
-from web_helpers import PASSWORD, WebDesk, make_web  # noqa: F401 - the fixture
+from web_helpers import PASSWORD, WebDesk
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -76,7 +76,10 @@ def test_editor_enrols_reads_in_arabic_searches_and_a_viewer_is_kept_out(
         page = context.new_page()
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+        page.on(
+            "requestfailed",
+            lambda r: None if r.failure == "net::ERR_ABORTED" else problems.append(r.url),
+        )
 
         # Given an enrolment code, dima enrols in the Arabic interface
         page.goto(f"{base}/login")
@@ -107,7 +110,11 @@ def test_editor_enrols_reads_in_arabic_searches_and_a_viewer_is_kept_out(
         page.wait_for_url(f"{base}/inbox")
         assert page.locator("html").get_attribute("lang") == "ar"
         assert page.locator("#inbox-rows tr").count() == 3
-        assert page.evaluate("document.fonts.check('16px \"Noto Naskh Arabic\"', 'نص')")
+        loaded = page.evaluate(
+            "document.fonts.load('16px \"Noto Naskh Arabic\"', 'نص')"
+            ".then(faces => faces.map(f => f.status))"
+        )
+        assert loaded and set(loaded) == {"loaded"}, loaded
         page.screenshot(path=str(shots / "inbox-ar.png"), full_page=True)
 
         # and opens a report: its text in its own language and direction

@@ -19,7 +19,7 @@ from conftest import PASSPHRASE, CliResult, desk_with_evidence
 from sijil.store import ActivityEntry
 from sijil.store.models_desk import Role
 from sijil.web.config import WebConfig
-from web_helpers import PASSWORD, WebDesk, csrf_of, make_web  # noqa: F401 - the fixture
+from web_helpers import PASSWORD, WebDesk, csrf_of
 
 ARABIC_PAGE = re.compile(r'<html lang="ar" dir="rtl">')
 IP_LIKE = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b|\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b")
@@ -105,9 +105,9 @@ def test_every_response_keeps_to_its_own_origin(desk_web: WebDesk) -> None:
 def test_cookies_are_httponly_strict_and_secure_when_configured(desk_web: WebDesk) -> None:
     desk_web.config = WebConfig(home=desk_web.desk.home, secure_cookies=True)
     client = desk_web.client()
-    secret, _ = desk_web.enrol(client, "dima")
+    desk_web.enrol(client, "dima")
     page = client.get("/login")
-    cookie = page.headers["set-cookie"] if "set-cookie" in page.headers else ""
+    cookie = page.headers.get("set-cookie", "")
     response = client.post(
         "/login", data={"csrf": csrf_of(page.text), "name": "dima", "password": PASSWORD}
     )

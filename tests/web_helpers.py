@@ -15,11 +15,10 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pyotp
 import pytest
-
-from conftest import DeskFixture
 
 with warnings.catch_warnings():  # Starlette 1.x suggests httpx2; httpx is what is installed
     warnings.simplefilter("ignore")
@@ -33,6 +32,9 @@ from sijil.store.models_desk import Role
 from sijil.web.app import create_app
 from sijil.web.config import WebConfig
 from sijil.web.guard import PRE_COOKIE, SESSION_COOKIE
+
+if TYPE_CHECKING:
+    from conftest import DeskFixture
 
 PASSWORD = "a long night at the desk"
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')

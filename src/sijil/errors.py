@@ -51,7 +51,7 @@ boundary with ``raise Ours(...) from exc``.
     │   ├── CasualtyRangeError      a casualty count that is malformed or inconsistent
     │   ├── MalformedImport         an import file with a bad record (named by its position)
     │   ├── QueryError              a search query too long or with too many words
-    │   ├── SignInRefused           a web sign-in, enrolment or session refused (``reason`` says why)
+    │   ├── SignInRefused           a web sign-in, enrolment or session refused (see ``reason``)
     │   └── FormError               a web form or address with a missing, oversized or hostile value
     ├── RelayError                  a relay request refused or failed (carries an HTTP status)
     │   ├── RelayProtocolError      a malformed or out-of-order upload request (4xx)

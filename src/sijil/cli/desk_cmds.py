@@ -203,9 +203,10 @@ def reports(home: Path, db_url: str | None, as_json: bool) -> None:
         click.echo("No reports yet.")
     for row in rows:
         who = source_label(row.correspondent, enrolled=row.enrolled)
+        flag = f"  [{row.flag.upper()}]" if row.flag else ""
         click.echo(
             f"#{row.id:<4} {row.received_at:%Y-%m-%d %H:%M}  {row.lang}  "
-            f"{who}  {len(row.attachments)} file(s)  {terminal_safe(row.title)}"
+            f"{who}  {len(row.attachments)} file(s)  {terminal_safe(row.title)}{flag}"
         )
         for m in row.matches:
             how = f"distance {m.distance}"

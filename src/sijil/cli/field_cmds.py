@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,11 +20,18 @@ from sijil.envelope.manifest import MAX_MANIFEST_BYTES, Location
 from sijil.envelope.sealing import Draft
 from sijil.errors import ConfigError, ShardError
 from sijil.field.compose import compose, export_outbox
+from sijil.field.duress import rekey, set_duress
 from sijil.field.home import FieldHome, wipe
 
-__all__ = ["field"]
+__all__ = ["DURESS_PASSPHRASE_ENV", "field"]
 
 HOME = FIELD_HOME
+# the duress passphrase for scripts; otherwise it is asked for (never a flag)
+DURESS_PASSPHRASE_ENV = "SIJIL_DURESS_PASSPHRASE"  # noqa: S105 - a name, not a secret
+
+
+def _duress_passphrase() -> str:
+    return read_passphrase("duress (a second passphrase)", new=True, env=DURESS_PASSPHRASE_ENV)
 
 
 @click.group()
@@ -40,12 +48,23 @@ def field() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="The invite file the desk gave you.",
 )
-def init(home: Path, invite_path: Path) -> None:
+@click.option(
+    "--duress",
+    is_flag=True,
+    help=f"Also choose a duress passphrase (or set {DURESS_PASSPHRASE_ENV}): it unlocks "
+    "as usual, wipes what is unsent and warns the desk in every later report.",
+)
+def init(home: Path, invite_path: Path, duress: bool) -> None:
     """Create your keys from the desk's invite."""
     invite = Invite.from_bytes(invite_path.read_bytes())
     passphrase = read_passphrase("your new correspondent key", new=True)
-    identity = FieldHome(home).init(invite, passphrase, DEFAULT_KDF)
+    second = None
+    if duress or os.environ.get(DURESS_PASSPHRASE_ENV) is not None:
+        second = _duress_passphrase()
+    identity = FieldHome(home).init(invite, passphrase, DEFAULT_KDF, duress=second)
     click.echo(f"Ready. You are {invite.codename!r} to the desk.")
+    if second is not None:
+        click.echo("Duress passphrase set. Never write it down beside the real one.")
     click.echo(f"Your key fingerprint:  {identity.public.fingerprint}")
     click.echo(f"Desk key fingerprint:  {invite.desk.fingerprint}")
     click.echo("Compare both aloud with the desk. Then destroy the invite file.")
@@ -204,3 +223,33 @@ def wipe_cmd(home: Path, now: bool) -> None:
     started = time.monotonic()
     removed = wipe(FieldHome(home))
     click.echo(f"wiped {removed} file(s) in {time.monotonic() - started:.2f}s")
+
+
+@field.group()
+def duress() -> None:
+    """A second passphrase to give under coercion."""
+
+
+@duress.command(name="set")
+@HOME
+def duress_set(home: Path) -> None:
+    """Choose (or change) the duress passphrase.
+
+    Unlocking with it looks like a normal unlock, but wipes every unsent report
+    and marks every report sealed afterwards, inside the encryption only, so the
+    desk knows you were forced. Learn what it does: see docs/security.md.
+    """
+    passphrase = read_passphrase("your correspondent key")
+    set_duress(FieldHome(home), passphrase, _duress_passphrase(), DEFAULT_KDF)
+    click.echo("Duress passphrase set.")
+
+
+@field.command(name="rekey")
+@HOME
+def rekey_cmd(home: Path) -> None:
+    """Move to a new pseudonym key, announced to the desk in a report signed by the old one."""
+    moved = rekey(FieldHome(home), read_passphrase("your correspondent key"), DEFAULT_KDF)
+    click.echo(f"sealed key change {moved.envelope_id} into the outbox: send it as usual")
+    click.echo(f"Old key fingerprint:   {moved.old_fingerprint}")
+    click.echo(f"New key fingerprint:   {moved.new_fingerprint}")
+    click.echo("Set your duress passphrase again ('sijil field duress set').")

@@ -16,6 +16,7 @@ import click
 from sijil import __version__
 from sijil.cli.backup_cmds import register_backup
 from sijil.cli.claim_cmds import register_claims
+from sijil.cli.correspondent_cmds import register_correspondents
 from sijil.cli.desk_cmds import desk
 from sijil.cli.desk_encrypt_cmds import migrate_encrypt
 from sijil.cli.desk_work_cmds import register_desk_work
@@ -65,6 +66,7 @@ register_claims(desk)
 register_report_links(desk)
 register_vault(desk)
 register_backup(desk)
+register_correspondents(desk)
 register_passphrase(desk, field)
 desk.add_command(desk_search)
 desk.add_command(migrate_encrypt)

@@ -11,11 +11,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import select
 
 from sijil.crypto.identity import DeskIdentity, unb64
-from sijil.errors import NotFound
+from sijil.errors import DeskError, NotFound
 from sijil.relay.protocol.auth import mailbox_id, sign_request
 from sijil.relay.protocol.client import RelayClient
 from sijil.relay.protocol.replies import seal_reply
-from sijil.store import Correspondent, RelayReply, Store
+from sijil.store import Correspondent, RelayReply, Revocation, Store
 
 __all__ = ["SentReply", "send_reply"]
 
@@ -45,6 +45,9 @@ def send_reply(
             raise NotFound(f"no correspondent called {codename!r}")
         if not who.reply_key:
             raise NotFound(f"{codename!r} has not sent a report yet, so has no reply key")
+        if session.scalar(select(Revocation.id).filter_by(correspondent_id=who.id).limit(1)):
+            # whoever holds a captured key reads what arrives in its mailbox
+            raise DeskError(f"replies to {codename!r} have stopped: their key is revoked")
         correspondent_id, reply_key = who.id, who.reply_key
     to = X25519PublicKey.from_public_bytes(unb64(reply_key, size=32, what="reply key"))
     sealed = seal_reply(text, desk_sign=identity.sign, to=to)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from sijil.desk.neardup.lookup import ReportMatch, matches_by_report
+from sijil.desk.revocation import flags_for
 from sijil.store import Report, Store
 
 __all__ = ["ReportRow", "list_reports"]
@@ -29,6 +30,8 @@ class ReportRow:
     attachments: tuple[dict[str, Any], ...]
     # near-duplicate photos/videos in other reports (sijil.media)
     matches: tuple[ReportMatch, ...] = ()
+    # "possibly coerced" or "sent under duress" (sijil.desk.revocation), else None
+    flag: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +46,7 @@ class ReportRow:
             "location": self.location,
             "attachments": list(self.attachments),
             "matches": [m.to_dict() for m in self.matches],
+            "flag": self.flag,
         }
 
 
@@ -54,6 +58,7 @@ def list_reports(store: Store) -> list[ReportRow]:
             .order_by(Report.received_at.desc(), Report.id.desc())
         ).all()
         matches = matches_by_report(session, [r.id for r in reports])
+        flags = flags_for(session, [r.id for r in reports])
         return [
             ReportRow(
                 id=r.id,
@@ -76,6 +81,7 @@ def list_reports(store: Store) -> list[ReportRow]:
                     for a in r.attachments
                 ),
                 matches=tuple(matches.get(r.id, ())),
+                flag=None if r.id not in flags else str(flags[r.id]),
             )
             for r in reports
         ]

@@ -39,6 +39,7 @@ from sijil.store import (
     Incident,
     MonitorRecord,
     Report,
+    ReportFlag,
     Source,
 )
 from sijil.store.models_claims import SourceKind, VerdictRating
@@ -66,24 +67,29 @@ def _only(
 def _correspondent_records(session: Session, one: int | None) -> dict[str, dict[int, int]]:
     by = Report.correspondent_id
     distinct = func.count(func.distinct(Report.id))
-    reports = select(by, func.count()).group_by(by)
+    # a report that is possibly coerced or sent under duress says nothing about its
+    # source's record either way (sijil.desk.revocation); it is counted apart
+    flagged = select(ReportFlag.report_id)
+    trusted = Report.id.not_in(flagged)
+    reports = select(by, func.count()).where(trusted).group_by(by)
     supported = (
         select(by, distinct)
         .join(EvidenceLink, EvidenceLink.report_id == Report.id)
         .join(Incident, Incident.id == EvidenceLink.incident_id)
         .join(Assessment, Assessment.id == Incident.current_assessment_id)
-        .where(EvidenceLink.role.in_(SUPPORTING), Assessment.grading.in_(STRONG))
+        .where(EvidenceLink.role.in_(SUPPORTING), Assessment.grading.in_(STRONG), trusted)
         .group_by(by)
     )
     against = (
         select(by, distinct)
         .join(EvidenceLink, EvidenceLink.report_id == Report.id)
-        .where(EvidenceLink.role == str(EvidenceRole.CONTRADICTING))
+        .where(EvidenceLink.role == str(EvidenceRole.CONTRADICTING), trusted)
         .group_by(by)
     )
+    excluded = select(by, func.count()).where(Report.id.in_(flagged)).group_by(by)
     return {name: _counts(session, _only(q, by, one))
             for name, q in (("reports", reports), ("corroborated", supported),
-                            ("contradicted", against))}  # fmt: skip
+                            ("contradicted", against), ("flagged", excluded))}  # fmt: skip
 
 
 def _source_records(session: Session, one: int | None) -> dict[str, dict[int, int]]:
@@ -120,9 +126,13 @@ def _track(counts: dict[str, dict[int, int]], key: int) -> dict[str, int]:
     }
 
 
-def _correspondent_dict(person: Correspondent, track: dict[str, int]) -> dict[str, Any]:
+def _correspondent_dict(
+    person: Correspondent, track: dict[str, int], counts: dict[str, dict[int, int]]
+) -> dict[str, Any]:
     # deliberately field by field: never sign_key, reply_key, fingerprint or invite hash
     return {
+        # reports left out of the track record: possibly coerced or sent under duress
+        "flagged_reports": counts["flagged"].get(person.id, 0),
         "id": person.codename,
         "kind": str(SourceKind.CORRESPONDENT),
         "name": person.codename,
@@ -152,7 +162,7 @@ def list_sources(session: Session, *, kind: SourceKind | str | None = None) -> l
     if kind in (None, SourceKind.CORRESPONDENT):
         counts = _correspondent_records(session, None)
         people = session.scalars(select(Correspondent).order_by(Correspondent.codename))
-        shown += [_correspondent_dict(p, _track(counts, p.id)) for p in people]
+        shown += [_correspondent_dict(p, _track(counts, p.id), counts) for p in people]
     if kind != SourceKind.CORRESPONDENT:
         counts = _source_records(session, None)
         query = select(Source).order_by(Source.kind, Source.name)
@@ -166,8 +176,8 @@ def show_source(session: Session, text: str) -> dict[str, Any]:
     """One source (``S-3``, a name or a codename) with its track record and what it rests on."""
     found = find_source(session, text)
     if isinstance(found, Correspondent):
-        view = _correspondent_dict(found, _track(_correspondent_records(session, found.id),
-                                                 found.id))  # fmt: skip
+        counts = _correspondent_records(session, found.id)
+        view = _correspondent_dict(found, _track(counts, found.id), counts)
         links = session.execute(
             select(EvidenceLink.report_id, Incident.code, EvidenceLink.role)
             .join(Report, Report.id == EvidenceLink.report_id)

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date
 from typing import Any
 
@@ -64,6 +64,7 @@ from sijil.desk.nearby import (
     reports_near,
 )
 from sijil.desk.places import format_e6, place_token
+from sijil.desk.revocation import flags_for
 from sijil.errors import DeskError
 from sijil.store import CasualtyRow, ClaimIncident, EvidenceLink, Incident, Place
 
@@ -95,6 +96,8 @@ class Suggestions:
     found: dict[str, int]
     items: list[Suggestion]
     notes: list[str]
+    # suggested reports that are possibly coerced or sent under duress (sijil.desk.revocation)
+    flagged: dict[str, str] = field(default_factory=dict)
 
     @property
     def discrepancies(self) -> list[str]:
@@ -115,7 +118,8 @@ class Suggestions:
             "km": int(near.km) if near.km.is_integer() else near.km,
             "center": center, "governorate": near.governorate,
             "governorate_from": self.governorate_from, "current_assessment": current,
-            "found": self.found, "suggestions": [s.to_dict() for s in self.items],
+            "found": self.found,
+            "suggestions": [s.to_dict() | {"flag": self.flagged.get(s.id)} for s in self.items],
             "discrepancies": self.discrepancies, "notes": self.notes,
         }  # fmt: skip
 
@@ -253,9 +257,24 @@ def suggest(
     items = [*claims_near(session, near, ours, claims), *records_near(session, near, ours),
              *reports_near(session, near, reports)]  # fmt: skip
     found = {str(kind): sum(1 for s in items if s.kind is kind) for kind in Kind}
+    items, flagged = _flagged(session, items)
     ranked = _rank((_scored(s, near) for s in items), limit)
     return Suggestions(
         incident=incident.code, near=near, governorate_from=governorate_from, current=current,
         ours=ours, found=found, items=_spell_out(ranked, current, ours),
-        notes=_notes(near, incident, current, ours),
+        notes=_notes(near, incident, current, ours), flagged=flagged,
     )  # fmt: skip
+
+
+def _flagged(session: Session, items: list[Suggestion]) -> tuple[list[Suggestion], dict[str, str]]:
+    """Reports possibly coerced or sent under duress, marked in their title wherever shown."""
+    flags = flags_for(session, [s.number for s in items if s.kind is Kind.REPORT])
+    marked: dict[str, str] = {}
+    out = []
+    for item in items:
+        flag = flags.get(item.number) if item.kind is Kind.REPORT else None
+        if flag is not None:
+            marked[item.id] = str(flag)
+            item = replace(item, title=f"[{str(flag).upper()}] {item.title}")
+        out.append(item)
+    return out, marked

@@ -688,8 +688,16 @@ def verify_package(
             head = _check_head(files, key, root, openssl_timeout, report)
             entries = _check_entries(files, head, report)
             _check_items(files, entries, report)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
-        what = type(exc).__name__ if isinstance(exc, KeyError | TypeError) else str(exc)
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,  # zipfile itself, on a member with an empty name (found by fuzzing)
+        TypeError,
+        AttributeError,
+        zipfile.BadZipFile,
+    ) as exc:
+        what = type(exc).__name__ if isinstance(exc, LookupError | TypeError) else str(exc)
         report.problems.append(f"the package cannot be read as a sijil evidence bag ({what})")
     except (RuntimeError, MemoryError, zlib.error, EOFError) as exc:
         # deeply nested JSON (RecursionError), huge JSON, a damaged compressed member,

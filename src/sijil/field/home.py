@@ -161,7 +161,7 @@ class FieldSession:
 
     def index_mode(self) -> SealMode:
         try:
-            return SealMode(self._index_doc().get("mode"))
+            return SealMode(str(self._index_doc().get("mode")))
         except ValueError:
             raise KeyFileError("the outbox index is damaged") from None
 

@@ -79,6 +79,18 @@ def _reason(exc: RelayError) -> str:
     return str(exc).split("): ", 1)[-1]
 
 
+def _offset(headers: Mapping[str, str], *, required: bool = True) -> int:
+    """The relay's Upload-Offset (-1 when absent and not ``required``); a malformed one
+    is the relay's fault (502)."""
+    value = headers.get("upload-offset")
+    if value is None and not required:
+        return -1
+    # ASCII digits only: a header is Latin-1, and int() refuses "²" that isdigit() takes
+    if value is None or not (value.isascii() and value.isdigit()):
+        raise RelayError("the relay gave no upload offset", status=502)
+    return int(value)
+
+
 def _stored(headers: Mapping[str, str]) -> bool:
     return headers.get(STORED_HEADER, "").strip().lower() == STORED_YES
 
@@ -121,10 +133,7 @@ class _Sender:
             if exc.status in (404, 410):
                 return None
             raise
-        value = response.headers.get("upload-offset", "")
-        if not value.isdigit():
-            raise RelayError("the relay gave no upload offset", status=502)
-        return int(value), _stored(response.headers)
+        return _offset(response.headers), _stored(response.headers)
 
     def send_one(self, entry: dict[str, Any]) -> SendResult:
         envelope_id = str(entry["id"])
@@ -172,7 +181,7 @@ class _Sender:
                     response = self.client.request(
                         "PATCH", str(state["url"]), headers=headers, content=_blocks(path, offset)
                     )
-                    offset = int(response.headers.get("upload-offset", "-1"))
+                    offset = _offset(response.headers, required=False)
                     stored = _stored(response.headers)
                 if offset == size and stored:
                     return self.mark_sent(entry, resumed_from)

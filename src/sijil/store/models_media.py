@@ -43,7 +43,8 @@ class MediaPrintRow(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     duration_s: Mapped[float | None] = mapped_column(Float)
-    # videos: 33 bytes per second of video (32-byte PDQ hash, 1 quality byte)
+    # videos: 33 bytes per second of video (32-byte PDQ hash, 1 quality byte);
+    # photos: their region hashes for crop- and caption-robust matching (sijil.media.regions)
     frames: Mapped[bytes | None] = mapped_column(LargeBinary)
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

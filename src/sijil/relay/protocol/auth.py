@@ -98,7 +98,8 @@ class ReplayGuard:
 
 
 def _fresh(raw: str | None, now: float, window: float) -> int:
-    if raw is None or not raw.isdigit() or len(raw) > 12:
+    # isdigit() alone takes "²" (a header is Latin-1), which int() then refuses
+    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 12:
         raise RelayAuthError("the request is not signed", status=401)
     timestamp = int(raw)
     if abs(now - timestamp) > window:
@@ -200,7 +201,12 @@ class ChallengeIssuer:
         """Refuse unless the caller holds the key whose hash names ``box``."""
         challenge = headers.get("sijil-challenge") or ""
         parts = challenge.split(".")
-        if len(parts) != 3 or not hmac.compare_digest(self._mac(".".join(parts[:2])), parts[2]):
+        # compare_digest refuses non-ASCII str (TypeError): a header can be any Latin-1
+        if (
+            len(parts) != 3
+            or not challenge.isascii()
+            or not hmac.compare_digest(self._mac(".".join(parts[:2])), parts[2])
+        ):
             raise RelayAuthError("missing or unknown challenge; ask for a new one", status=401)
         _fresh(parts[0], now, self.guard.window_s)
         try:

@@ -173,7 +173,7 @@ class RelayClient:
                     response.read()
                     raise relay_error(response)
                 declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > max_bytes:
+                if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
                     raise RelayProtocolError(
                         "the relay sent more than it listed; not imported",
                         status=LONGER_THAN_LISTED,

@@ -45,7 +45,6 @@ from sijil.relay.protocol.auth import (
     verify_desk_request,
 )
 from sijil.relay.server.config import (
-    MAX_REJECTED_BYTES,
     MAX_REPLIES_PER_BOX,
     MAX_REPLY_BYTES,
     RateLimiter,
@@ -446,7 +445,7 @@ async def _abort_shielded(writer: UploadWriter) -> None:
 async def _bounded_body(request: Request, *, limit: int) -> bytes:
     """The body, read no further than ``limit`` bytes: chunked bodies have no declared size."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise RelayLimitExceeded(f"a request body is limited to {limit} bytes", status=413)
     body = bytearray()
     try:
@@ -555,7 +554,7 @@ def create_app(config: RelayConfig, *, clock: Callable[[], float] = time.time) -
             unfed_expiry_s=config.unfed_expiry_s,
             max_unfinished_bytes=config.max_unfinished_bytes,
             rejected_keep_s=config.rejected_keep_s,
-            max_rejected_bytes=MAX_REJECTED_BYTES,
+            max_rejected_bytes=config.max_rejected_bytes,
         ),
         now=clock(),
     )

@@ -68,6 +68,7 @@ class RelayConfig:
     unfed_expiry_s: float = DEFAULT_UNFED_EXPIRY_S
     max_unfinished_bytes: int = DEFAULT_MAX_UNFINISHED_BYTES
     rejected_keep_s: float = DEFAULT_REJECTED_KEEP_S
+    max_rejected_bytes: int = MAX_REJECTED_BYTES
     # None: the disk is the limit; a number caps the spool below it (a full disk
     # would also stop the machine's logs and Tor)
     spool_quota_bytes: int | None = DEFAULT_SPOOL_QUOTA_BYTES
@@ -78,6 +79,7 @@ class RelayConfig:
             "max_concurrent_uploads",
             "max_unfinished_uploads",
             "max_unfinished_bytes",
+            "max_rejected_bytes",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
