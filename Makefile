@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit tools bench clean
+.PHONY: demo test lint typecheck unit tools bench fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,18 @@ bench: $(DEV_STAMP) tools
 	$(PY) bench/relay_lossy.py
 	$(PY) bench/desk.py
 	$(PY) bench/backup.py
+
+# Coverage-guided fuzzing (atheris/libFuzzer) of every parser an attacker reaches, each
+# target for FUZZ_SECONDS (FUZZ_TARGETS to choose some). The corpus in fuzz/corpus/ grows
+# and is kept in the repository; a crash is saved in fuzz/crashes/ and fails the run
+# once every target has had its time (docs/fuzzing.md).
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS ?= $$($(PY) fuzz/run.py --list)
+fuzz: $(DEV_STAMP)
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+		$(PY) fuzz/run.py $$t --seconds $(FUZZ_SECONDS) || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed (see fuzz/crashes/)"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

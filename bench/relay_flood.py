@@ -39,10 +39,11 @@ TUS = {"Tus-Resumable": "1.0.0"}
 PACE_S = 0.1
 # Half-open connections the stranger holds (the probe held 520).
 HALF_OPEN = 1000
-# Uploads the stranger tries to make and never feed (the probe made 256).
+# Uploads the stranger tries to make and never feed (the probe made 256), each
+# declaring 2 GiB (the most a relay takes by default).
 NEVER_FED = 400
 START_TIMEOUT_S = 15.0
-TOKEN = "bench-network-token-0123456789abcdef"
+TOKEN = "bench-network-token-0123456789abcdef"  # noqa: S105 - a throwaway bench token
 
 
 @dataclass
@@ -115,7 +116,10 @@ def correspondent(url: str, seconds: float, token: bool, seen: Seen) -> None:
         while time.monotonic() < end:
             start = time.monotonic()
             try:
-                code = http.post(f"{url}/files", headers=headers).status_code
+                made = http.post(f"{url}/files", headers=headers)
+                code = made.status_code
+                if code == 201:  # end it, so the correspondent's own uploads do not pile up
+                    http.delete(f"{url}{made.headers['location']}", headers=headers)
             except httpx.HTTPError:
                 code = 599  # no answer at all
             seen.codes.append(code)
@@ -139,7 +143,7 @@ def never_fed(url: str, seconds: float, stop: threading.Event, sent: list[int]) 
             if time.monotonic() > end or stop.is_set():
                 break
             with contextlib.suppress(httpx.HTTPError):
-                http.post(f"{url}/files", headers={**TUS, "Upload-Length": "1000000"})
+                http.post(f"{url}/files", headers={**TUS, "Upload-Length": str(2 << 30)})
             sent[0] += 1
 
 
@@ -168,13 +172,19 @@ def run(attack: str, url: str, seconds: float, token: bool) -> str:
     stop = threading.Event()
     sent = [0]
     seen = Seen()
-    stranger = threading.Thread(target=ATTACKS[attack], args=(url, seconds, stop, sent))
-    stranger.start()
+    # two request flooders (each a keep-alive connection), one for the other attacks
+    strangers = [
+        threading.Thread(target=ATTACKS[attack], args=(url, seconds, stop, sent))
+        for _ in range(2 if attack == "requests" else 1)
+    ]
+    for stranger in strangers:
+        stranger.start()
     time.sleep(min(2.0, seconds / 4))  # the attack is under way before the correspondent
     started = time.monotonic()
     correspondent(url, seconds, token, seen)
     stop.set()
-    stranger.join(timeout=seconds + 30)
+    for stranger in strangers:
+        stranger.join(timeout=seconds + 30)
     rate = sent[0] / max(0.001, time.monotonic() - started + min(2.0, seconds / 4))
     return f"{attack:<10} stranger {sent[0]} ({rate:.0f}/s); {seen.line()}"
 

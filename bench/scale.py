@@ -17,6 +17,12 @@ same objects. Both workloads: media (files over one part: multipart) and photos
 Throughput is MiB/s of plaintext; medians of --repeat runs.
 Goal (issue 15): vault >= 0.5x the plain client, store and read. Exits 0 whatever
 the verdict.
+
+Then intake and the ledger (bench/scale_intake.py): envelopes per second by SQLite
+and the folder vault in one process, and by PostgreSQL and the object store with
+1, 2 and 4 worker processes (say how many cores the machine has: they share them
+with PostgreSQL, SeaweedFS and each other); ledger appends per second with 1 and 4
+concurrent writers. PostgreSQL from SIJIL_BENCH_POSTGRES_URL (default: the tests').
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from s3_server import ACCESS_KEY, BUCKET, SECRET_KEY, S3Server  # noqa: E402
 from sijil.vault import Vault, VaultKey, blob_store_from_url  # noqa: E402
@@ -123,12 +130,38 @@ def _bench(server: S3Server, folder: Path, name: str, count: int, size: int, rep
         path.unlink()
 
 
+def _intake_and_ledger(server: S3Server, tmp: Path, args: argparse.Namespace) -> None:
+    from scale_intake import commit_ms, intake_queued, intake_sqlite, ledger_appends
+
+    count = args.envelopes
+    print(f"intake of {count} envelopes (2 in 3 with a photo), {os.cpu_count()} cores:")
+    print(f"  SQLite + folder vault, one process: {intake_sqlite(tmp, count):.1f} envelopes/s")
+    for workers in args.workers:
+        enqueue, rate = intake_queued(tmp, count, server.url, workers)
+        print(
+            f"  PostgreSQL + object store, {workers} worker(s): {rate:.1f} envelopes/s"
+            f" (desk import --queue: {enqueue:.1f} envelopes/s)"
+        )
+    print(f"PostgreSQL: one-row INSERT + COMMIT {commit_ms():.1f} ms (the WAL flush)")
+    for per_tx in (1, 10):
+        for writers in (1, 4):
+            rate = ledger_appends(writers, args.transactions, per_tx)
+            print(
+                f"ledger appends, PostgreSQL, {writers} writer(s), {per_tx} per transaction:"
+                f" {rate:.0f} entries/s"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--media", default="8x32M", help="COUNTxSIZE of large files")
     parser.add_argument("--photos", default="64x1M", help="COUNTxSIZE of small files")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--tmpdir", type=Path, default=None)
+    parser.add_argument("--envelopes", type=int, default=200, help="envelopes per intake run")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--transactions", type=int, default=500, help="per ledger writer")
+    parser.add_argument("--skip-vault", action="store_true", help="intake and ledger only")
     args = parser.parse_args()
     os.environ.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -141,8 +174,11 @@ def main() -> None:
                 f"load average {os.getloadavg()[0]:.1f}"
             )
             for name, text in (("media", args.media), ("photos", args.photos)):
+                if args.skip_vault:
+                    break
                 count, size = _workload(text)
                 _bench(server, Path(tmp), name, count, size, args.repeat)
+            _intake_and_ledger(server, Path(tmp), args)
         finally:
             server.stop()
 

@@ -16,15 +16,18 @@ from sijil.field.home import FieldSession
 from sijil.store import Report
 
 
-def carry(desk: DeskFixture, session: FieldSession, stick: Path) -> list[ImportOutcome]:
-    """Export what is new in the outbox to ``stick`` and import it at the desk by USB."""
-    stick.mkdir(parents=True, exist_ok=True)
-    for old in stick.iterdir():
-        old.unlink()
-    export_outbox(session, stick, only_new=True)
+def deliver(desk: DeskFixture, folder: Path) -> list[ImportOutcome]:
+    """Import every envelope in ``folder`` at the desk, as from a USB stick."""
     identity = desk.home.unlock(PASSPHRASE)
     with desk.home.open_store() as store:
-        return import_paths(desk.home, identity, store, [stick], channel="usb")
+        return import_paths(desk.home, identity, store, [folder], channel="usb")
+
+
+def carry(desk: DeskFixture, session: FieldSession, stick: Path) -> list[ImportOutcome]:
+    """Export what is new in the outbox to an empty ``stick`` and import it at the desk."""
+    stick.mkdir(parents=True, exist_ok=False)
+    export_outbox(session, stick, only_new=True)
+    return deliver(desk, stick)
 
 
 def write(session: FieldSession, title: str, *, clock: Callable[[], datetime] | None = None) -> str:

@@ -161,7 +161,9 @@ def make_workers(desk: DeskFixture, logs: Path) -> Iterator[Workers]:
         workers.stop()
 
 
-def wait_for(condition: Callable[[], bool], what: str, deadline_s: float = DRAIN_DEADLINE_S) -> None:
+def wait_for(
+    condition: Callable[[], bool], what: str, deadline_s: float = DRAIN_DEADLINE_S
+) -> None:
     """Poll ``condition`` until it holds; fail naming ``what`` after the deadline."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:

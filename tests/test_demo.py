@@ -221,3 +221,16 @@ def test_the_demo_desk_is_searched_in_arabic_and_english(
     )  # fmt: skip
     assert child.returncode == 0 and b"Traceback" not in child.stderr
     assert child.stdout.strip() == b"no matches"
+
+
+def test_a_caught_correspondent_warns_the_desk_with_a_duress_envelope(played: Played) -> None:
+    # Given the demo's capture scene
+    start = next(i for i, line in enumerate(played.lines) if "A correspondent caught" in line)
+    scene = "\n".join(played.lines[start : start + 5])
+    # Then the real outbox was wiped, the desk alerted, flagged the report and stopped replies
+    assert "outbox shows 0 reports" in scene
+    assert "ALERT: SENT UNDER DURESS" in scene
+    assert "[SENT UNDER DURESS]" in scene
+    assert "a reply to Falcon: refused" in scene
+    flagged = [row for row in played.rows if row.flag]
+    assert [(row.correspondent, row.flag) for row in flagged] == [("Falcon", "sent under duress")]

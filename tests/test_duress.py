@@ -12,15 +12,16 @@ import random
 import subprocess
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from capture_helpers import carry, flags_by_title, write
+from capture_helpers import carry, deliver, flags_by_title, write
 from conftest import PASSPHRASE, CliResult, DeskFixture
 from sijil.crypto.identity import age_identity_string
 from sijil.crypto.kdf import KdfParams
+from sijil.desk.home import DeskHome
 from sijil.desk.reply import send_reply
 from sijil.envelope.sealing import Draft
 from sijil.errors import DeskError, PassphraseError
@@ -28,6 +29,7 @@ from sijil.field.compose import compose
 from sijil.field.duress import set_duress
 from sijil.field.home import FieldHome, FieldSession
 from sijil.field.inbox import INBOX_FILE
+from sijil.field.passphrase import change_field_passphrase
 
 Factory = Callable[..., DeskFixture]
 Enrol = Callable[[DeskFixture, str], FieldSession]
@@ -133,18 +135,16 @@ def test_duress_envelopes_have_exactly_the_sizes_of_normal_ones(raven: FieldSess
     assert len(set(normal)) > SAMPLES // 4  # the sizes do vary: the test can fail
 
 
-def test_the_age_tool_opens_both_the_same_way(
-    raven: FieldSession, make_desk: Factory, tmp_path: Path
-) -> None:
+def test_the_age_tool_opens_both_the_same_way(raven: FieldSession, tmp_path: Path) -> None:
     # Given a normal and a duress envelope of the same report, and the desk's age identity
     normal = write(raven, "same title")
     normal_file = tmp_path / "normal.age"
     normal_file.write_bytes(raven.envelope_path(normal).read_bytes())
     forced = raven.home.unlock(DURESS)
     duress_file = forced.envelope_path(write(forced, "same title"))
-    desk = make_desk()  # the same desk the fixture enrolled Raven with
+    desk = DeskHome(root=tmp_path / "desk")  # the desk the fixture enrolled Raven with
     key = tmp_path / "desk.agekey"
-    key.write_text(age_identity_string(desk.home.unlock(PASSPHRASE).age) + "\n")
+    key.write_text(age_identity_string(desk.unlock(PASSPHRASE).age) + "\n")
     # When the standard age tool decrypts both
     opened = [
         subprocess.run(["age", "-d", "-i", str(key), str(p)], capture_output=True, check=True)
@@ -180,16 +180,14 @@ def test_the_desk_flags_duress_envelopes_and_revokes_from_that_moment(
     carry_later = raven.envelope_path(raven.load_index()[-1]["id"]).read_bytes()
     # When Raven is caught, forced to unlock with the duress passphrase and to report
     forced = raven.home.unlock(DURESS)
-    write(forced, "all quiet in the city")
+    # (its signed time is a second or two on: manifests carry whole seconds, and the
+    # clean report must have arrived before the duress moment, as it would in life)
+    write(forced, "all quiet in the city", clock=lambda: datetime.now(UTC) + timedelta(seconds=2))
     outcomes = carry(desk, forced, tmp_path / "stick2")
     late.mkdir()
-    (late / "x.age").write_bytes(carry_later)
-    carry(desk, forced, late)  # nothing new in the outbox; the stick still holds it
+    (late / "x.age").write_bytes(carry_later)  # the stick exported before the capture
+    deliver(desk, late)
     identity = desk.home.unlock(PASSPHRASE)
-    from sijil.desk.intake import import_paths
-
-    with desk.home.open_store() as store:
-        import_paths(desk.home, identity, store, [late], channel="usb")
     # Then the import output alerts, the listing flags it, later arrivals are possibly coerced
     details = " ".join(o.detail for o in outcomes)
     assert "ALERT: SENT UNDER DURESS" in details
@@ -224,3 +222,12 @@ def test_init_takes_a_duress_passphrase_from_the_environment(
     made = run_cli("field", "init", "--home", str(home), "--invite", str(path))
     assert made.code == 0, made.err
     assert FieldHome(home).unlock(DURESS).duress
+
+
+def test_the_passphrase_cannot_be_changed_to_the_duress_one(
+    raven: FieldSession, fast_kdf: KdfParams
+) -> None:
+    key = raven.home.key_file.read_bytes()
+    with pytest.raises(PassphraseError, match="duress passphrase"):
+        change_field_passphrase(raven.home, PASSPHRASE, DURESS, fast_kdf)
+    assert raven.home.key_file.read_bytes() == key

@@ -180,6 +180,7 @@ def test_expiry_does_not_delete_an_upload_that_is_still_receiving(
         desk.public.sign,
         clock=clock,
         expiry_s=3600,
+        unfed_expiry_s=3600,  # the short expiry of never-fed uploads is not this test's
         max_concurrent_uploads=1,
         idle_timeout_s=30.0,
     )

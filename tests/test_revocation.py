@@ -9,6 +9,7 @@ custody-ledger entry and ``sijil verify`` still passes.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,14 +51,14 @@ def captured(
     raven = make_correspondent(desk, "Raven")
     write(raven, "a")
     write(raven, "b")
-    carry(desk, raven, tmp_path / "stick")
+    carry(desk, raven, tmp_path / "stick1")
     t1 = datetime.now(UTC)
     write(raven, "c", clock=lambda: t1 - timedelta(days=2))
     write(raven, "d")
-    carry(desk, raven, tmp_path / "stick")
+    carry(desk, raven, tmp_path / "stick2")
     assert _revoke(desk, t1) == 2
     write(raven, "e")  # arrives after the revocation: flagged at registration
-    carry(desk, raven, tmp_path / "stick")
+    carry(desk, raven, tmp_path / "stick3")
     return desk
 
 
@@ -169,7 +170,7 @@ def test_cli_revoke_then_listing_shows_the_flag(
     desk_users(desk)
     raven = make_correspondent(desk, "Raven")
     write(raven, "before")
-    carry(desk, raven, tmp_path / "stick")
+    carry(desk, raven, tmp_path / "stick1")
     # When an editor revokes Raven from a minute ago on the command line
     since = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     args = ["--as", "amal", "Raven", "--since", since, "--reason", "phone seized"]
@@ -187,3 +188,26 @@ def test_cli_revoke_then_listing_shows_the_flag(
     assert unknown.code != 0 and unknown.err.strip().count("\n") == 0
     assert "no correspondent called 'Nobody'" in unknown.err
     assert naive.code != 0 and "zone" in naive.err
+
+
+def test_an_evidence_package_names_the_flag_and_still_verifies(
+    captured: DeskFixture, run_cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    # Given a clean report (a) and a possibly coerced one (d)
+    with captured.home.open_store() as store, store.session() as s:
+        ids = {r.title: r.id for r in s.scalars(select(Report))}
+    out = tmp_path / "package.zip"
+    # When both are exported and the package verified with the desk's public key
+    made = run_cli("export", "package", *captured.args, "--report", str(ids["a"]),
+                   "--report", str(ids["d"]), "--out", str(out))  # fmt: skip
+    checked = run_cli("verify-package", str(out), "--desk-key", str(captured.home.public_file))
+    # Then evidence.json carries each report's flag, and the package verifies
+    assert made.code == 0, made.err
+    with zipfile.ZipFile(out) as archive:
+        [name] = [n for n in archive.namelist() if n.endswith("data/evidence.json")]
+        evidence = json.loads(archive.read(name))
+    assert {r["report"]: r["flag"] for r in evidence["reports"]} == {
+        ids["a"]: None,
+        ids["d"]: COERCED,
+    }
+    assert checked.code == 0, checked.out + checked.err

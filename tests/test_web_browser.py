@@ -141,6 +141,12 @@ def test_editor_enrols_reads_in_arabic_searches_and_a_viewer_is_kept_out(
         page.screenshot(path=str(shots / "search-en.png"), full_page=True)
         assert problems == [], problems  # no CSP violation, no missing file
 
+        # A hostile query (a right-to-left override) gets its one line in place, in English now
+        page.fill("#q", "\u202ereport")
+        page.press("#q", "Enter")
+        page.wait_for_selector("#hits .error")
+        assert page.inner_text("#hits .error") == "This form was not filled in correctly."
+
         # A viewer's browser reaches the incidents, never the inbox or the activity log
         viewer = browser.new_context(locale="ar")  # type: ignore[attr-defined]
         viewer.add_cookies(

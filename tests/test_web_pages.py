@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyotp
@@ -16,9 +17,11 @@ import pytest
 from sqlalchemy import update
 
 from conftest import PASSPHRASE, CliResult, desk_with_evidence
+from sijil.desk.incidents import create_incident
 from sijil.store import ActivityEntry
 from sijil.store.models_desk import Role
 from sijil.web.config import WebConfig
+from sijil.web.guard import SESSION_COOKIE
 from web_helpers import PASSWORD, WebDesk, csrf_of
 
 ARABIC_PAGE = re.compile(r'<html lang="ar" dir="rtl">')
@@ -230,3 +233,50 @@ def test_sijil_verify_checks_the_activity_chain(
     failed = run_cli("verify", *desk_web.desk.args)
     assert failed.code != 0
     assert "activity log: entry 1 was altered" in failed.out + failed.err
+
+
+def test_incidents_show_their_title_in_the_interface_language_and_filter(
+    desk_web: WebDesk,
+) -> None:
+    # Given an incident recorded by an editor
+    with desk_web.desk.home.open_store() as store, store.session(write=True) as session:
+        create_incident(
+            session,
+            title_ar="قصف سوق الهال",
+            title_en="Shelling of the vegetable market",
+            incident_type="shelling",
+            start=datetime(2017, 6, 6, 4, 30, tzinfo=UTC),
+            at="35.95,39.01",
+            by="dima",
+        )
+    client = desk_web.session_for("sami")  # a viewer reads incidents
+    # When the viewer lists incidents in Arabic, then in English
+    arabic = client.get("/incidents")
+    assert 'lang="ar" dir="rtl">قصف سوق الهال' in arabic.text and "مسودة" in arabic.text
+    client.post("/language", data={"csrf": csrf_of(arabic.text), "lang": "en"})
+    english = client.get("/incidents", params={"state": "draft"})
+    assert 'lang="en" dir="ltr">Shelling of the vegetable market' in english.text
+    # Then a filter that keeps nothing shows nothing, and the HTMX form asks the same page
+    none = client.get("/incidents", params={"state": "published"})
+    assert "No incidents match." in none.text and "Shelling" not in none.text
+
+
+def test_two_serve_processes_share_sessions_and_throttling(desk_web: WebDesk) -> None:
+    # Given two app instances over one database (as two `serve` processes behind a proxy)
+    first, second = desk_web.client(), desk_web.client()
+    secret, _ = desk_web.enrol(first, "dima")
+    desk_web.sign_in(first, "dima", pyotp.TOTP(secret).at(time.time() + 30))
+    # When the session cookie reaches the other instance
+    second.cookies.set(SESSION_COOKIE, first.cookies.get(SESSION_COOKIE) or "")
+    # Then it is signed in there too
+    assert second.get("/inbox").status_code == 200
+    # and failed sign-ins counted by both lock the account for both
+    for attempt in range(6):
+        client = (first, second)[attempt % 2]
+        page = client.get("/login")
+        client.post("/login", data={"csrf": csrf_of(page.text), "name": "dima", "password": "no"})
+    page = second.get("/login")
+    locked = second.post(
+        "/login", data={"csrf": csrf_of(page.text), "name": "dima", "password": PASSWORD}
+    )
+    assert locked.status_code == 429 and "انتظر" in locked.text

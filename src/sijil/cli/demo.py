@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PIL import ExifTags, Image, ImageDraw, ImageOps
 
+from sijil.cli.demo_capture import caught
 from sijil.cli.demo_desk import desk_at_work
 from sijil.crypto.kdf import DEFAULT_KDF
 from sijil.desk.home import DeskHome
@@ -364,9 +365,10 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     linked = desk_at_work(desk, rows, night, echo)
     with_files = [r.id for r in sorted(rows, key=lambda r: r.id) if r.attachments]
     _custody(home, desk, [r for r in with_files if r in linked][:2] or with_files[:2], echo)
+    caught(home, desk, identity, sessions["Falcon"], PASSPHRASE, echo)
 
     q = shlex.quote
-    echo("\n== 10. Explore ==")
+    echo("\n== 11. Explore ==")
     echo(f"  export SIJIL_PASSPHRASE={q(PASSPHRASE)}   # the demo passphrase, demo only")
     echo(f"  sijil desk reports --home {q(str(desk.root))}")
     echo(f"  sijil desk search --home {q(str(desk.root))} 'الرقة'")

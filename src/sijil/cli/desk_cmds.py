@@ -95,8 +95,13 @@ def init(home: Path, db_url: str | None, solo: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the invite file.",
 )
-@click.option("--relay", default=None, help="Relay address to give the correspondent.")
-def invite(home: Path, db_url: str | None, name: str, out: Path, relay: str | None) -> None:
+@click.option(
+    "--relay",
+    "relays",
+    multiple=True,
+    help="Relay address to give the correspondent; repeat for fallbacks, tried in order.",
+)
+def invite(home: Path, db_url: str | None, name: str, out: Path, relays: tuple[str, ...]) -> None:
     """Enrol a correspondent: write an invite to carry to them."""
     if not CODENAME_PATTERN.fullmatch(name):
         raise click.BadParameter(
@@ -104,7 +109,7 @@ def invite(home: Path, db_url: str | None, name: str, out: Path, relay: str | No
         )
     desk_home = desk_at(home, db_url)
     with open_desk_store(desk_home) as store:
-        made = desk_home.invite(store, codename=name, relay=relay)
+        made = desk_home.invite(store, codename=name, relays=relays)
     atomic_write(out, made.to_bytes(), mode=0o600)
     click.echo(f"Invite for {name!r} written to {out}")
     click.echo("Carry it by hand. Whoever holds it can enrol as this correspondent once.")

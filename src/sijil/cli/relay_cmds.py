@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sijil.relay.server import config as defaults
-from sijil.relay.server.config import RelayConfig
+from sijil.relay.server.config import RelayConfig, load_relay_tokens
 
 __all__ = ["relay"]
 
@@ -74,9 +74,17 @@ def relay() -> None:
 )
 @click.option(
     "--quota-mb",
-    default=None,
-    type=click.IntRange(1),
-    help="Cap the spool's size in MiB (default: the disk is the limit).",
+    default=defaults.DEFAULT_SPOOL_QUOTA_BYTES // MB,
+    type=click.IntRange(0),
+    help="Cap the spool's size in MiB (0: only the disk is the limit).",
+)
+@click.option(
+    "--token-file",
+    envvar="SIJIL_RELAY_TOKEN_FILE",
+    show_envvar=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The network's relay tokens (from the desk), one a line: senders carrying one "
+    "use capacity kept from strangers.",
 )
 def serve(
     spool: Path,
@@ -90,7 +98,8 @@ def serve(
     rate: float,
     burst: int,
     idle_timeout: float,
-    quota_mb: int | None,
+    quota_mb: int,
+    token_file: Path | None,
 ) -> None:
     """Serve the relay until interrupted. Logs hold no client address or User-Agent."""
     from sijil.relay.server.serve import serve as run
@@ -105,7 +114,8 @@ def serve(
         rate_per_s=rate,
         rate_burst=burst,
         idle_timeout_s=idle_timeout,
-        spool_quota_bytes=None if quota_mb is None else quota_mb * MB,
+        spool_quota_bytes=quota_mb * MB or None,
+        relay_tokens=frozenset() if token_file is None else load_relay_tokens(token_file),
     )
     click.echo(f"sijil relay: listening on port {port}; spool {spool}", err=True)
     run(config, host=host, port=port)

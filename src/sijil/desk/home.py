@@ -174,10 +174,21 @@ class DeskHome:
         blobs = open_blob_store(self.vault_config, self.vault)
         return Vault(blobs=blobs, key=VaultKey.from_secret(identity.vault), faults=self.faults)
 
-    def invite(self, store: Store, *, codename: str, relay: str | None = None) -> Invite:
-        """Register a codename and return its invite; the token itself is not stored."""
+    def invite(
+        self,
+        store: Store,
+        *,
+        codename: str,
+        relay: str | None = None,
+        relays: tuple[str, ...] = (),
+    ) -> Invite:
+        """Register a codename and return its invite; the token itself is not stored.
+
+        ``relays``: every address to try, in order (``relay`` alone: just that one)."""
         token = secrets.token_hex(32)
-        invite = Invite(codename=codename, desk=self.public(), token=token, relay=relay)
+        invite = Invite(
+            codename=codename, desk=self.public(), token=token, relay=relay, relays=relays
+        )
         with store.session(write=True) as session:
             taken = session.scalar(select(Correspondent.id).filter_by(codename=codename))
             if taken is not None:

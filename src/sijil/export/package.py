@@ -54,6 +54,7 @@ from sijil import scrub
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
 from sijil.desk.records import exported_values
+from sijil.desk.revocation import flags_for
 from sijil.desk.signing import sign_now
 from sijil.errors import ConfigError, NotFound, ScrubError, SijilError
 from sijil.export.bag import Payload, report_file, write_bag
@@ -63,7 +64,7 @@ from sijil.ledger import log
 from sijil.ledger.entries import EntryKind, NewEntry
 from sijil.ledger.heads import SignedHead
 from sijil.ledger.timestamp import TsaConfig
-from sijil.store import LedgerEntry, Report, Store
+from sijil.store import LedgerEntry, Report, ReportFlagKind, Store
 from sijil.vault.vault import Vault
 
 __all__ = ["ExportResult", "export_package"]
@@ -205,9 +206,16 @@ def export_package(
 
 
 def _report_records(
-    plan: _Plan, by_subject: dict[tuple[str, str], int], payload: Payload
+    plan: _Plan,
+    by_subject: dict[tuple[str, str], int],
+    payload: Payload,
+    flags: dict[int, ReportFlagKind],
 ) -> list[dict[str, Any]]:
-    """evidence.json's reports; their files go into ``payload``."""
+    """evidence.json's reports; their files go into ``payload``.
+
+    ``flag``: "possibly coerced" or "sent under duress" when the correspondent's key
+    was revoked or the envelope carried the duress mark (sijil.desk.revocation).
+    """
     evidence: list[dict[str, Any]] = []
     for report in plan.reports:
         files = []
@@ -228,6 +236,7 @@ def _report_records(
             "envelope": report.envelope_id,
             "fields": exported_values(report),
             "files": files,
+            "flag": None if report.id not in flags else str(flags[report.id]),
             "ledger": {
                 "received": by_subject.get((EntryKind.ENVELOPE_RECEIVED, report.envelope_id)),
                 "registered": by_subject.get((EntryKind.ITEM_REGISTERED, report.envelope_id)),
@@ -265,7 +274,9 @@ def _export(
         by_subject.setdefault((doc["kind"], doc["subject"]), seq)
     bag = f"sijil-evidence-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     payload: Payload = {}
-    evidence = _report_records(plan, by_subject, payload)
+    with store.session() as session:
+        flags = flags_for(session, [r.id for r in plan.reports])
+    evidence = _report_records(plan, by_subject, payload, flags)
     payload["data/evidence.json"] = json.dumps(
         {"reports": evidence, "originals": plan.originals}, ensure_ascii=False, indent=1
     ).encode()

@@ -76,6 +76,8 @@ class FieldHome:
             "codename": invite.codename,
             "desk": invite.desk.to_bytes().decode(),
             "relay": invite.relay or "",
+            # every address, tried in order by 'field send' (spaces never occur in one)
+            "relays": " ".join(invite.relays),
             "enrol_token": invite.token,
         }
         spare = (

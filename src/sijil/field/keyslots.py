@@ -28,6 +28,7 @@ __all__ = [
     "decoy_slot",
     "duress_slot",
     "open_slots",
+    "opens_spare",
 ]
 
 SPARE_FILE = "spare.key"
@@ -96,3 +97,9 @@ def open_slots(key_file: Path, passphrase: str) -> Unlocked:
         settings = {k: v for k, v in spare[1].items() if k != _MARK[0]}
         return Unlocked(identity=spare[0], settings=settings, slot=Slot.DURESS)
     raise PassphraseError("wrong passphrase (or the key file was changed)")
+
+
+def opens_spare(key_file: Path, passphrase: str) -> bool:
+    """Whether ``passphrase`` is the duress passphrase (opens the spare slot)."""
+    spare_path = key_file.parent / SPARE_FILE
+    return spare_path.is_file() and _try(spare_path.read_bytes(), passphrase) is not None

@@ -12,6 +12,7 @@ from sijil.crypto.identity import CorrespondentIdentity
 from sijil.crypto.kdf import KdfParams
 from sijil.errors import PassphraseError
 from sijil.field.home import FieldHome
+from sijil.field.keyslots import opens_spare
 from sijil.fsutil import atomic_write
 
 __all__ = ["change_field_passphrase"]
@@ -22,6 +23,8 @@ def change_field_passphrase(home: FieldHome, old: str, new: str, kdf: KdfParams)
     session = home.unlock(old)
     if new == old:
         raise PassphraseError("the new passphrase is the old one; nothing was changed")
+    if opens_spare(home.key_file, new):
+        raise PassphraseError("the new passphrase is the duress passphrase; nothing was changed")
     locked = session.identity.lock(new, kdf, session.settings)
     reopened, settings = CorrespondentIdentity.unlock(locked, new)
     if reopened.public.fingerprint != session.identity.public.fingerprint or settings != dict(

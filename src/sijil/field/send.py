@@ -9,6 +9,12 @@ is marked sent only when the relay confirms it checked and filed it (the
 can die or fill its disk between the last byte and filing. The upload's metadata
 carries the envelope id, which the relay checks against the SHA-256 of
 everything it received.
+
+An invite may name several relays (an onion and a mirror, say): they are tried
+in order. A relay that does not answer at all is passed over at once for the
+next; one that stops answering mid-run is given up after the usual patience
+(:data:`MAX_STALLED`) and the rest of the outbox goes to the next. The last relay
+is always tried with full patience. ``--relay`` names one and only that one.
 """
 
 from __future__ import annotations
@@ -24,13 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 from sijil.errors import ConfigError, RelayError, RelayUnreachable
 from sijil.field.home import FieldSession
+from sijil.relay.protocol import work
 from sijil.relay.protocol.client import RelayClient
 from sijil.relay.protocol.tus import STORED_HEADER, STORED_YES
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["SendResult", "SendStatus", "send_outbox"]
+__all__ = ["SendResult", "SendStatus", "relay_addresses", "send_outbox"]
 
 TUS = {"Tus-Resumable": "1.0.0"}
 UPLOADS = "files"
@@ -62,6 +69,8 @@ class SendResult:
     status: SendStatus
     detail: str
     resumed_from: int = 0
+    # not sent because the relay stopped answering (another relay may take it)
+    unreachable: bool = False
 
 
 Progress = Callable[[str], None]
@@ -117,13 +126,27 @@ class _Sender:
     def create(self, envelope_id: str, size: int) -> str:
         encoded = base64.b64encode(envelope_id.encode()).decode()
         headers = {**TUS, "Upload-Length": str(size), "Upload-Metadata": f"envelope {encoded}"}
-        response = self.client.request("POST", UPLOADS, headers=headers, content=b"", ok=(201,))
+        try:
+            response = self.client.request("POST", UPLOADS, headers=headers, content=b"", ok=(201,))
+        except RelayError as exc:
+            if exc.status != work.WORK_REQUIRED:
+                raise
+            # a busy relay asks strangers (no relay token) for proof of work: do it once
+            headers[work.WORK_HEADER] = self.prove_work()
+            response = self.client.request("POST", UPLOADS, headers=headers, content=b"", ok=(201,))
         location = response.headers.get("location")
         if not location:
             raise RelayError("the relay made an upload but gave no address for it", status=502)
         # the path only: the same upload can be resumed through another address of
         # the relay (an onion today, a mirror tomorrow) or another proxy
         return self.client.path_of(self.client.url(location))
+
+    def prove_work(self) -> str:
+        answer = self.client.request("OPTIONS", UPLOADS, headers=TUS, ok=(200, 204))
+        raw = answer.headers.get(work.WORK_BITS_HEADER, "")
+        bits = int(raw) if raw.isascii() and raw.isdigit() else work.WORK_BITS
+        self.say(f"  the relay is busy; proving {bits} bits of work before sending")
+        return work.solve(bits, now=time.time())
 
     def offset(self, url: str) -> tuple[int, bool] | None:
         """The relay's offset for an upload and whether it is filed; None if unknown."""
@@ -209,7 +232,12 @@ class _Sender:
                 f"the relay kept refusing ({refused.status}: {_reason(refused)}); "
                 "run again later to resume"
             )
-        return SendResult(envelope_id=envelope_id, status=SendStatus.FAILED, detail=detail)
+        return SendResult(
+            envelope_id=envelope_id,
+            status=SendStatus.FAILED,
+            detail=detail,
+            unreachable=refused is None,
+        )
 
     def mark_sent(self, entry: dict[str, Any], resumed_from: int) -> SendResult:
         now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -225,6 +253,26 @@ class _Sender:
         )
 
 
+def relay_addresses(session: FieldSession, relay: str | None = None) -> list[str]:
+    """The relays to try, in order: ``relay`` alone if given, else the invite's."""
+    if relay:
+        return [relay]
+    listed = str(session.settings.get("relays") or "").split()
+    first = str(session.settings.get("relay") or "")
+    return listed or ([first] if first else [])
+
+
+def _answers(client: RelayClient) -> bool:
+    """True if the relay answers at all (any HTTP status); False if it cannot be reached."""
+    try:
+        client.request("OPTIONS", UPLOADS, headers=TUS, ok=(200, 204))
+    except RelayUnreachable:
+        return False
+    except RelayError:
+        return True  # it answered, if only to refuse: sending will say what is wrong
+    return True
+
+
 def send_outbox(
     session: FieldSession,
     *,
@@ -234,22 +282,33 @@ def send_outbox(
     progress: Progress | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> list[SendResult]:
-    """Upload every envelope not yet sent through the relay; return one result each.
+    """Upload every envelope not yet sent, through the first relay that takes it.
 
-    ``transport`` carries the requests instead of the network (see ``RelayClient``).
+    Returns one result per envelope tried (its last try). ``transport`` carries
+    the requests instead of the network (see ``RelayClient``).
     """
-    relay = relay or session.settings.get("relay") or None
-    if not relay:
+    addresses = relay_addresses(session, relay)
+    if not addresses:
         raise ConfigError("no relay address: give --relay (the invite named none)")
     say = progress or (lambda _line: None)
+    token = session.settings.get("relay_token") or None  # the network's, from the invite
     index = session.load_index()
-    results: list[SendResult] = []
-    with RelayClient(relay, proxy=proxy, transport=transport) as client:
-        sender = _Sender(session=session, client=client, index=index, sleep=sleep, say=say)
-        for entry in index:
-            if entry.get("relay", {}).get("sent_at"):
+    results: dict[str, SendResult] = {}
+    for number, address in enumerate(addresses, start=1):
+        pending = [e for e in index if not e.get("relay", {}).get("sent_at")]
+        if not pending:
+            break
+        last = number == len(addresses)
+        with RelayClient(address, proxy=proxy, transport=transport, relay_token=token) as client:
+            if not last and not _answers(client):
+                say(f"relay {number} of {len(addresses)} cannot be reached; trying the next")
                 continue
-            result = sender.send_one(entry)
-            results.append(result)
-            say(f"{result.status:<7}{result.envelope_id[:16]}  {result.detail}")
-    return results
+            sender = _Sender(session=session, client=client, index=index, sleep=sleep, say=say)
+            for entry in pending:
+                result = sender.send_one(entry)
+                results[result.envelope_id] = result
+                say(f"{result.status:<7}{result.envelope_id[:16]}  {result.detail}")
+                if result.unreachable and not last:
+                    say(f"relay {number} of {len(addresses)} stopped answering; trying the next")
+                    break
+    return [results[str(e["id"])] for e in index if str(e["id"]) in results]

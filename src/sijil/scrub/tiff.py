@@ -90,17 +90,24 @@ class _Reader:
             raise CorruptMedia("TIFF is damaged: an offset field has the wrong type")
         return list(struct.unpack(f"{self.bo}{n}{code}", raw))
 
+    def first(self, entry: tuple[int, int, bytes]) -> int:
+        """A field's one value; a field with no values is damage (found by fuzzing)."""
+        values = self.numbers(entry)
+        if not values:
+            raise CorruptMedia("TIFF is damaged: a field has no value")
+        return values[0]
+
 
 def _check_page(reader: _Reader, tags: dict[int, tuple[int, int, bytes]]) -> None:
     for tag, name in _RAW_MARKERS.items():
         if tag in tags:
             raise UnsupportedFormat(f"cannot clean {name} files")
-    compression = reader.numbers(tags[259])[0] if 259 in tags else 1
+    compression = reader.first(tags[259]) if 259 in tags else 1
     if compression == 6:
         raise UnsupportedFormat("cannot clean old-style JPEG-compressed TIFF files")
     if 256 not in tags or 257 not in tags:
         raise CorruptMedia("TIFF page has no image size")
-    width, height = reader.numbers(tags[256])[0], reader.numbers(tags[257])[0]
+    width, height = reader.first(tags[256]), reader.first(tags[257])
     if width * height > MAX_PIXELS:
         raise CorruptMedia(
             f"TIFF declares {width}x{height} pixels, over the "
@@ -188,7 +195,7 @@ def scrub_tiff(src: ByteSource, dst: Output) -> ScrubReport:
     link = 4  # where the offset of the next kept directory goes
     for tags in pages:
         _check_page(reader, tags)
-        subfile = reader.numbers(tags[254])[0] if 254 in tags else 0
+        subfile = reader.first(tags[254]) if 254 in tags else 0
         if subfile & 1:  # reduced-resolution version of another page
             removed.append(Finding("thumbnail", "reduced-resolution copy (thumbnail)"))
             continue

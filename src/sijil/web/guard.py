@@ -43,6 +43,8 @@ CSP = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
+#: Static files change only with a new release; pages are never cached.
+STATIC_CACHE = b"private, max-age=3600"
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"referrer-policy", b"no-referrer"),
@@ -98,6 +100,10 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        name, matched = self._route_name(scope)
+        if name == "static":  # files anyone may fetch: no session to load
+            await self.app(scope, receive, self._with_headers(send, None, clear=False, cache=True))
+            return
         cookies = SimpleCookie()
         try:
             cookies.load(Headers(scope=scope).get("cookie", ""))
@@ -114,7 +120,6 @@ class Guard:
         state = scope.setdefault("state", {})
         state.update(session=info, lang=lang, pre=new_pre or pre, token=token if info else None)
         send = self._with_headers(send, new_pre, clear=token is not None and info is None)
-        name, matched = self._route_name(scope)
         try:
             if name is None:
                 if matched:  # the path exists but not for this method
@@ -180,7 +185,9 @@ class Guard:
             raise Refusal(403, "csrf")
         return form
 
-    def _with_headers(self, send: Send, new_pre: str | None, *, clear: bool) -> Send:
+    def _with_headers(
+        self, send: Send, new_pre: str | None, *, clear: bool, cache: bool = False
+    ) -> Send:
         secure = self.secure
 
         async def wrapped(message: Message) -> None:
@@ -189,7 +196,7 @@ class Guard:
                 present = {k.lower() for k, _ in headers}
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
                 if b"cache-control" not in present:
-                    headers.append((b"cache-control", b"no-store"))
+                    headers.append((b"cache-control", STATIC_CACHE if cache else b"no-store"))
                 if new_pre:
                     headers.append(
                         (b"set-cookie", cookie_header(PRE_COOKIE, new_pre, secure=secure))

@@ -34,6 +34,7 @@ from sijil.errors import KeyFileError, RelayAuthError
 
 __all__ = [
     "AUTH_WINDOW_S",
+    "RELAY_TOKEN_HEADER",
     "ChallengeIssuer",
     "DeskSignature",
     "ReplayGuard",
@@ -42,6 +43,7 @@ __all__ = [
     "check_desk_headers",
     "mailbox_id",
     "sign_request",
+    "token_digest",
     "verify_desk_request",
 ]
 
@@ -53,6 +55,18 @@ MAX_REMEMBERED_NONCES = 100_000
 SIGN_CONTEXT = b"sijil-relay-request/1\n"
 PROOF_INFO = b"sijil-mailbox-proof/1"
 MAILBOX_CONTEXT = b"sijil-mailbox/1\x00"
+
+
+# The network's relay token (from the invite): senders carrying it use the capacity the
+# relay keeps for correspondents. Every enrolled device sends the same token, so the
+# relay learns "one of ours", never which one.
+RELAY_TOKEN_HEADER = "Sijil-Relay-Token"  # noqa: S105 - a header name, not a secret
+TOKEN_CONTEXT = b"sijil-relay-token/1\0"
+
+
+def token_digest(token: str) -> str:
+    """What the relay keeps of a token (it needs no more to check one)."""
+    return hashlib.sha256(TOKEN_CONTEXT + token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def body_digest(body: bytes) -> str:

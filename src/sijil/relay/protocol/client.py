@@ -31,6 +31,7 @@ from sijil.errors import (
     RelayUnreachable,
 )
 from sijil.fsutil import atomic_writer
+from sijil.relay.protocol.auth import RELAY_TOKEN_HEADER
 
 __all__ = [
     "LONGER_THAN_LISTED",
@@ -87,7 +88,7 @@ class RelayClient:
 
     ``transport`` (an ``httpx.BaseTransport``) carries the requests instead of
     the network; with it there is nothing for a proxy to do, so both at once are
-    refused.
+    refused. ``relay_token`` (from the invite) is sent with every request.
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class RelayClient:
         *,
         proxy: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        relay_token: str | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -120,7 +122,12 @@ class RelayClient:
                 proxy=proxy,
                 transport=transport,
                 timeout=TIMEOUT,
-                headers={"User-Agent": USER_AGENT},
+                # the network's relay token, when the invite carried one: every
+                # enrolled device sends the same, so it names the network, not the device
+                headers={
+                    "User-Agent": USER_AGENT,
+                    **({RELAY_TOKEN_HEADER: relay_token} if relay_token else {}),
+                },
                 follow_redirects=False,
             )
         except (ValueError, ImportError) as exc:

@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import partial
 from typing import ParamSpec, TypeVar
 
@@ -36,17 +37,20 @@ from starlette.routing import Route
 
 from sijil.envelope.age import INTRO
 from sijil.errors import NotFound, RelayError, RelayLimitExceeded, RelayProtocolError
-from sijil.relay.protocol import tus
+from sijil.relay.protocol import tus, work
 from sijil.relay.protocol.auth import (
+    RELAY_TOKEN_HEADER,
     ChallengeIssuer,
     ReplayGuard,
     body_digest,
     check_desk_headers,
+    token_digest,
     verify_desk_request,
 )
 from sijil.relay.server.config import (
     MAX_REPLIES_PER_BOX,
     MAX_REPLY_BYTES,
+    WORK_AT_SHARE,
     RateLimiter,
     RelayConfig,
 )
@@ -74,6 +78,9 @@ MAX_DESK_BODY = 64 << 10
 # Uploads being finished (checked and hashed, up to 2 GiB each) at once; more wait
 # their turn in the thread pool, not on the event loop. A relay is a small machine.
 FINISHING_THREADS = 2
+# A desk request's body is at most 64 KiB (a reply): one that takes longer than this
+# to arrive is a slow-loris holding a request open, not a desk on a slow link.
+DESK_BODY_TIMEOUT_S = 30.0
 Handler = Callable[[Request], Awaitable[Response]]
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -115,19 +122,48 @@ class _Hold:
         self.scope.deadline = min(self.scope.deadline, now + TAKEOVER_GRACE_S)
 
 
+class Sender(StrEnum):
+    """Whose request it is, as far as the relay can tell; each has a budget of its own."""
+
+    ANONYMOUS = "anonymous"
+    ENROLLED = "enrolled"  # carries the network's relay token (any correspondent)
+    DESK = "desk"  # signed by the desk's key
+
+
 @dataclass
 class _State:
     config: RelayConfig
     spool: Spool
-    rate: RateLimiter
+    rates: dict[Sender, RateLimiter]
     challenges: ChallengeIssuer
     desk_guard: ReplayGuard
+    # proof-of-work stamps already used (each is good once)
+    stamps: ReplayGuard
     clock: Callable[[], float]
     # the threads that finish uploads (hash, check, file): see FINISHING_THREADS
     finishing: anyio.CapacityLimiter
     transfers: int = 0
+    anonymous_transfers: int = 0
     # upload id -> the request working on it now
     busy: dict[str, _Hold] = field(default_factory=dict)
+
+    def sender(self, request: Request) -> Sender:
+        token = request.headers.get(RELAY_TOKEN_HEADER.lower())
+        if token and token_digest(token) in self.config.relay_tokens:
+            return Sender.ENROLLED
+        return Sender.ANONYMOUS
+
+    def take(self, sender: Sender) -> None:
+        self.rates[sender].take(now=self.clock())
+
+    async def work_bits(self, sender: Sender) -> int:
+        """The proof of work this sender must show to make an upload now (0: none)."""
+        if sender is not Sender.ANONYMOUS:
+            return 0
+        config = self.config
+        pressure = config.max_unfinished_uploads * config.anonymous_share * WORK_AT_SHARE
+        count = await _off_loop(self.spool.unfinished_count)
+        return config.work_bits if count >= pressure else 0
 
     async def finish(self, upload: Upload) -> None:
         """Check, hash and file a whole upload, in the finishing threads."""
@@ -140,7 +176,7 @@ class _State:
         await anyio.to_thread.run_sync(work, limiter=self.finishing)
 
 
-def _error(exc: RelayError | NotFound, *, tus_route: bool) -> Response:
+def _error(exc: RelayError | NotFound, *, tus_route: bool, work_bits: int) -> Response:
     headers = dict(TUS_HEADERS) if tus_route else {}
     if isinstance(exc, NotFound):
         return PlainTextResponse(f"{exc}\n", status_code=404, headers=headers)
@@ -148,21 +184,27 @@ def _error(exc: RelayError | NotFound, *, tus_route: bool) -> Response:
         headers["Tus-Version"] = tus.TUS_VERSION
     if exc.status in (429, 503):
         headers["Retry-After"] = "1"
+    if exc.status == work.WORK_REQUIRED:
+        headers[work.WORK_BITS_HEADER] = str(work_bits)
     return PlainTextResponse(f"{exc}\n", status_code=exc.status, headers=headers)
 
 
-def _guarded(state: _State, handler: Handler, *, tus_route: bool) -> Handler:
+def _guarded(state: _State, handler: Handler, *, tus_route: bool, desk: bool = False) -> Handler:
+    """Errors to one-line answers; the request budget of its sender taken first (a desk
+    request takes the desk's once its signature verified, see ``_desk_routes``)."""
+
     async def run(request: Request) -> Response:
         try:
-            state.rate.take(now=state.clock())
+            if not desk:
+                state.take(state.sender(request))
             return await handler(request)
         except (RelayError, NotFound) as exc:
-            return _error(exc, tus_route=tus_route)
+            return _error(exc, tus_route=tus_route, work_bits=state.config.work_bits)
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
             full = RelayLimitExceeded("the relay's disk is full", status=INSUFFICIENT_STORAGE)
-            return _error(full, tus_route=tus_route)
+            return _error(full, tus_route=tus_route, work_bits=state.config.work_bits)
 
     return run
 
@@ -178,12 +220,16 @@ def _upload_headers(upload: Upload, offset: int) -> dict[str, str]:
 
 def _tus_routes(state: _State) -> list[Route]:
     config, spool = state.config, state.spool
+    # uploads receiving at once that senders without the token may take
+    anonymous_transfers = max(1, int(config.max_concurrent_uploads * config.anonymous_share))
 
-    async def options(_request: Request) -> Response:
+    async def options(request: Request) -> Response:
+        bits = await state.work_bits(state.sender(request))
         return Response(
             status_code=204,
             headers={
                 **TUS_HEADERS,
+                work.WORK_BITS_HEADER: str(bits),
                 "Tus-Version": tus.TUS_VERSION,
                 "Tus-Extension": tus.EXTENSIONS,
                 "Tus-Max-Size": str(config.max_envelope_bytes),
@@ -195,12 +241,20 @@ def _tus_routes(state: _State) -> list[Route]:
         creation = tus.parse_creation(request.headers, max_size=config.max_envelope_bytes)
         if creation.length == 0:
             raise RelayProtocolError("an empty upload cannot be an envelope")
+        sender = state.sender(request)
+        bits = await state.work_bits(sender)
+        if bits:
+            stamp = work.check_stamp(
+                request.headers.get(work.WORK_HEADER.lower()), bits=bits, now=state.clock()
+            )
+            state.stamps.use(stamp, now=state.clock())
         upload = await _off_loop(
             spool.create,
             length=creation.length,
             claimed_id=creation.claimed_id,
             now=state.clock(),
             busy=frozenset(state.busy),
+            enrolled=sender is Sender.ENROLLED,
         )
         headers = _upload_headers(upload, 0)
         headers["Location"] = f"{UPLOADS_PATH}/{upload.id}"
@@ -237,10 +291,14 @@ def _tus_routes(state: _State) -> list[Route]:
         upload_id = request.path_params["upload"]
         # nothing is awaited before the body is being read (see _receive): the upload
         # is looked up, and the request checked against it, once it is held
+        anonymous = state.sender(request) is Sender.ANONYMOUS
         async with _holding(state, upload_id) as hold:
-            if state.transfers >= config.max_concurrent_uploads:
+            if state.transfers >= config.max_concurrent_uploads or (
+                anonymous and state.anonymous_transfers >= anonymous_transfers
+            ):
                 raise RelayLimitExceeded("too many uploads in progress; retry later", status=429)
             state.transfers += 1
+            state.anonymous_transfers += anonymous
             try:
                 hold.received()  # the body's idle timeout runs from here
                 upload, offset = await _receive(state, request, upload_id, hold)
@@ -252,6 +310,7 @@ def _tus_routes(state: _State) -> list[Route]:
                 filed = await _off_loop(spool.get, upload_id, now=state.clock())
             finally:
                 state.transfers -= 1
+                state.anonymous_transfers -= anonymous
         headers = _upload_headers(filed, offset)
         headers[tus.STORED_HEADER] = tus.STORED_YES
         return Response(status_code=204, headers=headers)
@@ -462,18 +521,30 @@ def _desk_routes(state: _State) -> list[Route]:
     spool = state.spool
 
     async def verified(request: Request, *, limit: int = MAX_DESK_BODY) -> bytes:
-        # whatever can be checked without the body is checked before reading any of it
-        check_desk_headers(request.headers, now=state.clock(), guard=state.desk_guard)
-        body = await _bounded_body(request, limit=limit)
-        verify_desk_request(
-            request.headers,
-            key=state.config.desk_key,
-            method=request.method,
-            path=request.url.path,
-            digest=body_digest(body),
-            now=state.clock(),
-            guard=state.desk_guard,
-        )
+        """The body of a request the desk signed. The desk's request budget is taken
+        only once it verified, so a flood of forged desk requests spends a stranger's
+        budget (and is refused), never the desk's."""
+        try:
+            # whatever can be checked without the body is checked before reading any of it
+            check_desk_headers(request.headers, now=state.clock(), guard=state.desk_guard)
+            with anyio.fail_after(DESK_BODY_TIMEOUT_S):
+                body = await _bounded_body(request, limit=limit)
+            verify_desk_request(
+                request.headers,
+                key=state.config.desk_key,
+                method=request.method,
+                path=request.url.path,
+                digest=body_digest(body),
+                now=state.clock(),
+                guard=state.desk_guard,
+            )
+        except TimeoutError:
+            state.take(state.sender(request))
+            raise RelayProtocolError("the request body came too slowly", status=408) from None
+        except RelayError:
+            state.take(state.sender(request))
+            raise
+        state.take(Sender.DESK)
         return body
 
     async def listing(request: Request) -> Response:
@@ -529,14 +600,15 @@ def _desk_routes(state: _State) -> list[Route]:
             raise NotFound("no such reply")
         return Response(status_code=204)
 
-    def route(path: str, handler: Handler, method: str) -> Route:
-        return Route(path, _guarded(state, handler, tus_route=False), methods=[method])
+    def route(path: str, handler: Handler, method: str, *, desk: bool = False) -> Route:
+        guarded = _guarded(state, handler, tus_route=False, desk=desk)
+        return Route(path, guarded, methods=[method])
 
     return [
-        route("/v1/desk/envelopes", listing, "GET"),
-        route("/v1/desk/envelopes/{envelope}", fetch, "GET"),
-        route("/v1/desk/envelopes/{envelope}", acknowledge, "DELETE"),
-        route("/v1/desk/mailboxes/{box}", leave_reply, "POST"),
+        route("/v1/desk/envelopes", listing, "GET", desk=True),
+        route("/v1/desk/envelopes/{envelope}", fetch, "GET", desk=True),
+        route("/v1/desk/envelopes/{envelope}", acknowledge, "DELETE", desk=True),
+        route("/v1/desk/mailboxes/{box}", leave_reply, "POST", desk=True),
         route("/v1/mailbox/challenge", challenge, "GET"),
         route("/v1/mailbox/{box}", mailbox, "GET"),
         route("/v1/mailbox/{box}/{reply}", delete_reply, "DELETE"),
@@ -555,15 +627,20 @@ def create_app(config: RelayConfig, *, clock: Callable[[], float] = time.time) -
             max_unfinished_bytes=config.max_unfinished_bytes,
             rejected_keep_s=config.rejected_keep_s,
             max_rejected_bytes=config.max_rejected_bytes,
+            anonymous_share=config.anonymous_share,
         ),
         now=clock(),
     )
     state = _State(
         config=config,
         spool=spool,
-        rate=RateLimiter(rate=config.rate_per_s, burst=config.rate_burst, now=clock()),
+        rates={
+            sender: RateLimiter(rate=config.rate_per_s, burst=config.rate_burst, now=clock())
+            for sender in Sender
+        },
         challenges=ChallengeIssuer(),
         desk_guard=ReplayGuard(),
+        stamps=ReplayGuard(window_s=work.STAMP_WINDOW_S),
         clock=clock,
         finishing=anyio.CapacityLimiter(FINISHING_THREADS),
     )

@@ -9,7 +9,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sijil.crypto.identity import DeskPublic
 from sijil.errors import ConfigError, RelayLimitExceeded
+from sijil.relay.protocol.auth import token_digest
 from sijil.relay.protocol.tus import DEFAULT_MAX_ENVELOPE_BYTES
+from sijil.relay.protocol.work import MAX_BITS, WORK_BITS
 
 __all__ = [
     "DEFAULT_EXPIRY_S",
@@ -18,9 +20,13 @@ __all__ = [
     "DEFAULT_REJECTED_KEEP_S",
     "DEFAULT_SPOOL_QUOTA_BYTES",
     "DEFAULT_UNFED_EXPIRY_S",
+    "HEADER_TIMEOUT_S",
+    "MAX_CONNECTIONS",
     "MAX_REJECTED_BYTES",
+    "WORK_AT_SHARE",
     "RateLimiter",
     "RelayConfig",
+    "load_relay_tokens",
 ]
 
 # Two days: long enough for a correspondent who loses the link for a night.
@@ -49,6 +55,24 @@ DEFAULT_RATE = 50.0
 DEFAULT_BURST = 200
 # A body that sends nothing for this long is a slow-loris; what came is kept.
 DEFAULT_IDLE_TIMEOUT_S = 60.0
+# A request's headers come in one or two packets, even through Tor (the stream is
+# open before the client writes); nginx's default client_header_timeout is 60 s,
+# the deployment guide advises 20 s. Slow-loris connections are cut after this.
+HEADER_TIMEOUT_S = 20.0
+# Open connections at most; each costs a file descriptor and a little memory. Below
+# the usual 1024 descriptors a process may hold, with room for spool files and Tor.
+MAX_CONNECTIONS = 768
+# Of each limit (uploads receiving at once, unfinished uploads and their bytes),
+# senders without the network's relay token may take this share; the rest is kept
+# for correspondents, so a flood without the token cannot take it. Each kind of
+# sender also has a request budget (rate, burst) of its own.
+ANONYMOUS_SHARE = 0.75
+# Strangers must show proof of work (protocol/work.py) to make an upload once the
+# unfinished uploads fill this part of their share: free while the relay is quiet,
+# costly for a flooder.
+WORK_AT_SHARE = 0.5
+# A relay token is a shared secret handed out in invites; shorter is guessable.
+MIN_TOKEN_CHARS = 32
 # Replies are a few lines of text; a sealed reply larger than this is not one.
 MAX_REPLY_BYTES = 64 << 10
 MAX_REPLIES_PER_BOX = 200
@@ -69,6 +93,18 @@ class RelayConfig:
     max_unfinished_bytes: int = DEFAULT_MAX_UNFINISHED_BYTES
     rejected_keep_s: float = DEFAULT_REJECTED_KEEP_S
     max_rejected_bytes: int = MAX_REJECTED_BYTES
+    header_timeout_s: float = HEADER_TIMEOUT_S
+    max_connections: int = MAX_CONNECTIONS
+    # SHA-256 (hex) of each relay token accepted (load_relay_tokens); none: every
+    # sender is anonymous and may use every limit whole
+    relay_tokens: frozenset[str] = frozenset()
+    # proof of work asked of strangers under pressure (protocol/work.py)
+    work_bits: int = WORK_BITS
+
+    @property
+    def anonymous_share(self) -> float:
+        return ANONYMOUS_SHARE if self.relay_tokens else 1.0
+
     # None: the disk is the limit; a number caps the spool below it (a full disk
     # would also stop the machine's logs and Tor)
     spool_quota_bytes: int | None = DEFAULT_SPOOL_QUOTA_BYTES
@@ -80,10 +116,19 @@ class RelayConfig:
             "max_unfinished_uploads",
             "max_unfinished_bytes",
             "max_rejected_bytes",
+            "max_connections",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
-        timings = (self.expiry_s, self.unfed_expiry_s, self.rejected_keep_s, self.idle_timeout_s)
+        if not 1 <= self.work_bits <= MAX_BITS:
+            raise ConfigError(f"proof-of-work bits must be 1 to {MAX_BITS}")
+        timings = (
+            self.expiry_s,
+            self.unfed_expiry_s,
+            self.rejected_keep_s,
+            self.idle_timeout_s,
+            self.header_timeout_s,
+        )
         if min(timings) <= 0 or self.rate_per_s <= 0:
             raise ConfigError("expiry, rate and idle timeout must be positive")
 
@@ -96,6 +141,19 @@ class RelayConfig:
             raise ConfigError(f"cannot read the desk key file {path.name}") from exc
         desk = DeskPublic.from_bytes(data)
         return cls(spool=spool, desk_key=desk.sign, **settings)  # type: ignore[arg-type]
+
+
+def load_relay_tokens(path: Path) -> frozenset[str]:
+    """The digests of the tokens in ``path``: one a line, ``#`` comments; rotate by
+    adding the new token, and removing the old once every device has the new one."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the relay token file {path.name}") from exc
+    tokens = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not tokens or any(len(token) < MIN_TOKEN_CHARS for token in tokens):
+        raise ConfigError(f"each relay token must be at least {MIN_TOKEN_CHARS} characters")
+    return frozenset(token_digest(token) for token in tokens)
 
 
 class RateLimiter:

@@ -22,6 +22,7 @@ import uvicorn
 from sijil.errors import ConfigError
 from sijil.relay.server.app import create_app
 from sijil.relay.server.config import RelayConfig
+from sijil.relay.server.connections import guarded_protocol
 
 __all__ = ["LOG_CONFIG", "ScrubAddresses", "running_relay", "serve", "uvicorn_config"]
 
@@ -30,9 +31,6 @@ START_TIMEOUT_S = 10.0
 # Idle keep-alive connections are closed after this; Tor circuits are slow to open,
 # so not too short either.
 KEEP_ALIVE_S = 30
-# More open connections than this get 503 at once instead of queueing: it bounds
-# what a flood of half-open (slow-loris) connections can hold.
-MAX_CONNECTIONS = 512
 _ADDRESS = re.compile(
     r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b|\[?\b(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}\b\]?"
 )
@@ -82,7 +80,12 @@ def uvicorn_config(
         server_header=False,
         date_header=False,
         timeout_keep_alive=KEEP_ALIVE_S,
-        limit_concurrency=MAX_CONNECTIONS,
+        # no limit_concurrency: it counts half-open connections too, so a flood of them
+        # made every request fail with 503; the protocol times out slow headers and
+        # evicts idle connections at its cap instead (connections.py)
+        http=guarded_protocol(
+            header_timeout_s=config.header_timeout_s, max_connections=config.max_connections
+        ),
         lifespan="on",
     )
 

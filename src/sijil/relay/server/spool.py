@@ -49,6 +49,11 @@ from sijil.relay.server.writer import INSUFFICIENT_STORAGE, UploadWriter
 __all__ = ["Spool", "SpoolLimits", "Upload", "check_envelope"]
 
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+# The bytes an unfinished upload may claim ahead of what it sent (against the byte
+# limit and the quota). Reserving whole declared lengths let three never-fed 2 GiB
+# declarations close the channel; reserving nothing let admitted uploads run out of
+# room mid-way. A phone sends this much in minutes; beyond it, first come first served.
+RESERVE_AHEAD = 64 << 20
 ENVELOPE_ID = re.compile(r"[0-9a-f]{64}")
 
 
@@ -98,6 +103,11 @@ def check_envelope(path: Path) -> None:
     full, rest = divmod(payload, CHUNK_SIZE + TAG_SIZE)
     if payload < TAG_SIZE or (rest and rest < TAG_SIZE) or (full and rest == TAG_SIZE):
         raise RelayProtocolError("not a sijil envelope: its payload is cut short", status=422)
+
+
+def _reserve(missing: int) -> int:
+    """What an unfinished upload that still lacks ``missing`` bytes holds in reserve."""
+    return max(0, min(missing, RESERVE_AHEAD))
 
 
 class Spool:
@@ -171,9 +181,13 @@ class Spool:
 
     # -- uploads -----------------------------------------------------------------
 
+    def unfinished_count(self) -> int:
+        return sum(1 for _ in self.uploads.glob("*.json"))
+
     def _unfinished(self) -> tuple[int, int, int]:
-        """How many uploads are unfinished, the bytes they declared, and what they still lack."""
-        count = declared = missing = 0
+        """How many uploads are unfinished, the bytes they hold, and the bytes reserved
+        for what they still lack (at most RESERVE_AHEAD each)."""
+        count = held = reserved = 0
         for info in self.uploads.glob("*.json"):
             try:
                 length = int(json.loads(info.read_bytes())["length"])
@@ -181,9 +195,9 @@ class Spool:
             except (OSError, ValueError, KeyError, TypeError):
                 continue
             count += 1
-            declared += length
-            missing += max(0, length - have)
-        return count, declared, missing
+            held += have
+            reserved += _reserve(length - have)
+        return count, held, reserved
 
     def create(
         self,
@@ -199,16 +213,16 @@ class Spool:
         limits = self.limits
         share = 1.0 if enrolled else limits.anonymous_share
         with self._admit:
-            count, declared, missing = self._unfinished()
+            count, held, reserved = self._unfinished()
             if count >= max(1, int(limits.max_unfinished * share)):
                 raise RelayLimitExceeded("too many unfinished uploads; retry later", status=429)
-            if declared + length > limits.max_unfinished_bytes * share:
+            if held + reserved + _reserve(length) > limits.max_unfinished_bytes * share:
                 raise RelayLimitExceeded(
                     "too many bytes in unfinished uploads; retry later", status=429
                 )
             quota = limits.quota_bytes
-            # what unfinished uploads still lack is spoken for as much as what they hold
-            if quota is not None and self.used_bytes() + missing + length > quota:
+            # what unfinished uploads are about to send is spoken for as much as what they hold
+            if quota is not None and self.used_bytes() + reserved + _reserve(length) > quota:
                 raise RelayLimitExceeded("the relay's spool is full", status=INSUFFICIENT_STORAGE)
             upload = Upload(
                 id=secrets.token_hex(16),
@@ -289,8 +303,8 @@ class Spool:
         # this upload's own missing bytes were reserved for it when it was made
         room = None
         if quota is not None:
-            room = quota - self.used_bytes() + max(0, upload.length - self.offset(upload))
-            room -= self._unfinished()[2]
+            room = quota - self.used_bytes() - self._unfinished()[2]
+            room += _reserve(upload.length - self.offset(upload))
         return UploadWriter(
             part=self._paths(upload.id)[0],
             pending=self.uploads / f"{upload.id}.pending",
