@@ -1,8 +1,9 @@
 """A stranger floods the relay; does a correspondent still get through? (loopback only)
 
 Runs ``sijil relay serve`` as a process on 127.0.0.1 and, for each attack, measures
-what a correspondent sees meanwhile (a request every 0.1 s: create an upload, or HEAD
-it): how many of its requests were served, and how slowly.
+what a correspondent sees meanwhile (an upload made, and ended, every 0.1 s at most;
+proving work first when the relay asks, as ``sijil field send`` does): how many were
+made, and how slowly.
 
     never-fed   the stranger makes uploads and never feeds them (the spool's limits)
     requests    one stranger sends requests as fast as it can (the rate limit)
@@ -32,6 +33,7 @@ from pathlib import Path
 import httpx
 
 from sijil.crypto.identity import DeskIdentity
+from sijil.relay.protocol import work
 
 HOST = "127.0.0.1"
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -117,6 +119,10 @@ def correspondent(url: str, seconds: float, token: bool, seen: Seen) -> None:
             start = time.monotonic()
             try:
                 made = http.post(f"{url}/files", headers=headers)
+                if made.status_code == work.WORK_REQUIRED:  # as sijil field send does
+                    bits = int(made.headers[work.WORK_BITS_HEADER])
+                    stamp = {work.WORK_HEADER: work.solve(bits, now=time.time())}
+                    made = http.post(f"{url}/files", headers={**headers, **stamp})
                 code = made.status_code
                 if code == 201:  # end it, so the correspondent's own uploads do not pile up
                     http.delete(f"{url}{made.headers['location']}", headers=headers)

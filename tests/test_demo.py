@@ -234,3 +234,15 @@ def test_a_caught_correspondent_warns_the_desk_with_a_duress_envelope(played: Pl
     assert "a reply to Falcon: refused" in scene
     flagged = [row for row in played.rows if row.flag]
     assert [(row.correspondent, row.flag) for row in flagged] == [("Falcon", "sent under duress")]
+
+
+def test_the_demo_ends_with_a_web_login_that_starts_an_enrolment(played: Played) -> None:
+    from sijil.desk.accounts import start_enrolment
+
+    # Given the demo's last lines, naming the serve command and Layla's code
+    assert any("sijil desk serve --home" in line for line in played.lines[-3:])
+    (line,) = [line for line in played.lines if "/enrol, user Layla, code" in line]
+    code = line.split("code ")[1].split(" ")[0]
+    # Then the code starts Layla's enrolment in the web app
+    with played.desk.open_store() as store:
+        assert start_enrolment(store, "Layla", code).totp_secret

@@ -68,7 +68,7 @@ def test_uploads_never_fed_expire_within_minutes_and_free_the_channel(
     # Given a relay keeping 8 unfinished uploads, all taken by a stranger who made
     # them and never sent a byte (one of them sent an empty PATCH to keep it alive)
     clock = Clock()
-    relay = local_relay(desk.public.sign, clock=clock, max_unfinished_uploads=8)
+    relay = local_relay(desk.public.sign, clock=clock, max_unfinished_uploads=8, work_bits=0)
     made = [create(relay.http, 1000).headers["location"] for _ in range(8)]
     empty = relay.http.patch(made[0], content=b"", headers={**OCTETS, "Upload-Offset": "0"})
     assert empty.status_code == 204
@@ -306,6 +306,7 @@ def test_strangers_cannot_take_the_uploads_kept_for_correspondents(
     relay = local_relay(
         desk.public.sign,
         max_unfinished_uploads=8,
+        work_bits=0,  # proof of work is another test's
         relay_tokens=relay_config.load_relay_tokens(tokens),
     )
     # When a stranger makes as many as it may

@@ -44,6 +44,22 @@ def test_user_enrol_prints_a_code_that_opens_enrolment_once(
     assert refused.code == 1 and "needs the admin role" in refused.err
 
 
+def test_user_add_prints_the_new_users_enrolment_code(
+    make_web: Callable[..., WebDesk], run_cli: Callable[..., CliResult], store_url: str
+) -> None:
+    web = make_web(store_url)
+    # When an admin adds a user
+    done = run_cli(
+        "desk", "user", "add", "rana", "--role", "reviewer", "--as", "root", *web.desk.args
+    )
+    assert done.code == 0, done.err
+    code = CODE.search(done.out)
+    # Then the output carries a code that starts rana's enrolment
+    assert code, done.out
+    with web.desk.home.open_store() as store:
+        assert start_enrolment(store, "rana", code.group(1)).totp_secret
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

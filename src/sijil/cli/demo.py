@@ -380,7 +380,21 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     echo("     (it warns: that file is the desk's secret key, unencrypted; delete it after)")
     echo(f"  age -d -i {key_file} {q(str(carried['Raven'][0]))} | head -c 400")
     echo("     (the standard age tool opens any envelope: SIJIL/1, the signed manifest, the files)")
+    _web_login(desk, echo)
     return home
+
+
+def _web_login(desk: DeskHome, echo: Callable[[str], None]) -> None:
+    """How to open the desk web app on the demo desk, with a login for its editor."""
+    from sijil.desk.accounts import ENROL_TTL, issue_enrolment
+
+    with desk.open_store() as store, store.session(write=True) as session:
+        code = issue_enrolment(session, "Layla", by="Layla")
+    echo(f"  sijil desk serve --home {shlex.quote(str(desk.root))}   # the desk web app")
+    echo(
+        f"     open http://127.0.0.1:8471/enrol, user Layla, code {code} (once, "
+        f"{ENROL_TTL.days} days): set a password and an authenticator, then sign in"
+    )
 
 
 def _custody(

@@ -14,6 +14,7 @@ from sijil.cli.desk_shared import ACTING, JSON, desk_session, echo_json
 from sijil.cli.display import terminal_safe
 from sijil.cli.incident_cmds import incident
 from sijil.cli.options import DB, DESK_HOME
+from sijil.desk.accounts import ENROL_TTL, issue_enrolment
 from sijil.desk.actors import actor_dict, add_actor, list_actors
 from sijil.desk.home import DeskHome
 from sijil.desk.places import find_places, import_gazetteer
@@ -59,7 +60,11 @@ def user_add(
     """Add a desk user (the first must be an admin; later ones are added by an admin)."""
     with desk_session(home, db_url, write=True) as session:
         info = add_user(session, name, roles, by=acting)
+        code = issue_enrolment(session, info.name, by=acting)
     click.echo(f"{terminal_safe(info.name)}: {', '.join(info.roles)}")
+    click.echo(
+        f"web enrolment code (once, valid {ENROL_TTL.days} days; give it in person): {code}"
+    )
 
 
 @user.command(name="list")

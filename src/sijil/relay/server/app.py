@@ -158,7 +158,7 @@ class _State:
 
     async def work_bits(self, sender: Sender) -> int:
         """The proof of work this sender must show to make an upload now (0: none)."""
-        if sender is not Sender.ANONYMOUS:
+        if sender is not Sender.ANONYMOUS or not self.config.work_bits:
             return 0
         config = self.config
         pressure = config.max_unfinished_uploads * config.anonymous_share * WORK_AT_SHARE

@@ -98,7 +98,7 @@ class RelayConfig:
     # SHA-256 (hex) of each relay token accepted (load_relay_tokens); none: every
     # sender is anonymous and may use every limit whole
     relay_tokens: frozenset[str] = frozenset()
-    # proof of work asked of strangers under pressure (protocol/work.py)
+    # proof of work asked of strangers under pressure (protocol/work.py); 0: never
     work_bits: int = WORK_BITS
 
     @property
@@ -120,8 +120,8 @@ class RelayConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
-        if not 1 <= self.work_bits <= MAX_BITS:
-            raise ConfigError(f"proof-of-work bits must be 1 to {MAX_BITS}")
+        if not 0 <= self.work_bits <= MAX_BITS:
+            raise ConfigError(f"proof-of-work bits must be 0 (never asked) to {MAX_BITS}")
         timings = (
             self.expiry_s,
             self.unfed_expiry_s,

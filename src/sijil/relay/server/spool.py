@@ -52,8 +52,10 @@ UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 # The bytes an unfinished upload may claim ahead of what it sent (against the byte
 # limit and the quota). Reserving whole declared lengths let three never-fed 2 GiB
 # declarations close the channel; reserving nothing let admitted uploads run out of
-# room mid-way. A phone sends this much in minutes; beyond it, first come first served.
-RESERVE_AHEAD = 64 << 20
+# room mid-way. A phone over Tor sends this much in a minute or two; beyond it, first
+# come first served. Small enough that the uploads a stranger makes before proof of work
+# is asked (half the strangers' share) reserve a fraction of the 8 GiB byte limit.
+RESERVE_AHEAD = 16 << 20
 ENVELOPE_ID = re.compile(r"[0-9a-f]{64}")
 
 
