@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import io
 import sys
 import time
 import zipfile
@@ -21,7 +22,9 @@ import pytest
 
 from relay_helpers import LocalRelay, local_relays
 from sijil.crypto.identity import DeskIdentity
+from sijil.errors import CorruptMedia
 from sijil.export.verifier import verify_package
+from sijil.scrub import scrub
 
 FUZZ = Path(__file__).resolve().parents[1] / "fuzz"
 FOUND = sorted((FUZZ / "regressions").glob("*/*"))
@@ -53,13 +56,13 @@ def local_relay(tmp_path: Path) -> Iterator[Callable[..., LocalRelay]]:
 @pytest.mark.parametrize(
     "headers",
     [
-        {"Sijil-Challenge": b"1800000000.00.\xc4AAAA", "Sijil-Key": b"AAAA"},
-        {"Sijil-Challenge": b"\xb2.00.00", "Sijil-Key": b"AAAA"},
+        {b"Sijil-Challenge": b"1800000000.00.\xc4AAAA", b"Sijil-Key": b"AAAA"},
+        {b"Sijil-Challenge": b"\xb2.00.00", b"Sijil-Key": b"AAAA"},
     ],
     ids=["non-ascii-mac", "superscript-time"],
 )
 def test_a_mailbox_challenge_in_latin1_is_refused_not_a_server_error(
-    local_relay: Callable[..., LocalRelay], headers: dict[str, bytes]
+    local_relay: Callable[..., LocalRelay], headers: dict[bytes, bytes]
 ) -> None:
     # Given a relay, and a mailbox request whose challenge header holds a Latin-1
     # byte (found by fuzzing: hmac.compare_digest raised TypeError, the relay 500)
@@ -78,10 +81,10 @@ def test_a_desk_request_with_a_superscript_digit_is_refused_not_a_server_error(
     # is True in Python, and int("²") raises ValueError)
     relay = local_relay(DeskIdentity.generate().public.sign)
     headers = {
-        "Sijil-Time": b"\xb2" if field == "time" else str(int(time.time())).encode(),
-        "Sijil-Nonce": b"0" * 32,
-        "Sijil-Signature": base64.b64encode(bytes(64)),
-        "Content-Length": b"\xb2" if field == "length" else b"0",
+        b"Sijil-Time": b"\xb2" if field == "time" else str(int(time.time())).encode(),
+        b"Sijil-Nonce": b"0" * 32,
+        b"Sijil-Signature": base64.b64encode(bytes(64)),
+        b"Content-Length": b"\xb2" if field == "length" else b"0",
     }
     # When it is sent
     answer = relay.http.get("/v1/desk/envelopes", headers=headers)
@@ -105,5 +108,31 @@ def test_the_verifier_reports_a_zip_member_with_an_empty_name(tmp_path: Path) ->
 
 def test_httpx_sends_latin1_header_bytes_unchanged() -> None:
     # the tests above rely on httpx passing header bytes through as given
-    request = httpx.Request("GET", "http://127.0.0.1/", headers={"X": b"\xb2"})
+    request = httpx.Request("GET", "http://127.0.0.1/", headers={b"X": b"\xb2"})
     assert request.headers.raw[-1] == (b"X", b"\xb2")
+
+
+def _saved(target: str) -> bytes:
+    [found] = (FUZZ / "regressions" / target).iterdir()
+    return found.read_bytes()
+
+
+def test_a_tiff_field_with_no_value_is_refused_as_corrupt() -> None:
+    # Given the TIFF fuzzing found: a field (NewSubfileType) with a count of zero
+    # (the scrubber took its first value: IndexError, a traceback in `sijil scrub`)
+    data = _saved("scrub_tiff")
+    # When it is scrubbed, Then it is refused with a one-line reason
+    with pytest.raises(CorruptMedia, match="a field has no value"):
+        scrub(io.BytesIO(data), io.BytesIO())
+
+
+def test_a_pdf_info_key_that_is_not_utf8_is_reported_and_removed() -> None:
+    # Given the PDF fuzzing found: its document information has a key whose bytes
+    # are not UTF-8 (pikepdf's get() refused the key it had itself returned: TypeError)
+    data = _saved("scrub_pdf")
+    # When it is scrubbed
+    out = io.BytesIO()
+    report = scrub(io.BytesIO(data), out)
+    # Then the key is reported, escaped, and the information dictionary is gone
+    assert any(f.text.startswith("PDF Coun\\xdcf4") for f in report.removed)
+    assert b"/Coun" not in out.getvalue()

@@ -20,20 +20,23 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from conftest import CliResult, DeskFixture, _postgres_schema_url
+from conftest import CliResult, DeskFixture, RelayHandle, _postgres_schema_url
 from jobs_helpers import (
     STALLED_AFTER_S,
     Workers,
     assert_outcome,
     drained,
     make_workers,
+    registered,
     scaled_home,
     seal_set,
     wait_for,
 )
+from relay_helpers import compose_random
 from s3_server import S3Server
 from sijil.desk.inputs import ImportStatus
 from sijil.field.home import FieldSession
+from sijil.field.send import send_outbox
 from sijil.jobs.enqueue import enqueue_paths
 
 # SIGKILL trials: each a batch of this many envelopes taken by three workers, one
@@ -263,3 +266,35 @@ def test_a_sqlite_desk_refuses_the_queue_in_one_line(
         assert result.code == 1, argv
         assert result.err.count("\n") == 1, result.err
         assert "needs a desk on PostgreSQL" in result.err
+
+
+def test_pull_queue_takes_from_two_relays_and_a_worker_registers_each_once(
+    scaled_desk: DeskFixture,
+    make_correspondent: Callable[[DeskFixture, str], FieldSession],
+    make_relay: Callable[..., RelayHandle],
+    run_cli: Callable[..., CliResult],
+    passphrase: str,
+    tmp_path: Path,
+) -> None:
+    desk = scaled_desk
+    identity = desk.home.unlock(passphrase)
+    relays = [make_relay(identity.public.sign, name=f"relay-{i}") for i in range(2)]
+    raven = make_correspondent(desk, "Raven")
+    # Given one report waiting at each relay
+    for name, relay in zip(("a", "b"), relays, strict=True):
+        compose_random(raven, tmp_path, name, 30_000)
+        send_outbox(raven, relay=relay.url, sleep=lambda _s: None)
+    # When the desk pulls both with --queue, then a worker runs until the queue is empty
+    pulled = run_cli("desk", "pull", "--queue", *desk.args, *_relay_args(relays))
+    assert pulled.code == 0, pulled.err
+    assert "done: 2 queued" in pulled.out
+    assert not any(any(relay.spool.rglob("*.age")) for relay in relays)
+    worked = run_cli("desk", "worker", "--until-idle", *desk.args)
+    # Then both reports are registered, once
+    assert worked.code == 0, worked.err
+    assert sum(line.startswith("imported") for line in worked.out.splitlines()) == 2
+    assert len(registered(desk).reported) == 2
+
+
+def _relay_args(relays: list[RelayHandle]) -> list[str]:
+    return [arg for relay in relays for arg in ("--relay", relay.url)]

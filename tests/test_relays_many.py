@@ -130,3 +130,27 @@ def test_desk_pull_takes_from_every_relay_once_and_names_the_one_that_failed(
     assert again == []
     with desk.home.open_store() as store, pytest.raises(RelayUnreachable):
         pull_relays(desk.home, identity, store, relays=[dead])
+
+
+def test_desk_invite_writes_every_relay_given_in_order(
+    make_desk: Callable[..., DeskFixture], run_cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    desk = make_desk()
+    out = tmp_path / "raven.invite"
+    args = [
+        "--name",
+        "Raven",
+        "--out",
+        str(out),
+        "--relay",
+        "http://a.onion",
+        "--relay",
+        "http://b",
+    ]
+    result = run_cli("desk", "invite", *desk.args, *args)
+    assert result.code == 0, result.err
+    assert Invite.from_bytes(out.read_bytes()).relays == ("http://a.onion", "http://b")
+    # an address a space could split is refused in one line
+    bad = run_cli("desk", "invite", *desk.args, "--name", "Owl", "--out", str(tmp_path / "o"),
+                  "--relay", "http://a b")  # fmt: skip
+    assert bad.code == 1 and bad.err.count("\n") == 1, bad.err

@@ -74,11 +74,12 @@ def _info(pdf: pikepdf.Pdf) -> list[Finding]:
     info = pdf.trailer.get("/Info")
     if not isinstance(info, pikepdf.Dictionary):
         return found
-    for key in list(info.keys())[:64]:
-        value = info.get(key)
+    # items(), not get(key): a key that is not UTF-8 comes back with a surrogate that
+    # get() refuses (TypeError; found by fuzzing)
+    for _count, (key, value) in zip(range(64), info.items(), strict=False):
         shown = printable(str(value)) if isinstance(value, pikepdf.String | pikepdf.Name) else ""
         kind = _INFO_KINDS.get(key, "comment")
-        found.append(Finding(kind, f'PDF {key[1:]} "{shown}"'))
+        found.append(Finding(kind, f'PDF {printable(key[1:])} "{shown}"'))
     return found
 
 

@@ -5,6 +5,7 @@ spool     uploads and finished envelopes on disk, keyed by envelope id
 writer    appending a PATCH body to an upload
 app       ``create_app(config)``: tus routes, the desk pull API, mailboxes
 serve     uvicorn around the app, with address-scrubbing logs
+connections  uvicorn's HTTP protocol with a header timeout and an evicting connection cap
 lossy     a lossy TCP link for trials and benchmarks
 """
 
