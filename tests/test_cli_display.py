@@ -40,30 +40,42 @@ ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=80
 
 
 def _unquote(shown: str) -> str:
-    """Git's unquote_c_style: the text ``terminal_safe`` was given back from what it printed."""
+    """Git's unquote_c_style: the text ``terminal_safe`` was given back from what it printed
+    (plus ``\\uXXXX``, for a lone surrogate that is no undecodable byte)."""
     if not (shown.startswith('"') and shown.endswith('"') and len(shown) >= 2):
         return shown
-    raw = bytearray()
+    out: list[str] = []
+    pending = bytearray()  # octal escapes: the UTF-8 (or undecodable) bytes of a character
+
+    def flush() -> None:
+        out.append(pending.decode("utf-8", "surrogateescape"))
+        pending.clear()
+
     body, i = shown[1:-1], 0
     while i < len(body):
         char = body[i]
-        if char != "\\":
-            raw += char.encode("utf-8", "surrogatepass")
-            i += 1
+        following = body[i + 1] if char == "\\" else ""
+        octal = _OCTAL.match(body, i) if char == "\\" else None
+        if octal is not None:
+            pending.append(int(octal.group(1), 8))
+            i += 4
             continue
-        following = body[i + 1]
-        if following in _C_STYLE:
-            raw += _C_STYLE[following].encode()
+        flush()
+        if char != "\\":
+            out.append(char)
+            i += 1
+        elif following in _C_STYLE:
+            out.append(_C_STYLE[following])
             i += 2
         elif following in '"\\':
-            raw += following.encode()
+            out.append(following)
             i += 2
         else:
-            octal = _OCTAL.match(body, i)
-            assert octal is not None, f"bad escape in {shown!r}"
-            raw.append(int(octal.group(1), 8))
-            i += 4
-    return raw.decode("utf-8", "surrogateescape")
+            assert following == "u", f"bad escape in {shown!r}"
+            out.append(chr(int(body[i + 2 : i + 6], 16)))
+            i += 6
+    flush()
+    return "".join(out)
 
 
 def _never_unsafe(shown: str) -> None:

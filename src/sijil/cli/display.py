@@ -17,8 +17,8 @@ other character escaped as the octal of its UTF-8 bytes (``\\033`` for ESC,
 Escaped are the C0 and C1 controls and DEL, the Unicode line and paragraph
 separators, the bidi embeddings, overrides and isolates (U+202A-U+202E,
 U+2066-U+2069), and lone surrogates (an undecodable byte of a file name, shown as
-that byte). The marks Arabic text needs (U+200E, U+200F, U+061C) and the joiners
-are kept.
+that byte; any other lone surrogate as ``\\uXXXX``). The marks Arabic text needs
+(U+200E, U+200F, U+061C) and the joiners are kept.
 """
 
 from __future__ import annotations
@@ -54,8 +54,13 @@ def _escape(char: str) -> str:
     if named is not None:
         return named
     code = ord(char)
-    raw = bytes([code - 0xDC00]) if code in _ESCAPED_BYTE else char.encode("utf-8", "surrogatepass")
-    return "".join(f"\\{byte:03o}" for byte in raw)
+    if code in _ESCAPED_BYTE:
+        return f"\\{code - 0xDC00:03o}"
+    if 0xD800 <= code <= 0xDFFF:
+        # a lone surrogate that is no undecodable byte (from JSON's \ud800, say) has
+        # no UTF-8 bytes of its own: \uXXXX, so it never prints as three bytes do
+        return f"\\u{code:04X}"
+    return "".join(f"\\{byte:03o}" for byte in char.encode("utf-8"))
 
 
 def _sub(pattern: re.Pattern[str], text: str) -> str:
