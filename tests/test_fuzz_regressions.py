@@ -133,6 +133,7 @@ def test_a_pdf_info_key_that_is_not_utf8_is_reported_and_removed() -> None:
     # When it is scrubbed
     out = io.BytesIO()
     report = scrub(io.BytesIO(data), out)
-    # Then the key is reported, escaped, and the information dictionary is gone
+    # Then the key is reported, escaped, and the trailer no longer names the dictionary
+    # (here the fuzzer pointed /Info at the page tree, which stays as the page tree)
     assert any(f.text.startswith("PDF Coun\\xdcf4") for f in report.removed)
-    assert b"/Coun" not in out.getvalue()
+    assert b"/Info" not in out.getvalue()
