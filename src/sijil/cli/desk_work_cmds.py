@@ -62,9 +62,7 @@ def user_add(
         info = add_user(session, name, roles, by=acting)
         code = issue_enrolment(session, info.name, by=acting)
     click.echo(f"{terminal_safe(info.name)}: {', '.join(info.roles)}")
-    click.echo(
-        f"web enrolment code (once, valid {ENROL_TTL.days} days; give it in person): {code}"
-    )
+    click.echo(f"web enrolment code (once, valid {ENROL_TTL.days} days; give it in person): {code}")
 
 
 @user.command(name="list")
