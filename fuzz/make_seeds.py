@@ -14,14 +14,17 @@ import argparse
 import base64
 import hashlib
 import io
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from sijil.crypto.identity import CorrespondentIdentity, DeskPublic
+from sijil.envelope.age import AgeReader
 from sijil.envelope.sealing import FORMAT_LINE, AttachmentSource, Draft, seal
 from sijil.envelope.shards import format_shard, split
 from sijil.relay.protocol.auth import sign_request
@@ -37,7 +40,7 @@ NOW = 1_800_000_000.0
 def put(target: str, data: bytes) -> None:
     folder = CORPUS / target
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / hashlib.sha1(data).hexdigest()).write_bytes(data)
+    (folder / hashlib.sha256(data).hexdigest()[:40]).write_bytes(data)
 
 
 def envelopes() -> list[bytes]:
@@ -70,14 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         for shard in split(data, k=2, n=3, shard_bytes=256):
             put("shards", format_shard(shard).encode())
         put("shards", "\n".join(format_shard(s) for s in split(data, k=3, n=5)).encode())
-    # the inner layout: format line, length, a manifest, a signature, an attachment
-    manifest = (
-        b'{"attachments":[],"body":"b","created_at":"2026-01-01T00:00:00Z","lang":"en",'
-        b'"sign_key":"' + base64.b64encode(bytes(32)) + b'","title":"t","v":1}'
-    )
-    inner = FORMAT_LINE + len(manifest).to_bytes(4, "big") + manifest + bytes(64)
-    put("envelope_inner", inner)
-    put("manifest", manifest)
+    for data in sealed:
+        # the inner layout (format line, length, manifest, signature, attachments)
+        inner = AgeReader(io.BytesIO(data), DESK_AGE).read()
+        put("envelope_inner", inner)
+        start = len(FORMAT_LINE) + 4
+        put("manifest", inner[start : start + int.from_bytes(inner[start - 4 : start], "big")])
     blob = base64.b64encode(bytes(32)).decode()
     claimed = base64.b64encode(b"a" * 64).decode()
     for text in (
@@ -93,12 +94,86 @@ def main(argv: list[str] | None = None) -> int:
         "desk_request",
         b"sijil-challenge: 1800000000.00.00\nsijil-key: " + blob.encode() + b"\n\nbody",
     )
+    media_seeds()
     if args.package is not None:
         repack(args.package)
         if args.desk_pub is not None:
             (HERE / "seeds").mkdir(exist_ok=True)
             (HERE / "seeds" / "verifier-desk.pub").write_bytes(args.desk_pub.read_bytes())
     return 0
+
+
+def media_seeds() -> None:
+    """Small files of each format with metadata to find (the shared corpus's are large)."""
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    image = Image.new("RGB", (8, 8), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"  # Make
+    exif[0x0131] = "Editor 1.0"  # Software
+    for fmt, target, extra in (
+        ("JPEG", "scrub_jpeg", {"exif": exif.tobytes()}),
+        ("PNG", "scrub_png", {"pnginfo": _png_info(PngInfo)}),
+        ("GIF", "scrub_gif", {"comment": b"made on a phone"}),
+        ("WEBP", "scrub_webp", {"exif": exif.tobytes()}),
+        ("TIFF", "scrub_tiff", {"exif": exif.tobytes()}),
+    ):
+        out = io.BytesIO()
+        image.save(out, fmt, **extra)
+        put(target, out.getvalue())
+    put("scrub_wav", _wav())
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(72, 72))
+    pdf.docinfo["/Author"] = "A. Correspondent"
+    out = io.BytesIO()
+    pdf.save(out)
+    put("scrub_pdf", out.getvalue())
+    for fmt, target in (("mp4", "scrub_mp4"), ("mov", "scrub_mov")):
+        made = subprocess.run(  # noqa: S603 - fixed arguments
+            [  # noqa: S607 - ffmpeg from PATH, as the scrubber itself runs it
+                "ffmpeg",
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "color=c=red:s=16x16:d=0.1",
+                "-metadata",
+                "location=+35.95+039.01/",
+                "-f",
+                fmt,
+                "-movflags",
+                "frag_keyframe",
+                "pipe:1",
+            ],
+            capture_output=True,
+            check=False,
+        )
+        if made.returncode == 0 and made.stdout:
+            put(target, made.stdout)
+
+
+def _wav() -> bytes:
+    """A 16-bit mono WAV with a LIST/INFO chunk naming an artist (what the cleaner removes)."""
+    fmt = (
+        b"fmt "
+        + (16).to_bytes(4, "little")
+        + bytes.fromhex("01000100401f0000803e00000200")
+        + (16).to_bytes(2, "little")
+    )
+    info = b"INFO" + b"IART" + (10).to_bytes(4, "little") + b"A. Person\0"
+    chunks = fmt + b"LIST" + len(info).to_bytes(4, "little") + info
+    chunks += b"data" + (64).to_bytes(4, "little") + bytes(64)
+    return b"RIFF" + (4 + len(chunks)).to_bytes(4, "little") + b"WAVE" + chunks
+
+
+def _png_info(kind: type[Any]) -> Any:
+    info = kind()
+    info.add_text("Author", "A. Correspondent")
+    return info
 
 
 def repack(package: Path) -> None:

@@ -14,7 +14,10 @@ do) runs the same code without instrumentation.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import io
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +52,7 @@ _DESK_SIGN = Ed25519PrivateKey.from_private_bytes(bytes(range(32, 64)))
 _NOW = 1_800_000_000.0
 # A scrubbed copy of a fuzz input is thrown away; cap what one input may write.
 _SCRATCH = Path(tempfile.mkdtemp(prefix="sijil-fuzz-"))
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -73,14 +77,10 @@ def headers_from(data: bytes) -> dict[str, str]:
 
 def envelope(data: bytes) -> None:
     """The outer age header (as the relay parses it) and the whole opening path."""
-    try:
+    with contextlib.suppress(SijilError):
         read_header(io.BytesIO(data))
-    except SijilError:
-        pass
-    try:
+    with contextlib.suppress(SijilError):
         open_envelope(io.BytesIO(data), identity=_DESK_AGE, staging=_SCRATCH)
-    except SijilError:
-        pass
 
 
 def envelope_inner(data: bytes) -> None:
@@ -91,10 +91,8 @@ def envelope_inner(data: bytes) -> None:
     writer.write(data)
     writer.close()
     out.seek(0)
-    try:
+    with contextlib.suppress(SijilError):
         open_envelope(out, identity=_DESK_AGE, staging=_SCRATCH)
-    except SijilError:
-        pass
 
 
 def manifest(data: bytes) -> None:
@@ -102,17 +100,16 @@ def manifest(data: bytes) -> None:
         parsed = Manifest.from_bytes(data)
     except SijilError:
         return
-    assert Manifest.from_bytes(parsed.to_bytes()) == parsed, "a manifest must round-trip"
+    if Manifest.from_bytes(parsed.to_bytes()) != parsed:
+        raise AssertionError("a manifest must round-trip")
 
 
 def shards(data: bytes) -> None:
     text = data.decode("utf-8", "replace")
-    try:
+    with contextlib.suppress(SijilError):
         found, _problems = parse_text(text)
         for pieces in group(found).values():
             rebuild(pieces)
-    except SijilError:
-        pass
 
 
 def tus_requests(data: bytes) -> None:
@@ -123,10 +120,8 @@ def tus_requests(data: bytes) -> None:
         lambda: tus.parse_checksum(headers.get("upload-checksum")),
         lambda: tus.parse_metadata(headers.get("upload-metadata")),
     ):
-        try:
+        with contextlib.suppress(SijilError):
             call()
-        except SijilError:
-            pass
 
 
 _ISSUER = ChallengeIssuer()
@@ -137,7 +132,7 @@ def desk_requests(data: bytes) -> None:
     head, _, body = data.partition(b"\n\n")
     headers = headers_from(head)
     guard = ReplayGuard()
-    try:
+    with contextlib.suppress(SijilError):
         check_desk_headers(headers, now=_NOW, guard=guard)
         verify_desk_request(
             headers,
@@ -148,28 +143,21 @@ def desk_requests(data: bytes) -> None:
             now=_NOW,
             guard=guard,
         )
-    except SijilError:
-        pass
-    try:
+    with contextlib.suppress(SijilError):
         _ISSUER.check(headers, box="0" * 64, method="GET", path="/v1/mailbox/x", now=_NOW)
-    except SijilError:
-        pass
 
 
 def _scrubber(fmt: str) -> Callable[[bytes], None]:
     cleaner = REGISTRY[fmt]
 
     def run(data: bytes) -> None:
-        with tempfile.TemporaryFile(dir=_SCRATCH) as sink:
-            try:
-                cleaner.clean(ByteSource(io.BytesIO(data), cleaner.max_bytes), Output(sink))
-            except SijilError:
-                pass
+        with tempfile.TemporaryFile(dir=_SCRATCH) as sink, contextlib.suppress(SijilError):
+            cleaner.clean(ByteSource(io.BytesIO(data), cleaner.max_bytes), Output(sink))
 
     return run
 
 
-_VERIFIER_DIR = Path(tempfile.mkdtemp(prefix="sijil-fuzz-verifier-"))
+_VERIFIER_DIR = _SCRATCH
 _DESK_PUB = Path(__file__).with_name("seeds") / "verifier-desk.pub"
 
 

@@ -112,8 +112,8 @@ def test_httpx_sends_latin1_header_bytes_unchanged() -> None:
     assert request.headers.raw[-1] == (b"X", b"\xb2")
 
 
-def _saved(target: str) -> bytes:
-    [found] = (FUZZ / "regressions" / target).iterdir()
+def _saved(target: str, name: str = "") -> bytes:
+    [found] = (FUZZ / "regressions" / target).glob(f"*crash-{name}*")
     return found.read_bytes()
 
 
@@ -129,7 +129,7 @@ def test_a_tiff_field_with_no_value_is_refused_as_corrupt() -> None:
 def test_a_pdf_info_key_that_is_not_utf8_is_reported_and_removed() -> None:
     # Given the PDF fuzzing found: its document information has a key whose bytes
     # are not UTF-8 (pikepdf's get() refused the key it had itself returned: TypeError)
-    data = _saved("scrub_pdf")
+    data = _saved("scrub_pdf", "f977")
     # When it is scrubbed
     out = io.BytesIO()
     report = scrub(io.BytesIO(data), out)
@@ -137,3 +137,12 @@ def test_a_pdf_info_key_that_is_not_utf8_is_reported_and_removed() -> None:
     # (here the fuzzer pointed /Info at the page tree, which stays as the page tree)
     assert any(f.text.startswith("PDF Coun\\xdcf4") for f in report.removed)
     assert b"/Info" not in out.getvalue()
+
+
+def test_a_pdf_qpdf_finds_damaged_while_reading_is_refused_as_corrupt() -> None:
+    # Given the PDF fuzzing found whose page tree's /Count is wrong: qpdf raises
+    # QpdfRuntimeError (not a PdfError) while opening it, and the scrubber let it out
+    data = _saved("scrub_pdf", "e60b")
+    # When it is scrubbed, Then it is refused with a one-line reason
+    with pytest.raises(CorruptMedia, match="PDF is damaged"):
+        scrub(io.BytesIO(data), io.BytesIO())

@@ -172,7 +172,9 @@ def scrub_pdf(src: ByteSource, dst: Output) -> ScrubReport:
             return _clean(pdf, dst)
     except pikepdf.PasswordError as exc:
         raise UnsupportedFormat("cannot clean encrypted PDF files") from exc
-    except (pikepdf.PdfError, RecursionError, ValueError) as exc:
+    # PikepdfError, not only PdfError: qpdf also raises QpdfRuntimeError on damage it
+    # finds while reading (e.g. "/Count is wrong after flattening pages tree"; fuzzing)
+    except (pikepdf.PikepdfError, RecursionError, ValueError) as exc:
         raise CorruptMedia("PDF is damaged and cannot be read") from exc
 
 
