@@ -19,7 +19,7 @@ from sijil.desk.search_index import STALE_SETTING, rebuild
 from sijil.desk.search_query import MAX_QUERY_CHARS
 from sijil.desk.sources import add_source
 from sijil.errors import QueryError
-from sijil.store import DeskSetting, DocKind, Report, SearchDoc, Store, alembic_config
+from sijil.store import DeskSetting, DocKind, Place, Report, SearchDoc, Store, alembic_config
 
 
 @pytest.fixture
@@ -274,3 +274,30 @@ def test_a_place_name_finds_the_reports_written_in_the_other_script(
     )
     # And a word that names no place is not widened
     assert found(desk, "shells", kinds=frozenset({DocKind.REPORT})) == [f"#{english}"]
+
+
+def test_a_narrowed_scope_gets_no_score_and_an_actor_is_named_by_its_name(desk: Desk) -> None:
+    with desk.tx() as session:
+        add_actor(session, name_en="Syrian Democratic Forces", name_ar="قسد", by="amal")
+    add_report(desk, "Forces", "Syrian forces", lang="en")
+    with desk.store.session() as session:
+        everything = search(session, "syrian")
+        narrowed = search(session, "syrian", scope=SearchScope(kinds=frozenset({DocKind.ACTOR})))
+    assert all(h.score is not None for h in everything)
+    assert [(h.id, h.score) for h in narrowed] == [("Syrian Democratic Forces", None)]
+
+
+def test_moving_a_place_moves_what_is_placed_there(desk: Desk, corpus: Path) -> None:
+    # Given an incident placed at a gazetteer village, found by the village's area
+    desk.places(small_gazetteer(corpus))
+    code = desk.incident(title_en="Strike on a farm", at=None, place="C5710")
+    assert found(desk, "farm", place="C5710") == [code]
+    # When the gazetteer moves the place far away (a corrected import)
+    with desk.tx() as session:
+        place = session.scalars(select(Place).where(Place.code == "C5710")).first()
+        assert place is not None
+        place.lat_e6, place.lon_e6 = 33_513_800, 36_276_500
+    # Then the incident is found where the place now is, by what lies near it
+    with desk.store.session() as session:
+        (doc,) = session.scalars(select(SearchDoc).where(SearchDoc.kind == "incident")).all()
+    assert (doc.lat_c, doc.lon_c) == (3351, 3628)

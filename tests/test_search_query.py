@@ -160,3 +160,12 @@ def test_the_tsvector_puts_each_word_and_its_keys_at_one_position() -> None:
     assert tsvector_literal(["al", "raqqah", "market"], [(), ("raqa", "raqqah"), ("market",)]) == (
         "'al':1 'raqqah':2 'raqa':2 'market':3"
     )
+
+
+def test_a_tsvector_stays_under_postgresqls_limit_for_any_text_length() -> None:
+    # Given a text of far more distinct words than PostgreSQL keeps in one tsvector
+    words = [f"w{i:07d}" for i in range(200_000)]
+    literal = tsvector_literal(words, [(w,) for w in words])
+    # Then the literal stops short of the 1 MB limit, keeping the first words
+    assert len(literal.encode()) < 1_000_000
+    assert literal.startswith("'w0000000':1")

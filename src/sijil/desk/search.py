@@ -77,7 +77,9 @@ class Hit:
     title: str
     snippet: str
     lang: str | None
-    score: float
+    # None for a user whose scope is narrower than everything: SQLite's bm25 counts
+    # the whole index, so its score would hint at how many hidden records hold a word
+    score: float | None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,7 +89,7 @@ class Hit:
             "title": self.title,
             "snippet": self.snippet,
             "lang": self.lang,
-            "score": round(self.score, 4),
+            "score": None if self.score is None else round(self.score, 4),
         }
 
 
@@ -194,7 +196,7 @@ def search(
                 display.title,
                 snippet(display.text, query),
                 display.lang,
-                score,
+                score if scope.kinds >= ALL_KINDS else None,
             )
         )
     return hits

@@ -86,7 +86,8 @@ def snippet(text: str, query: ParsedQuery, *, width: int = SNIPPET_WORDS) -> str
     matches = _Matcher(query)
     # only as far as the first match: the window is all that is marked
     first = next((i for i, word in enumerate(words) if matches(word)), 0)
-    start = max(0, first - width // 3)
+    # a third of the window before the first match, less when it is near the end
+    start = max(0, min(first - width // 3, len(words) - width))
     end = min(len(words), start + width)
     shown = [
         f"{MARK_OPEN}{word}{MARK_CLOSE}" if matches(word) else word for word in words[start:end]
@@ -122,9 +123,8 @@ def _incidents(conn: Connection, ids: list[int], q: ParsedQuery) -> dict[int, Di
         title, summary, lang = (
             (r.title_ar, r.summary_ar, "ar") if arabic else (r.title_en, r.summary_en, "en")
         )
-        text = "\n".join(
-            t for t in (title, summary, r.title_ar, r.title_en, r.summary_ar, r.summary_en) if t
-        )
+        shown = (title, summary, r.title_ar, r.title_en, r.summary_ar, r.summary_en)
+        text = "\n".join(dict.fromkeys(t for t in shown if t))
         out[r.id] = Display(r.code, title, lang, text)
     return out
 
@@ -155,7 +155,7 @@ def _named(token: Any, model: Any, en: Any, ar: Any, extra: Iterable[Any] = ()) 
             name_en, name_ar = r[1], r[2]
             title, lang = (name_ar, "ar") if arabic and name_ar else (name_en, "en")
             text = " · ".join(str(t) for t in r[1:] if t)
-            out[r.id] = Display(token(r.id), title, lang, text)
+            out[r.id] = Display(token(r.id, name_en), title, lang, text)
         return out
 
     return load
@@ -165,9 +165,12 @@ _LOADERS = {
     DocKind.REPORT: _reports,
     DocKind.INCIDENT: _incidents,
     DocKind.CLAIM: _claims,
-    DocKind.SOURCE: _named(source_token, Source, Source.name, Source.name_ar),
-    DocKind.PLACE: _named(place_token, Place, Place.name_en, Place.name_ar, (Place.admin_en,)),
-    DocKind.ACTOR: _named(lambda i: f"actor {i}", DeskActor, DeskActor.name_en, DeskActor.name_ar),
+    DocKind.SOURCE: _named(lambda i, _: source_token(i), Source, Source.name, Source.name_ar),
+    DocKind.PLACE: _named(
+        lambda i, _: place_token(i), Place, Place.name_en, Place.name_ar, (Place.admin_en,)
+    ),
+    # an actor is named by its English name, as `sijil desk actor` and --actor take it
+    DocKind.ACTOR: _named(lambda _, name: name, DeskActor, DeskActor.name_en, DeskActor.name_ar),
 }
 
 

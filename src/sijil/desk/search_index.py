@@ -45,6 +45,10 @@ STALE_SETTING = "search_index"
 #: deep in a very long text may be missed there (never on SQLite).
 _PG_MAX_POSITION = 16383
 _PG_MAX_POSITIONS = 255
+#: PostgreSQL refuses a tsvector over 1 MB (lexemes and positions); a report body
+#: may be 1 MiB of distinct words. Stop adding lexemes well before the limit.
+_PG_MAX_TSVECTOR_BYTES = 900_000
+_PG_LEXEME_OVERHEAD = 8  # its entry, and a few positions
 
 
 def _quote(lexeme: str) -> str:
@@ -60,12 +64,22 @@ def tsvector_literal(words: list[str], word_keys: list[tuple[str, ...]]) -> str:
     a key equal to its word costs nothing more.
     """
     positions: dict[str, list[int]] = {}
+    size = 0
     for index, (word, keys) in enumerate(zip(words, word_keys, strict=True)):
         position = min(index + 1, _PG_MAX_POSITION)
         for token in (word, *keys):
+            if token not in positions:
+                size += len(token.encode()) + _PG_LEXEME_OVERHEAD
+                if size > _PG_MAX_TSVECTOR_BYTES:
+                    # the rest of a very long text stays unsearched on PostgreSQL
+                    return _literal(positions)
             slots = positions.setdefault(token, [])
             if len(slots) < _PG_MAX_POSITIONS and (not slots or slots[-1] != position):
                 slots.append(position)
+    return _literal(positions)
+
+
+def _literal(positions: dict[str, list[int]]) -> str:
     return " ".join(f"{_quote(t)}:{','.join(map(str, p))}" for t, p in positions.items())
 
 
@@ -127,7 +141,8 @@ _TOUCHES: dict[type[Any], Callable[[Any], tuple[DocKind, int | None]]] = {
 
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     touched: dict[DocKind, set[int]] = {}
-    for obj in (*session.new, *session.dirty, *session.deleted):
+    changed = [o for o in session.dirty if session.is_modified(o, include_collections=False)]
+    for obj in (*session.new, *changed, *session.deleted):
         touch = _TOUCHES.get(type(obj))
         if touch is None:
             continue
@@ -137,6 +152,13 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     if not touched:
         return
     conn = session.connection()
+    places = touched.get(DocKind.PLACE)
+    if places:
+        # incidents and claims carry their place's position and governorate
+        for kind, model in ((DocKind.INCIDENT, Incident), (DocKind.CLAIM, Claim)):
+            for batch in chunks(sorted(places)):
+                found = conn.execute(select(model.id).where(model.place_id.in_(batch)))
+                touched.setdefault(kind, set()).update(found.scalars())
     for kind, refs in touched.items():
         # a deleted record's builder finds nothing, and its entry goes
         index_records(conn, kind, refs)

@@ -37,6 +37,12 @@ _PHRASE = re.compile(r"\"([^\"]*)\"|\u201c([^\u201d]*)\u201d|\u00ab([^\u00bb]*)\
 _QUOTES = re.compile('["\u201c\u201d\u00ab\u00bb]')
 
 
+def _quoted(token: str) -> str:
+    # tokens hold only letters and digits (sijil.text.search); escaping anyway
+    # keeps a change there from ever becoming tsquery syntax
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 @dataclass(frozen=True, slots=True)
 class Term:
     """One word of a query: its folded form and its keys; ``prefix`` for ``word*``."""
@@ -82,9 +88,9 @@ class ParsedQuery:
         for term in self.terms:
             suffix = ":*" if term.prefix else ""
             options = dict.fromkeys([term.word, *term.keys])
-            groups.append("(" + " | ".join(f"'{t}'{suffix}" for t in options) + ")")
+            groups.append("(" + " | ".join(f"{_quoted(t)}{suffix}" for t in options) + ")")
         for phrase in self.phrases:
-            groups.append("(" + " <-> ".join(f"'{w}'" for w in phrase) + ")")
+            groups.append("(" + " <-> ".join(_quoted(w) for w in phrase) + ")")
         return " & ".join(groups)
 
 

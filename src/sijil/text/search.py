@@ -91,11 +91,24 @@ def _folded_words(chunk: str) -> tuple[str, ...]:
     return tuple(w for w in found if len(w) <= MAX_TOKEN_CHARS)
 
 
+#: Longer chunks (base64, a pasted URL) are folded without the cache, so that a
+#: long-running process never holds megabytes of them.
+_CACHED_CHUNK_CHARS = 256
+
+
 def _tokens(text: str) -> list[str]:
     # fold works word by word as on the whole text (it never joins across
     # whitespace), so each distinct whitespace-separated chunk is folded once
     # per process: a desk's vocabulary is small next to its text
-    return [w for chunk in text.split() for w in _folded_words(chunk)]
+    return [
+        w
+        for chunk in text.split()
+        for w in (
+            _folded_words(chunk)
+            if len(chunk) <= _CACHED_CHUNK_CHARS
+            else _folded_words.__wrapped__(chunk)
+        )
+    ]
 
 
 def search_words(text: str) -> list[str]:
