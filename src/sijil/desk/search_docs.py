@@ -139,6 +139,23 @@ def _place_positions(conn: Connection, place_ids: set[int]) -> dict[int, tuple[A
     return {r.id: (r.lat_e6, r.lon_e6, r.governorate) for r in rows}
 
 
+def _located(
+    places: dict[int, tuple[Any, ...]],
+    place_id: int | None,
+    governorate: str | None,
+    lat_e6: int | None = None,
+    lon_e6: int | None = None,
+) -> dict[str, Any]:
+    """Where a record is, for filtering: its own position, else its place's."""
+    lat, lon, gov = places.get(place_id, (None, None, None)) if place_id else (None,) * 3
+    return {
+        "place_id": place_id,
+        "governorate": governorate or gov,
+        "lat_c": to_centi(lat_e6 if lat_e6 is not None else lat),
+        "lon_c": to_centi(lon_e6 if lon_e6 is not None else lon),
+    }
+
+
 def _incidents(conn: Connection, ids: list[int]) -> list[IndexDoc]:
     rows = conn.execute(
         select(
@@ -158,22 +175,16 @@ def _incidents(conn: Connection, ids: list[int]) -> list[IndexDoc]:
         .where(Incident.id.in_(ids))
     ).all()
     places = _place_positions(conn, {r.place_id for r in rows if r.place_id is not None})
-    docs = []
-    for r in rows:
-        lat, lon, gov = places.get(r.place_id, (None, None, None))
-        docs.append(
-            _doc(
-                DocKind.INCIDENT,
-                r.id,
-                (r.code, r.title_ar, r.title_en, r.summary_ar, r.summary_en),
-                day=_day(r.start_at),
-                place_id=r.place_id,
-                governorate=r.governorate or gov,
-                lat_c=to_centi(r.lat_e6 if r.lat_e6 is not None else lat),
-                lon_c=to_centi(r.lon_e6 if r.lon_e6 is not None else lon),
-            )
+    return [
+        _doc(
+            DocKind.INCIDENT,
+            r.id,
+            (r.code, r.title_ar, r.title_en, r.summary_ar, r.summary_en),
+            day=_day(r.start_at),
+            **_located(places, r.place_id, r.governorate, r.lat_e6, r.lon_e6),
         )
-    return docs
+        for r in rows
+    ]
 
 
 def _claims(conn: Connection, ids: list[int]) -> list[IndexDoc]:
@@ -192,23 +203,17 @@ def _claims(conn: Connection, ids: list[int]) -> list[IndexDoc]:
         ).where(Claim.id.in_(ids))
     ).all()
     places = _place_positions(conn, {r.place_id for r in rows if r.place_id is not None})
-    docs = []
-    for r in rows:
-        lat, lon, gov = places.get(r.place_id, (None, None, None))
-        docs.append(
-            _doc(
-                DocKind.CLAIM,
-                r.id,
-                (r.title, r.body, r.place_text, r.actor_text, r.cause),
-                lang=r.lang,
-                day=r.claim_date,
-                place_id=r.place_id,
-                governorate=r.governorate or gov,
-                lat_c=to_centi(lat),
-                lon_c=to_centi(lon),
-            )
+    return [
+        _doc(
+            DocKind.CLAIM,
+            r.id,
+            (r.title, r.body, r.place_text, r.actor_text, r.cause),
+            lang=r.lang,
+            day=r.claim_date,
+            **_located(places, r.place_id, r.governorate),
         )
-    return docs
+        for r in rows
+    ]
 
 
 def _sources(conn: Connection, ids: list[int]) -> list[IndexDoc]:
