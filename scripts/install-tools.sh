@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian tools the tests use (age, exiftool, ffmpeg, openssl, npm) when missing.
+# Install the Debian tools the tests use (age, exiftool, ffmpeg, openssl, npm, chromium,
+# minisign, ssh-keygen) when missing.
 # Needs root or sudo; does nothing when everything is already there.
 set -euo pipefail
 
@@ -11,6 +12,9 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # RFC 3161 timestamp t
 command -v npm >/dev/null 2>&1 || missing+=(npm)  # fetches the age test vectors (cctv-age)
 # the web app's browser tests (Playwright drives Debian's build, never its own download)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# readers verify published posts with stock tools: minisign -V and ssh-keygen -Y verify
+command -v minisign >/dev/null 2>&1 || missing+=(minisign)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing Debian packages: ${missing[*]}"

@@ -25,6 +25,7 @@ from sijil.cli.export_cmds import export
 from sijil.cli.field_cmds import field
 from sijil.cli.media_cmds import media
 from sijil.cli.passphrase_cmds import register_passphrase
+from sijil.cli.publish_cmds import publish
 from sijil.cli.relay_client_cmds import inbox, pull, reply, send
 from sijil.cli.relay_cmds import relay
 from sijil.cli.report_link_cmds import register_report_links
@@ -57,6 +58,7 @@ cli.add_command(verify_package)
 cli.add_command(ledger)
 cli.add_command(export)
 cli.add_command(relay)
+cli.add_command(publish)
 field.add_command(send)
 field.add_command(inbox)
 desk.add_command(pull)

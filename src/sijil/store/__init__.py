@@ -54,6 +54,13 @@ from sijil.store.models_ledger import (
     VaultBlob,
 )
 from sijil.store.models_media import MEDIA_KINDS, MediaMatch, MediaPrintRow
+from sijil.store.models_publish import (
+    PostAction,
+    PostKind,
+    Publication,
+    PublicationCheckpoint,
+    PublicationMedia,
+)
 from sijil.store.models_relay import RelayReply
 from sijil.store.models_revocation import (
     CorrespondentKey,
@@ -74,6 +81,11 @@ from sijil.store.translate import store_error
 from sijil.store.types import UTCDateTime
 
 __all__ = [
+    "PostAction",
+    "PostKind",
+    "Publication",
+    "PublicationCheckpoint",
+    "PublicationMedia",
     "BLOB_KINDS",
     "BUSY_TIMEOUT_MS",
     "CHANNELS",

@@ -1,8 +1,9 @@
 """The interface's languages: Arabic (the default, right to left) and English.
 
 English strings are the message ids in the code and templates; Arabic comes
-from ``translations/ar/LC_MESSAGES/messages.po``, compiled in memory with Babel
-when the app starts (no .mo file to keep in step). Regenerate the template after
+from the ``.po`` files in ``translations/ar/LC_MESSAGES/`` (``messages.po`` and
+one file per group of screens, merged in name order), compiled in memory with
+Babel when the app starts (no .mo file to keep in step). Regenerate the template after
 changing strings with ``pybabel extract -F src/sijil/web/babel.cfg -o messages.pot
 src/sijil/web`` and ``pybabel update``; tests/test_web_i18n.py fails when a string
 has no Arabic translation.
@@ -15,10 +16,11 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-__all__ = ["CATALOG_DIR", "LANGUAGES", "N_", "Language", "load_languages"]
+__all__ = ["CATALOG_DIR", "LANGUAGES", "N_", "Language", "load_languages", "read_catalog"]
 
 CATALOG_DIR = Path(__file__).resolve().parent / "translations"
 LANGUAGES = ("ar", "en")
@@ -40,12 +42,21 @@ class Language:
         return self.translations.gettext(message)
 
 
+def read_catalog(code: str) -> Catalog:
+    """Every ``.po`` file of language ``code`` as one catalog (a later file wins a duplicate)."""
+    merged = Catalog(locale=code)
+    for path in sorted((CATALOG_DIR / code / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as po:
+            for message in read_po(po, locale=code):
+                if message.id:
+                    merged[message.id] = message
+    return merged
+
+
 def _compiled(code: str) -> gettext.NullTranslations:
-    path = CATALOG_DIR / code / "LC_MESSAGES" / "messages.po"
-    if not path.is_file():
+    catalog = read_catalog(code)
+    if not len(catalog):
         return gettext.NullTranslations()
-    with path.open("rb") as po:
-        catalog = read_po(po, locale=code)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)

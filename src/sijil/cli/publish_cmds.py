@@ -1,0 +1,16 @@
+"""``sijil publish ...``: the public record (docs/publish.md).
+
+The group is assembled here from one module per concern, so each stays small:
+keys and verification, posting through the safety gate, and building the site.
+"""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["publish"]
+
+
+@click.group()
+def publish() -> None:
+    """Publish reviewed work: signed posts, the publication log, the static site."""
