@@ -16,7 +16,7 @@ from sqlalchemy import select
 from conftest import DeskFixture
 from media import camera_jpeg
 from sijil.crypto.identity import CorrespondentIdentity, DeskIdentity
-from sijil.desk.intake import ImportOutcome, ImportStatus, import_paths
+from sijil.desk.intake import ImportOutcome, ImportStatus, import_paths, open_intake
 from sijil.desk.reports import list_reports
 from sijil.envelope import shards
 from sijil.envelope.invite import Invite
@@ -329,6 +329,29 @@ def test_symlinks_and_special_files_are_skipped_not_followed(
     _os.mkfifo(inbox / "pipe.age")
     outcomes = _import(desk, inbox)
     assert sorted(o.status for o in outcomes) == ["skipped", "skipped"]
+    assert _kept(desk) == {}
+
+
+def test_a_path_swapped_for_a_link_after_the_walk_is_skipped_not_read(
+    desk: DeskFixture, tmp_path: Path
+) -> None:
+    # Given a path that was a file when the folder was walked but is now a link to a secret
+    secret = tmp_path / "desk-secret.txt"
+    secret.write_text("SIJIL-SHARD/ not for the quarantine")
+    swapped = tmp_path / "swapped.age"
+    swapped.symlink_to(secret)
+    outcomes: list[ImportOutcome] = []
+    identity = desk.home.unlock("test passphrase, not secret")
+    # When intake takes that path directly (as it does after the walk)
+    with (
+        desk.home.open_store() as store,
+        open_intake(desk.home, identity, store, channel="file", emit=outcomes.append) as intake,
+    ):
+        touched = intake.take(swapped, source=str(swapped), channel="file")
+    # Then it is skipped with the reason, nothing is quarantined and no shard was read
+    assert touched == set()
+    assert [o.status for o in outcomes] == ["skipped"]
+    assert "link" in outcomes[0].detail
     assert _kept(desk) == {}
 
 

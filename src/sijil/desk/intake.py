@@ -26,6 +26,7 @@ before an envelope is opened, ``intake.register`` before it is registered,
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -49,8 +50,15 @@ from sijil.desk.rekey import registration_alerts
 from sijil.desk.shard_pool import rebuild_pending, take_text
 from sijil.envelope.age import INTRO
 from sijil.envelope.sealing import OpenedEnvelope, open_envelope
-from sijil.errors import AlreadyRegistered, EnvelopeError, IntakeAborted, KeyFileError, StoreError
-from sijil.fsutil import sha256_file
+from sijil.errors import (
+    AlreadyRegistered,
+    EnvelopeError,
+    InputRefused,
+    IntakeAborted,
+    KeyFileError,
+    StoreError,
+)
+from sijil.fsutil import open_regular, sha256_file
 from sijil.ledger import log as ledger_log
 from sijil.ledger.heads import head_due, issue_head
 from sijil.store import Envelope, Store, utcnow
@@ -69,6 +77,9 @@ __all__ = [
 # A text file of shards from a chat export is a few MB at most; larger "text"
 # is not a chat export and is quarantined rather than parsed into memory.
 MAX_TEXT_FILE_BYTES = 32 << 20
+# An envelope carries at most the manifest's attachment limit; anything larger than
+# this is not one a person carried, and reading it would only fill the staging disk.
+MAX_INPUT_BYTES = 256 << 30
 
 
 @dataclass
@@ -110,12 +121,21 @@ class Intake:
             return set()
 
     def _take(self, path: Path, *, source: str, channel: str) -> set[str]:
-        with path.open("rb") as handle:
-            head = handle.read(len(INTRO))
+        # opened without following a link, and only if it is (still) a regular file:
+        # the walk's earlier check could have been raced by a swap of the path
+        try:
+            with open_regular(path, max_bytes=MAX_INPUT_BYTES) as handle:
+                head = handle.read(len(INTRO))
+                # text shards are small: only a file within that limit is read whole
+                small = os.fstat(handle.fileno()).st_size <= MAX_TEXT_FILE_BYTES
+                text = head + handle.read() if small and head != INTRO else b""
+        except InputRefused as exc:
+            self.emit(ImportOutcome(source=source, status=ImportStatus.SKIPPED, detail=str(exc)))
+            return set()
         if head == INTRO:
             self.take_envelope(path, source=source, channel=channel)
             return set()
-        if path.stat().st_size <= MAX_TEXT_FILE_BYTES and b"SIJIL-SHARD/" in path.read_bytes():
+        if b"SIJIL-SHARD/" in text:
             return take_text(self, path, source=source, channel=channel)
         self.quarantine(
             path,
@@ -196,7 +216,7 @@ class Intake:
             return
         try:
             self.home.faults("intake.open")
-            with path.open("rb") as handle:
+            with open_regular(path, max_bytes=MAX_INPUT_BYTES) as handle:
                 opened = open_envelope(handle, identity=self.identity.age, staging=self.staging)
         except Exception as exc:
             if machine_failure(exc):
