@@ -37,8 +37,10 @@ from sijil.store import Attachment, LedgerEntry, MediaMatch, QuarantineItem, Rep
 DRAIN_DEADLINE_S = 120.0
 POLL_S = 0.2
 # A worker silent this long counts as dead: short, so a killed worker's job comes
-# back within seconds; its heartbeat every third of it keeps live ones apart.
-STALLED_AFTER_S = 3.0
+# back within seconds; its heartbeat every third of it keeps live ones apart. Not
+# shorter: a pruned worker's row is deleted, and a live worker whose beats were late
+# on a loaded 2-core machine (3 s was seen) would be pruned and never seen again.
+STALLED_AFTER_S = 8.0
 
 
 @dataclass

@@ -47,7 +47,7 @@ QUEUE: Final = "sijil-intake"
 INTAKE_TASK: Final = "sijil.intake.envelope"
 #: Fingerprint every attachment that has no media fingerprint yet.
 BACKFILL_TASK: Final = "sijil.media.backfill"
-# pg_advisory_xact_lock key held while procrastinate's schema is applied: any
+# pg_advisory_lock key held while procrastinate's schema is applied: any
 # constant no other part of sijil uses ("sijilq" in ASCII)
 _SCHEMA_LOCK: Final = 0x73696A696C71
 # A worker holds one connection for LISTEN and one for its queries; an enqueuing
@@ -103,14 +103,21 @@ def translated() -> Iterator[None]:
 
 def ensure_schema(url: str) -> None:
     """Apply procrastinate's schema to the desk's database unless it is there already."""
-    with translated(), psycopg.connect(conninfo(url), autocommit=False) as conn:
+    with translated(), psycopg.connect(conninfo(url), autocommit=True) as conn:
         if _has_schema(conn):
             return
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-        if not _has_schema(conn):  # another process may have applied it meanwhile
-            # procrastinate's own schema file, one script without parameters
-            conn.execute(SchemaManager.get_schema())
-        conn.commit()
+        # A session lock, and the second look in a transaction begun after it was
+        # granted: inside one transaction that took the lock first, PostgreSQL's
+        # catalog snapshot could still miss the types another process just committed
+        # (two workers starting at once failed with "type ... already exists").
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+        try:
+            with conn.transaction():
+                if not _has_schema(conn):  # another process may have applied it meanwhile
+                    # procrastinate's own schema file, one script without parameters
+                    conn.execute(SchemaManager.get_schema())
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
 
 
 def _has_schema(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
