@@ -40,6 +40,7 @@ boundary with ``raise Ours(...) from exc``.
     ├── LedgerError                 a ledger entry, proof or tree head that does not check
     │   └── TimestampError          an RFC 3161 timestamp that cannot be had or verified
     ├── PackageError                an evidence package that does not verify
+    ├── PublicationError            a published post, signature or log that does not check
     ├── AuditFailed                 ``sijil verify`` found problems (listed before it)
     ├── BackupError                 a backup that cannot be read, or a restore refused
     ├── DeskError                   desk work refused: incidents, evidence, assessments, places
@@ -51,6 +52,7 @@ boundary with ``raise Ours(...) from exc``.
     │   ├── CasualtyRangeError      a casualty count that is malformed or inconsistent
     │   ├── MalformedImport         an import file with a bad record (named by its position)
     │   ├── QueryError              a search query too long or with too many words
+    │   ├── PublishRefused          the safety gate or a publishing rule refused a post (one line)
     │   ├── SignInRefused           a web sign-in, enrolment or session refused (see ``reason``)
     │   └── FormError               a web form or address with a missing, oversized or hostile value
     ├── RelayError                  a relay request refused or failed (carries an HTTP status)
@@ -94,6 +96,8 @@ __all__ = [
     "PackageError",
     "PassphraseError",
     "PermissionDenied",
+    "PublicationError",
+    "PublishRefused",
     "QueryError",
     "RelayAuthError",
     "RelayError",
@@ -298,6 +302,10 @@ class PackageError(SijilError):
     """An evidence package is malformed or does not verify."""
 
 
+class PublicationError(SijilError):
+    """A published post, its signatures, the publication log or its checkpoint does not check."""
+
+
 class AuditFailed(SijilError):
     """The desk audit found problems; each was reported before this is raised."""
 
@@ -340,6 +348,10 @@ class MalformedImport(DeskError):
 
 class QueryError(DeskError):
     """A search query that cannot be run: too long, or too many words."""
+
+
+class PublishRefused(DeskError):
+    """The safety gate or a publishing rule refused a post; nothing was written."""
 
 
 class SignInRefused(DeskError):

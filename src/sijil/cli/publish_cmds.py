@@ -14,3 +14,12 @@ __all__ = ["publish"]
 @click.group()
 def publish() -> None:
     """Publish reviewed work: signed posts, the publication log, the static site."""
+
+
+from sijil.cli.publish_key_cmds import register_publish_keys  # noqa: E402
+
+register_publish_keys(publish)
+
+from sijil.cli.publish_site_cmds import register_publish_site  # noqa: E402
+
+register_publish_site(publish)

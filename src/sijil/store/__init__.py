@@ -18,6 +18,7 @@ from sijil.store.models import (
     Report,
     utcnow,
 )
+from sijil.store.models_assign import Assignment, AssignmentKind
 from sijil.store.models_claims import (
     Claim,
     ClaimIncident,
@@ -61,6 +62,12 @@ from sijil.store.models_publish import (
     PublicationCheckpoint,
     PublicationMedia,
 )
+from sijil.store.models_publish_gate import (
+    DenyTerm,
+    IncidentRisk,
+    PublishAttestation,
+    PublishOverride,
+)
 from sijil.store.models_relay import RelayReply
 from sijil.store.models_revocation import (
     CorrespondentKey,
@@ -100,6 +107,8 @@ __all__ = [
     "ActorName",
     "Assessment",
     "AssessmentReview",
+    "Assignment",
+    "AssignmentKind",
     "Attachment",
     "Attribution",
     "Base",
@@ -114,11 +123,13 @@ __all__ = [
     "DeskSetting",
     "DeskUser",
     "DeskUserRole",
+    "DenyTerm",
     "DocKind",
     "Envelope",
     "EvidenceLink",
     "Incident",
     "IncidentRevision",
+    "IncidentRisk",
     "LedgerEntry",
     "LedgerHead",
     "LedgerNode",
@@ -126,6 +137,8 @@ __all__ = [
     "MediaMatch",
     "MediaPrintRow",
     "MonitorRecord",
+    "PublishAttestation",
+    "PublishOverride",
     "Place",
     "PlaceName",
     "QuarantineItem",
