@@ -20,6 +20,7 @@ from PIL import ExifTags, Image, ImageDraw, ImageOps
 
 from sijil.cli.demo_capture import caught
 from sijil.cli.demo_desk import desk_at_work
+from sijil.cli.demo_publish import publish_the_record
 from sijil.crypto.kdf import DEFAULT_KDF
 from sijil.desk.home import DeskHome
 from sijil.desk.intake import ImportOutcome, import_paths
@@ -362,13 +363,14 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
 
     _over_the_relay(home, desk, sessions, scratch, night, echo)
     echo("\n== 8. The verification desk (التحقق): incidents, casualties, a false claim ==")
-    linked = desk_at_work(desk, rows, night, echo)
+    linked, to_publish = desk_at_work(desk, rows, night, echo)
     with_files = [r.id for r in sorted(rows, key=lambda r: r.id) if r.attachments]
     _custody(home, desk, [r for r in with_files if r in linked][:2] or with_files[:2], echo)
     caught(home, desk, identity, sessions["Falcon"], PASSPHRASE, echo)
+    site = publish_the_record(home, desk, PASSPHRASE, to_publish, echo)
 
     q = shlex.quote
-    echo("\n== 11. Explore ==")
+    echo("\n== 12. Explore ==")
     echo(f"  export SIJIL_PASSPHRASE={q(PASSPHRASE)}   # the demo passphrase, demo only")
     echo(f"  sijil desk reports --home {q(str(desk.root))}")
     echo(f"  sijil desk search --home {q(str(desk.root))} 'الرقة'")
@@ -380,6 +382,7 @@ def run_demo(home: Path | None, *, echo: Callable[[str], None]) -> Path:
     echo("     (it warns: that file is the desk's secret key, unencrypted; delete it after)")
     echo(f"  age -d -i {key_file} {q(str(carried['Raven'][0]))} | head -c 400")
     echo("     (the standard age tool opens any envelope: SIJIL/1, the signed manifest, the files)")
+    echo(f"  sijil publish build --home {q(str(desk.root))} --out {q(str(site))}   # rebuild")
     _web_login(desk, echo)
     return home
 

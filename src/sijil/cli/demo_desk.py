@@ -107,8 +107,9 @@ def desk_at_work(
     rows: Sequence[ReportRow],
     night: datetime,
     echo: Callable[[str], None],
-) -> list[int]:
-    """Play the desk's part; return the report ids linked as evidence."""
+) -> tuple[list[int], tuple[str, str, str]]:
+    """Play the desk's part; return the report ids linked as evidence and what to publish
+    (the reviewed incident, the reviewed verdict and the editor)."""
     linked: list[int] = []
     with desk.open_store() as store:
 
@@ -203,7 +204,7 @@ def desk_at_work(
         echo(f"    rated false as {verdict} with reports {reports}; approved by {REVIEWER}")
         with store.session() as session:
             _search(session, echo)
-    return linked
+    return linked, (bakery, verdict, EDITOR)
 
 
 def _search(session: Session, echo: Callable[[str], None]) -> None:
