@@ -26,6 +26,7 @@ tools:
 	./scripts/install-tools.sh
 	./scripts/fetch-test-vectors.sh
 	./scripts/vendor-web.sh
+	./scripts/vendor-publish.sh
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -36,6 +36,52 @@ SAMPLE_PATH = {
     "static": "/static/app.css",
 }
 POST_ONLY = {"enrol_finish", "logout", "language"}
+# the claims board, sources, users, desk work (their pages: test_web_claims/admin/work.py)
+SAMPLE_PATH |= {
+    "claims": "/claims",
+    "claim": "/claims/C-1",
+    "claim_link": "/claims/C-1/link",
+    "claim_verdict": "/claims/C-1/verdict",
+    "claim_review": "/claims/C-1/review",
+    "sources": "/sources",
+    "source": "/sources/Raven",
+    "users": "/users",
+    "user_roles": "/users/1/roles",
+    "user_remove": "/users/1/remove",
+    "user_enrol": "/users/1/enrol",
+    "mine": "/mine",
+    "assign": "/assign",
+    "report_reply": "/reports/1/reply",
+    "thumbnail": "/attachments/1/thumbnail",
+}
+POST_ONLY |= {
+    "claim_link",
+    "claim_verdict",
+    "claim_review",
+    "user_roles",
+    "user_remove",
+    "user_enrol",
+    "assign",
+    "report_reply",
+}
+
+# the incident editor, assessments, review, history, translations (test_web_incidents/review.py)
+SAMPLE_PATH |= {
+    "incident_new": "/incidents/new",
+    "incident": "/incidents/SJ-2026-0001",
+    "incident_edit": "/incidents/SJ-2026-0001/edit",
+    "incident_history": "/incidents/SJ-2026-0001/history",
+    "incident_evidence": "/incidents/SJ-2026-0001/evidence?q=market",
+    "incident_attribute": "/incidents/SJ-2026-0001/attribution",
+    "incident_translate": "/incidents/SJ-2026-0001/translate",
+    "assessment_new": "/incidents/SJ-2026-0001/assess",
+    "assessment": "/assessments/1",
+    "assessment_review": "/assessments/1/review",
+    "review_queue": "/review",
+    "translations": "/translations",
+    "place_picker": "/places/pick?place=raqqa",
+}
+POST_ONLY |= {"incident_attribute", "incident_translate", "assessment_review"}
 
 
 def test_every_route_has_a_row_in_the_access_table(make_web: Callable[..., WebDesk]) -> None:

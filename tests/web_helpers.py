@@ -24,6 +24,7 @@ with warnings.catch_warnings():  # Starlette 1.x suggests httpx2; httpx is what 
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+from conftest import PASSPHRASE
 from sijil.desk.accounts import issue_enrolment
 from sijil.desk.custody import utcnow
 from sijil.desk.users import add_user, get_user
@@ -123,9 +124,18 @@ def make_web(make_desk: Callable[..., DeskFixture]) -> Iterator[Callable[..., We
     """Factory: a desk on ``db_url`` with the web app's config and a user ``root`` (admin)."""
     with contextlib.ExitStack() as stack:
 
-        def make(db_url: str | None = None, desk: DeskFixture | None = None) -> WebDesk:
+        def make(
+            db_url: str | None = None,
+            desk: DeskFixture | None = None,
+            *,
+            unlocked: bool = False,
+            relay: str | None = None,
+        ) -> WebDesk:
+            """``unlocked``: the config holds the desk identity (vault previews, replies)."""
             desk = desk or make_desk(db_url)
-            web = WebDesk(desk=desk, config=WebConfig(home=desk.home), clients=stack)
+            identity = desk.home.unlock(PASSPHRASE) if unlocked or relay else None
+            config = WebConfig(home=desk.home, identity=identity, relay=relay)
+            web = WebDesk(desk=desk, config=config, clients=stack)
             web.add("root", Role.ADMIN)
             return web
 

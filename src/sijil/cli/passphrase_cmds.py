@@ -22,15 +22,26 @@ def desk_passphrase() -> None:
 @desk_passphrase.command(name="change")
 @DESK_HOME
 def desk_change(home: Path) -> None:
-    """Lock the desk key under a new passphrase (SIJIL_NEW_PASSPHRASE, or asked twice)."""
+    """Lock the desk key under a new passphrase (SIJIL_NEW_PASSPHRASE, or asked twice).
+
+    The publication key (sijil publish key init), locked under the same passphrase,
+    is re-locked with it, first: cut short in between, the same command finishes it.
+    """
     from sijil.desk.passphrase import change_desk_passphrase
+    from sijil.errors import PassphraseError
+    from sijil.publish.keys import PublicationKey
 
     desk_home = desk_at(home)
     desk_home.require()
     old = read_passphrase("the desk key")
     new = read_passphrase("the desk key (new)", new=True, env=NEW_PASSPHRASE_ENV)
+    desk_home.unlock(old)  # a wrong passphrase changes nothing, not even the publication key
+    if new == old:
+        raise PassphraseError("the new passphrase is the old one; nothing was changed")
+    publication = PublicationKey.relock(desk_home, old, new, DEFAULT_KDF)
     change_desk_passphrase(desk_home, old, new, DEFAULT_KDF)
-    click.echo("the desk key is locked under the new passphrase; the old one opens nothing")
+    also = " and the publication key are" if publication else " is"
+    click.echo(f"the desk key{also} locked under the new passphrase; the old one opens nothing")
 
 
 @click.group(name="passphrase")

@@ -20,6 +20,10 @@ from sijil.cli.publish_key_cmds import register_publish_keys  # noqa: E402
 
 register_publish_keys(publish)
 
+from sijil.cli.publish_post_cmds import register_publish_posting  # noqa: E402
+
+register_publish_posting(publish)
+
 from sijil.cli.publish_site_cmds import register_publish_site  # noqa: E402
 
 register_publish_site(publish)

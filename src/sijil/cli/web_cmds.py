@@ -10,6 +10,7 @@ from sijil.cli.desk_shared import ACTING, desk_session
 from sijil.cli.display import terminal_safe
 from sijil.cli.options import DB, DESK_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
+from sijil.cli.relay_client_cmds import PROXY
 from sijil.desk.accounts import ENROL_TTL, issue_enrolment
 from sijil.web.config import DEFAULT_HOST, DEFAULT_PORT
 
@@ -26,16 +27,36 @@ __all__ = ["register_web"]
     is_flag=True,
     help="Mark cookies Secure: set when the app is reached over HTTPS (behind a proxy).",
 )
-def serve(home: Path, db_url: str | None, host: str, port: int, secure_cookies: bool) -> None:
-    """Serve the desk web app. The passphrase comes from SIJIL_PASSPHRASE or a prompt."""
+@click.option("--relay", default=None, help="The relay that replies to correspondents go to.")
+@PROXY
+def serve(
+    home: Path,
+    db_url: str | None,
+    host: str,
+    port: int,
+    secure_cookies: bool,
+    relay: str | None,
+    proxy: str | None,
+) -> None:
+    """Serve the desk web app. The passphrase comes from SIJIL_PASSPHRASE or a prompt.
+
+    The unlocked desk key opens the database, the vault (photo previews) and seals replies.
+    """
     from sijil.web.config import WebConfig
     from sijil.web.serve import serve as run
 
     desk_home = desk_at(home, db_url)
     desk_home.require()
+    identity = desk_home.unlock(read_passphrase("the desk key"))
     if desk_home.database_is_encrypted():
-        desk_home = desk_home.with_key(desk_home.unlock(read_passphrase("the desk key")))
-    config = WebConfig(home=desk_home, secure_cookies=secure_cookies)
+        desk_home = desk_home.with_key(identity)
+    config = WebConfig(
+        home=desk_home,
+        secure_cookies=secure_cookies,
+        identity=identity,
+        relay=relay,
+        relay_proxy=proxy,
+    )
     click.echo(f"sijil desk: serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     run(config, host=host, port=port)
 

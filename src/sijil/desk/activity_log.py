@@ -48,6 +48,16 @@ ACTIONS = frozenset(
         "report.view",
         "search",
         "language",
+        "incident.create",
+        "incident.edit",
+        "incident.attribute",
+        "evidence.link",
+        "assessment.propose",
+        "assessment.review",
+        "user.added",
+        "user.roles",
+        "user.removed",
+        "reply.sent",
     }
 )
 #: An object is a short reference (``report:12``, ``user:3``, ``query:<digest>``).

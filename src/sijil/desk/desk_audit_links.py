@@ -175,7 +175,12 @@ def check_people(session: Session, index: DeskEntries, result: WorkAudit) -> Non
             result.unrecorded(where)
             continue
         roles = sorted(r.role for r in user.roles)
-        compare(where, entry, {"roles": roles}, result, at=("created_at", user.created_at))
+        changed = index.records.get((Action.USER_ROLES, user.id))
+        if changed:  # the roles are the newest change's; the creation time is the first's
+            compare(where, entry, {}, result, at=("created_at", user.created_at))
+            compare(where, changed[-1], {"roles": roles}, result)
+        else:
+            compare(where, entry, {"roles": roles}, result, at=("created_at", user.created_at))
     report_missing(index, Action.USER_ADDED, seen, result, lambda n, _: f"desk user #{n}")
     setting, where = session.get(DeskSetting, "solo"), "desk setting 'solo'"
     if setting is not None:

@@ -53,6 +53,7 @@ class Action(StrEnum):
     ASSESSMENT_APPROVED = "assessment.approved"
     CHANGES_REQUESTED = "assessment.changes_requested"
     USER_ADDED = "user.added"
+    USER_ROLES = "user.roles"  # an admin changed a user's roles (none: removed)
     SOLO = "desk.solo"
 
 
@@ -67,6 +68,7 @@ RECORD_KEY: Final = {
     Action.ASSESSMENT_APPROVED: "review",
     Action.CHANGES_REQUESTED: "review",
     Action.USER_ADDED: "user",
+    Action.USER_ROLES: "user",
 }
 _REVISIONS = (Action.INCIDENT_CREATED, Action.INCIDENT_EDITED)
 _REVIEWS = (Action.ASSESSMENT_APPROVED, Action.CHANGES_REQUESTED)

@@ -50,8 +50,10 @@ __all__ = [
     "leak_terms",
     "overridden",
     "record_attestation",
+    "remove_deny_term",
     "set_setting",
     "set_tier",
+    "setting_values",
     "tier_of",
 ]
 
@@ -116,6 +118,11 @@ def gate_settings(session: Session) -> GateSettings:
         base_jitter=timedelta(hours=int(_value(session, "publish.jitter_hours"))),
         default_tier=RiskTier(_value(session, "publish.default_tier")),
     )
+
+
+def setting_values(session: Session) -> list[tuple[str, str, Setting]]:
+    """Every publishing setting: its name, current value and declaration (default, help)."""
+    return [(name, _value(session, name), setting) for name, setting in SETTINGS.items()]
 
 
 def set_setting(
@@ -339,6 +346,28 @@ def add_deny_term(
         at=now,
     )
     return row
+
+
+def remove_deny_term(
+    session: Session, term_id: int, *, by: str | None, clock: Clock = utcnow
+) -> None:
+    """Take term ``term_id`` off the deny list (editors); the ledger holds only its id."""
+    begin_change(session)
+    user = require_user(session, by, *EDITING)
+    row = session.get(DenyTerm, term_id)
+    if row is None:
+        raise DeskError(f"no deny-list term {term_id} (see 'sijil publish deny list')")
+    term_class = row.term_class
+    session.delete(row)
+    session.flush()
+    record(
+        session,
+        action="publish.deny_removed",
+        subject="deny-list",
+        by=user.id,
+        data={"term": term_id, "class": term_class},
+        at=clock(),
+    )
 
 
 def deny_terms(session: Session) -> list[DenyTerm]:

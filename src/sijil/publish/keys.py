@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import (
 from sijil.crypto.identity import b64, unb64
 from sijil.crypto.kdf import KdfParams, lock_secret, unlock_secret
 from sijil.desk.home import DeskHome
-from sijil.errors import ConfigError, KeyFileError
+from sijil.errors import ConfigError, KeyFileError, PassphraseError
 from sijil.fsutil import atomic_write
 
 __all__ = [
@@ -263,11 +263,17 @@ class PublicationKey:
         """Re-lock the publication key under the desk's new passphrase, if the desk has one.
 
         For ``sijil desk passphrase change``: the two keys share one passphrase.
-        Returns whether there was a key to re-lock.
+        Returns whether there was a key to re-lock. A key that already opens with
+        ``new`` (a change cut short after this step) is left as it is, so running the
+        change again finishes it.
         """
         if not key_file(home).exists():
             return False
-        key = cls.load(home, old)
+        try:
+            key = cls.load(home, old)
+        except PassphraseError:
+            cls.load(home, new)  # already re-locked, or the old passphrase is wrong
+            return True
         locked = key.lock(new, kdf)
         if cls.unlock(locked, new).public.raw != key.public.raw:
             raise KeyFileError("the re-locked publication key does not open; nothing was changed")

@@ -32,7 +32,12 @@ from sijil.publish import document
 from sijil.publish.derivatives import derive_all
 from sijil.publish.document import Reviewed
 from sijil.publish.gate import Draft, enforce
-from sijil.publish.gate_records import leak_terms, record_attestation, tier_of
+from sijil.publish.gate_records import (
+    approve_override,
+    leak_terms,
+    record_attestation,
+    tier_of,
+)
 from sijil.publish.keys import PublicationKey
 from sijil.publish.leak_scan import scan
 from sijil.publish.signing import log_root, sign_checkpoint, sign_post
@@ -46,7 +51,18 @@ from sijil.store import (
 from sijil.store.models_desk import IncidentState
 from sijil.store.models_publish import PostAction, PostKind
 
-__all__ = ["PostResult", "Reader", "attest", "correct", "draft", "post", "retract"]
+__all__ = [
+    "PostResult",
+    "Reader",
+    "attest",
+    "correct",
+    "draft",
+    "override",
+    "post",
+    "retract",
+    "subject_of",
+    "versions",
+]
 
 #: Reads an attachment's bytes by its SHA-256 (the desk's vault: ``Vault.read_bytes``).
 Reader = Callable[[str], bytes]
@@ -136,6 +152,57 @@ def attest(
         clock=clock,
     )
     return digest
+
+
+def override(
+    session: Session,
+    target: str,
+    check: str,
+    *,
+    reason: str,
+    media: Sequence[str] = (),
+    read: Reader | None = None,
+    by: str | None,
+    clock: Clock = utcnow,
+) -> tuple[Reviewed, int]:
+    """One person's approval to post ``target``'s current content despite ``check``.
+
+    Returns what it is about and how many different people have approved; two make
+    it effective (sijil.publish.gate_records.approve_override).
+    """
+    begin_change(session)
+    made = draft(session, target, media=media, read=read)
+    count = approve_override(
+        session,
+        kind=made.found.kind,
+        subject=made.found.subject,
+        content_sha256=made.content_sha256,
+        check=check,
+        reason=reason,
+        by=by,
+        clock=clock,
+    )
+    return made.found, count
+
+
+def subject_of(session: Session, target: str) -> tuple[str, str]:
+    """The (kind, subject) a target names: an incident code, a claim ``C-<n>`` or ``V-<n>``."""
+    from sijil.desk.claims import claim_token, get_claim
+    from sijil.desk.incidents import get_incident
+    from sijil.desk.verdicts import get_verdict
+
+    text = target.strip()
+    head = text[:2].upper()
+    if head == "V-":
+        return str(PostKind.VERDICT), claim_token(get_verdict(session, text).claim_id)
+    if head == "C-":
+        return str(PostKind.VERDICT), claim_token(get_claim(session, text).id)
+    return str(PostKind.INCIDENT), get_incident(session, text).code
+
+
+def versions(session: Session, kind: str, subject: str) -> list[Publication]:
+    """Every published version of a subject, oldest first."""
+    return _versions(session, kind, subject)
 
 
 def _versions(session: Session, kind: str, subject: str) -> list[Publication]:
@@ -349,16 +416,21 @@ def retract(
     key: PublicationKey,
     subject: str,
     *,
-    kind: str = PostKind.INCIDENT,
+    kind: str | None = None,
     reason_ar: str,
     reason_en: str,
     by: str | None,
     clock: Clock = utcnow,
 ) -> PostResult:
-    """Withdraw ``subject`` (an incident code or ``C-<n>``): a tombstone with the reason only."""
+    """Withdraw ``subject`` (an incident code or ``C-<n>``): a tombstone with the reason only.
+
+    ``kind`` is read from the subject when not given (``C-``/``V-``: a verdict).
+    """
     begin_change(session)
     user = require_user(session, by, *EDITING)
     reason = _reason(reason_ar, reason_en)
+    if kind is None:
+        kind, subject = subject_of(session, subject)
     earlier = _versions(session, str(kind), subject)
     if not earlier or earlier[-1].action == PostAction.RETRACTION:
         raise PublishRefused(f"{subject} has no live post to retract")

@@ -25,6 +25,12 @@ class Gate(Enum):
 
 _READERS = frozenset({Role.EDITOR, Role.ANALYST, Role.REVIEWER})
 _EVERYONE = frozenset(Role)
+# incidents' own fields (create, edit, translate); evidence, attribution and
+# proposed assessments are the analysts' work too; reviews are the reviewers'
+_EDITORS = frozenset({Role.EDITOR})
+_DESK_WORK = frozenset({Role.EDITOR, Role.ANALYST})
+_REVIEWERS = frozenset({Role.REVIEWER})
+_ADMIN = frozenset({Role.ADMIN})
 
 #: route name -> who may use it
 ROUTE_ACCESS: dict[str, Gate | frozenset[Role]] = {
@@ -41,6 +47,38 @@ ROUTE_ACCESS: dict[str, Gate | frozenset[Role]] = {
     "incidents": _EVERYONE,
     "search": _EVERYONE,
     "activity": frozenset({Role.ADMIN}),
+    "incident": _EVERYONE,
+    "incident_history": _EVERYONE,
+    "assessment": _EVERYONE,
+    "incident_new": _EDITORS,
+    "incident_edit": _EDITORS,
+    "incident_translate": _EDITORS,
+    "incident_evidence": _DESK_WORK,
+    "incident_attribute": _DESK_WORK,
+    "assessment_new": _DESK_WORK,
+    "place_picker": _DESK_WORK,
+    "assessment_review": _REVIEWERS,
+    "review_queue": _REVIEWERS,
+    "translations": _READERS,
+    # the claims board: everyone reads; linking and rating are desk work; reviews
+    "claims": _EVERYONE,
+    "claim": _EVERYONE,
+    "claim_link": _DESK_WORK,
+    "claim_verdict": _DESK_WORK,
+    "claim_review": _REVIEWERS,
+    # sources name the correspondents by codename: for the people who read reports
+    "sources": _READERS,
+    "source": _READERS,
+    # users: admin only
+    "users": _ADMIN,
+    "user_roles": _ADMIN,
+    "user_remove": _ADMIN,
+    "user_enrol": _ADMIN,
+    # assignment, replies, previews: the people who work on reports
+    "mine": _READERS,
+    "assign": _READERS,
+    "report_reply": _DESK_WORK,
+    "thumbnail": _READERS,
 }
 
 

@@ -26,6 +26,8 @@ from sijil.web.config import WebConfig
 from sijil.web.guard import Guard
 from sijil.web.i18n import load_languages
 from sijil.web.pages import Pages, WebState
+from sijil.web.routes_incidents import incident_routes
+from sijil.web.routes_work import work_routes
 from sijil.web.views_auth import AuthViews
 from sijil.web.views_desk import DeskViews
 
@@ -59,6 +61,8 @@ def create_app(config: WebConfig, *, clock: Callable[[], datetime] = utcnow) -> 
     state = WebState(config=config, store=store, languages=load_languages(), clock=clock)
     pages = Pages(state)
     routes = _routes(config, AuthViews(pages), DeskViews(pages))
+    routes += incident_routes(pages)
+    routes += work_routes(pages)
 
     async def sijil_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, StoreError):

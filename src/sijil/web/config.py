@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
 from sijil.errors import ConfigError
 
@@ -23,6 +24,8 @@ VENDORED = ("htmx.min.js", "noto-naskh-arabic-400.woff2", "noto-naskh-arabic-700
 class WebConfig:
     """``home`` must hold the database key (``DeskHome.with_key``) for an encrypted desk.
 
+    ``identity``, ``relay``: for the vault's thumbnails and for replies (both optional).
+
     ``secure_cookies``: set when the app is reached over HTTPS (behind a proxy),
     so the browser sends the session cookie over HTTPS only.
     """
@@ -30,6 +33,12 @@ class WebConfig:
     home: DeskHome
     secure_cookies: bool = False
     static_dir: Path = STATIC_DIR
+    #: the unlocked desk identity: reads the vault (thumbnails), seals replies; without
+    #: it those pages say they are unavailable
+    identity: DeskIdentity | None = field(default=None, repr=False)
+    #: the relay replies to correspondents are left at (``sijil desk serve --relay``)
+    relay: str | None = None
+    relay_proxy: str | None = None
 
     def __post_init__(self) -> None:
         self.home.require()

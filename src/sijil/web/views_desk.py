@@ -22,6 +22,7 @@ from sijil.errors import FormError
 from sijil.store.models_desk import Grading, IncidentState
 from sijil.web.access import allowed
 from sijil.web.pages import Pages, field
+from sijil.web.views_work import inbox_marks, report_extras
 
 __all__ = ["DeskViews"]
 
@@ -73,8 +74,10 @@ class DeskViews:
         before = _id(request.query_params.get("before"), "before")
         with self.store.session() as session:
             rows = inbox(session, info.roles, before=before)
+        marks = inbox_marks(self.store, [r.id for r in rows])
         template = "_inbox_rows.html" if self._partial(request) and before else "inbox.html"
-        return self.pages.render(request, template, {"rows": rows, "page": INBOX_PAGE})
+        context = {"rows": rows, "page": INBOX_PAGE, "marks": marks}
+        return self.pages.render(request, template, context)
 
     def report(self, request: Request) -> Response:
         info = request.state.session
@@ -85,7 +88,11 @@ class DeskViews:
             page = read_report(
                 session, info.roles, report_id, user_id=info.user_id, clock=self.clock
             )
-        return self.pages.render(request, "report.html", {"report": page})
+        relay = self.pages.state.config.relay is not None
+        extras = report_extras(self.store, report_id, info.roles, relay=relay)
+        replied = request.query_params.get("replied") == "1"
+        context = {"report": page, "replied": replied, **extras}
+        return self.pages.render(request, "report.html", context)
 
     def incidents(self, request: Request) -> Response:
         params = request.query_params

@@ -1,0 +1,166 @@
+"""Update the built site in place after new publications, without rebuilding it.
+
+Where the site is: the folder recorded in ``<home>/publish-site.json`` by the last
+``sijil publish build``, holding that build's marker (``.sijil-site``, with the log
+size it shows). :func:`update_site` renders only what the new log entries change:
+
+* their posts and signatures, new media, and the pages of their subjects;
+* the pages that name those subjects: the list page holding each (and the page
+  before a new list page, whose "next" link appears), the incident pages a verdict
+  rests on and the verdict pages resting on an incident;
+* the files that depend on the whole record (home pages, map, feeds, exports,
+  the change list) and the search indexes, patched rather than recomputed.
+
+Order, so that a reader or a mirror never meets a link to a missing file: files
+that did not exist are written first, then the log's new tiles and checkpoint,
+then every changed file is renamed into place (each atomically: temp file, fsync,
+rename), then media no current version shows are deleted, and last the marker.
+A crash part-way leaves a site whose every page is whole; the next update (or a
+full build) finishes the job, since the marker still names the older size.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sijil.desk.home import DeskHome
+from sijil.errors import PublicationError
+from sijil.fsutil import atomic_write
+from sijil.publish.exports import api_path, api_subject
+from sijil.publish.pages import Pages, list_page, media_path
+from sijil.publish.signing import write_log
+from sijil.publish.site import (
+    MARKER,
+    global_files,
+    load_cache,
+    marker_bytes,
+    read_marker,
+    remember,
+    save_cache,
+    site_location,
+)
+from sijil.publish.site_labels import LANGS
+from sijil.publish.site_record import Post, Record, SubjectKey, load_record, media_content
+from sijil.publish.site_search import docs_for, index_bytes, patch_index
+from sijil.store import Store
+
+__all__ = ["UpdateResult", "update_site"]
+
+MODE = 0o644
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    site: Path
+    entries: int  # new log entries shown
+    written: int  # files written (new and changed)
+    deleted: int
+
+
+def _related(record: Record, new: list[Post]) -> set[SubjectKey]:
+    """The subjects whose pages change: the new posts' own and those that link them."""
+    keys = {post.key for post in new}
+    for post in new:
+        if post.kind == "verdict":
+            for version in record.history[post.key]:
+                for code in version.verdict.get("incidents") or []:
+                    if ("incident", str(code)) in record.history:
+                        keys.add(("incident", str(code)))
+        else:
+            for verdict in record.subjects("verdict"):
+                for version in record.history[verdict]:
+                    if post.subject in (version.verdict.get("incidents") or []):
+                        keys.add(verdict)
+    return keys
+
+
+def _list_pages(record: Record, pages: Pages, keys: set[SubjectKey], built: int) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for kind in ("incident", "verdict"):
+        subjects = record.subjects(kind)
+        before = {k for k in subjects if record.history[k][0].log_index < built}
+        numbers = {pages.list_page_of(k) for k in keys if k[0] == kind}
+        if subjects and list_page(len(before)) != list_page(len(subjects) - 1):
+            numbers.add(max(1, list_page(len(before) - 1)) if before else 1)  # gains a "next" link
+        if not subjects:
+            numbers.add(1)
+        out.update(pages.list_pages(kind, sorted(numbers)))
+    return out
+
+
+def _search(site: Path, record: Record, keys: set[SubjectKey]) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    removed = {f"{k[0]}/{k[1]}.html" for k in keys}
+    current = [p for k in keys if (p := record.current(k)) is not None]
+    for lang in LANGS:
+        path = site / "search" / f"{lang}.json"
+        try:
+            index = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise PublicationError(f"the site's search index {path.name} cannot be read") from exc
+        out[f"search/{lang}.json"] = index_bytes(patch_index(index, removed, docs_for(current, lang)))
+    return out
+
+
+def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
+    """Show the log entries published since the last build or update; None if no site."""
+    site = site_location(home)
+    if site is None:
+        return None
+    marker = read_marker(site) or {}
+    built = int(str(marker.get("log_size", 0)))
+    with store.session() as session:
+        record = load_record(session)
+        if record.size < built:
+            raise PublicationError("the site shows more posts than the log holds: rebuild it")
+        if record.size == built:
+            return UpdateResult(site, 0, 0, 0)
+        if not record.checkpoint:
+            raise PublicationError("the publication log has posts but no signed checkpoint")
+        new = record.posts[built:]
+        pages = Pages(record)
+        files: dict[str, bytes] = {}
+        for post in new:
+            files[f"posts/{post.log_index}.json"] = post.body
+            files[f"posts/{post.log_index}.json.minisig"] = post.minisig.encode()
+            files[f"posts/{post.log_index}.json.sig"] = post.sshsig.encode()
+        fragments = load_cache(home)
+        keys = _related(record, new)
+        for key in keys:
+            fragments.of(record, key)
+        shown = {
+            media_path(sha, record.media[sha]): sha
+            for _, frag in fragments.all(record)
+            for sha in frag.get("media", [])
+            if sha in record.media
+        }
+        for path, sha in shown.items():
+            if not (site / path).exists():
+                files[path] = media_content(session, sha)
+        for key in sorted(keys):
+            files.update(pages.subject(key))
+            files[api_path(key)] = api_subject(record, key)
+        files.update(_list_pages(record, pages, keys, built))
+        files.update(global_files(record, pages, fragments))
+        files.update(_search(site, record, {p.key for p in new}))
+    fresh = {rel: data for rel, data in files.items() if not (site / rel).exists()}
+    changed = {rel: data for rel, data in files.items() if rel not in fresh}
+    for rel, data in fresh.items():
+        atomic_write(site / rel, data, mode=MODE)
+    write_log(site / "log", [p.body for p in record.posts], record.checkpoint, previous_size=built)
+    for rel, data in changed.items():
+        if (site / rel).read_bytes() != data:
+            atomic_write(site / rel, data, mode=MODE)
+    deleted = 0
+    media_dir = site / "media"
+    if media_dir.is_dir():
+        for path in sorted(media_dir.iterdir()):
+            if f"media/{path.name}" not in shown and not path.name.startswith("."):
+                path.unlink()
+                deleted += 1
+    atomic_write(site / MARKER, marker_bytes(record.size), mode=MODE)
+    remember(home, site, record.size)
+    save_cache(home, fragments)
+    return UpdateResult(site, len(new), len(files), deleted)
