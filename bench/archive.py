@@ -336,8 +336,22 @@ class Archive:
         ``incidents // verdicts`` of them; a tenth of the incidents show one photo
         (``"media"`` names its seed in ``_photo``)."""
         rng = self.rng("publications")
-        english = ("strike", "market", "school", "hospital", "civilians", "killed", "wounded",
-                   "shelling", "village", "district", "families", "bakery", "road", "night")  # fmt: skip
+        english = (
+            "strike",
+            "market",
+            "school",
+            "hospital",
+            "civilians",
+            "killed",
+            "wounded",
+            "shelling",
+            "village",
+            "district",
+            "families",
+            "bakery",
+            "road",
+            "night",
+        )
         every = max(1, incidents // max(1, verdicts))
         published, made_verdicts = [], 0
         for n, when in enumerate(self.moments("publication-times", incidents)):
@@ -351,33 +365,74 @@ class Archive:
             words_en = " ".join(rng.choice(english) for _ in range(30))
             photo = n if rng.random() < 0.1 else None
             published.append(code)
-            yield {"kind": "incident", "subject": code, "published_at": when.date().isoformat(),
-                   "_photo": photo, "incident": {
-                "code": code, "type": rng.choice(TYPES),
-                "title": {"ar": " ".join(rng.choice(_NEWS_AR) for _ in range(6)),
-                          "en": " ".join(rng.choice(english) for _ in range(6)).capitalize()},
-                "when": {"start": when.date().isoformat(), "end": None, "date_prec": rng.choice((1, 1, 2, 3))},
-                "where": {"name": {"ar": f"منطقة {g + 1}", "en": f"Area {g + 1}"},
-                          "governorate": f"SY{g + 1:02d}", "lat": f"{lat / 1e6:.2f}",
-                          "lon": f"{lon / 1e6:.2f}", "where_prec": rng.choice((2, 3, 4)), "h3": None},
-                "grading": {"code": rng.choice(GRADINGS),
-                            "definition": {"ar": "تعريف التصنيف", "en": "The grading's definition"}},
-                "harm": "yes",
-                "casualties": [{"outcome": "killed", "status": "civilian", "group": "all",
-                                "low": low, "high": low + rng.randrange(10)}],
-                "attribution": [{"actor": {"ar": "طرف مسلح", "en": "An armed party"},
-                                 "stance": "suspected"}],
-                "summary": {"ar": words_ar, "en": words_en.capitalize()},
-                "media": []}}  # fmt: skip
+            yield {
+                "kind": "incident",
+                "subject": code,
+                "published_at": when.date().isoformat(),
+                "_photo": photo,
+                "incident": {
+                    "code": code,
+                    "type": rng.choice(TYPES),
+                    "title": {
+                        "ar": " ".join(rng.choice(_NEWS_AR) for _ in range(6)),
+                        "en": " ".join(rng.choice(english) for _ in range(6)).capitalize(),
+                    },
+                    "when": {
+                        "start": when.date().isoformat(),
+                        "end": None,
+                        "date_prec": rng.choice((1, 1, 2, 3)),
+                    },
+                    "where": {
+                        "name": {"ar": f"منطقة {g + 1}", "en": f"Area {g + 1}"},
+                        "governorate": f"SY{g + 1:02d}",
+                        "lat": f"{lat / 1e6:.2f}",
+                        "lon": f"{lon / 1e6:.2f}",
+                        "where_prec": rng.choice((2, 3, 4)),
+                        "h3": None,
+                    },
+                    "grading": {
+                        "code": rng.choice(GRADINGS),
+                        "definition": {"ar": "تعريف التصنيف", "en": "The grading's definition"},
+                    },
+                    "harm": "yes",
+                    "casualties": [
+                        {
+                            "outcome": "killed",
+                            "status": "civilian",
+                            "group": "all",
+                            "low": low,
+                            "high": low + rng.randrange(10),
+                        }
+                    ],
+                    "attribution": [
+                        {"actor": {"ar": "طرف مسلح", "en": "An armed party"}, "stance": "suspected"}
+                    ],
+                    "summary": {"ar": words_ar, "en": words_en.capitalize()},
+                    "media": [],
+                },
+            }
             if (n + 1) % every == 0 and made_verdicts < verdicts:
                 made_verdicts += 1
                 code = f"CLM-{made_verdicts:05d}"
-                yield {"kind": "verdict", "subject": code, "published_at": when.date().isoformat(),
-                       "_photo": None, "verdict": {
-                    "claim": {"code": code, "title": " ".join(rng.choice(_NEWS_AR) for _ in range(6)),
-                              "text": " ".join(rng.choice(_NEWS_AR) for _ in range(25)), "lang": "ar",
-                              "source": {"kind": "outlet", "name": "وكالة"}, "date": None},
-                    "rating": rng.choice(("accurate", "misleading", "false", "unproven")),
-                    "summary": {"ar": " ".join(rng.choice(_NEWS_AR) for _ in range(20)),
-                                "en": " ".join(rng.choice(english) for _ in range(20))},
-                    "incidents": rng.sample(published, min(len(published), rng.randint(1, 3)))}}  # fmt: skip
+                yield {
+                    "kind": "verdict",
+                    "subject": code,
+                    "published_at": when.date().isoformat(),
+                    "_photo": None,
+                    "verdict": {
+                        "claim": {
+                            "code": code,
+                            "title": " ".join(rng.choice(_NEWS_AR) for _ in range(6)),
+                            "text": " ".join(rng.choice(_NEWS_AR) for _ in range(25)),
+                            "lang": "ar",
+                            "source": {"kind": "outlet", "name": "وكالة"},
+                            "date": None,
+                        },
+                        "rating": rng.choice(("accurate", "misleading", "false", "unproven")),
+                        "summary": {
+                            "ar": " ".join(rng.choice(_NEWS_AR) for _ in range(20)),
+                            "en": " ".join(rng.choice(english) for _ in range(20)),
+                        },
+                        "incidents": rng.sample(published, min(len(published), rng.randint(1, 3))),
+                    },
+                }

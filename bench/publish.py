@@ -34,24 +34,23 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from archive import Archive, insert_rows, table  # noqa: E402
-
-from sijil.crypto.canonical import canonical_json  # noqa: E402
-from sijil.crypto.kdf import KdfParams  # noqa: E402
-from sijil.desk.home import DeskHome  # noqa: E402
-from sijil.desk.users import add_user, get_user  # noqa: E402
-from sijil.ledger.merkle import leaf_hash  # noqa: E402
-from sijil.publish.incremental import update_site  # noqa: E402
-from sijil.publish.keys import PublicationKey  # noqa: E402
-from sijil.publish.signing import log_root, sign_checkpoint, sign_post  # noqa: E402
-from sijil.publish.site import build_site  # noqa: E402
-from sijil.store.models_publish import (  # noqa: E402
+from archive import Archive, insert_rows, table
+from sijil.crypto.canonical import canonical_json
+from sijil.crypto.kdf import KdfParams
+from sijil.desk.home import DeskHome
+from sijil.desk.users import add_user, get_user
+from sijil.ledger.merkle import leaf_hash
+from sijil.publish.incremental import update_site
+from sijil.publish.keys import PublicationKey
+from sijil.publish.signing import log_root, sign_checkpoint, sign_post
+from sijil.publish.site import build_site
+from sijil.store.models_publish import (
     Publication,
     PublicationCheckpoint,
     PublicationMedia,
 )
 
-PASSPHRASE = "bench passphrase, not secret"
+PASSPHRASE = "bench passphrase, not secret"  # noqa: S105 (a throwaway desk)
 
 
 def _photo(seed: int) -> bytes:
@@ -72,7 +71,9 @@ class Log:
         self.leaves: list[bytes] = []
         self.versions: dict[tuple[str, str], tuple[int, int]] = {}
 
-    def row(self, content: dict[str, Any], action: str = "post", reason: Any = None) -> tuple[dict[str, Any], Any]:
+    def row(
+        self, content: dict[str, Any], action: str = "post", reason: Any = None
+    ) -> tuple[dict[str, Any], Any]:
         kind, subject = content["kind"], content["subject"]
         version, previous = self.versions.get((kind, subject), (0, None))
         index = len(self.bodies)
@@ -84,7 +85,9 @@ class Log:
             import hashlib
 
             sha = hashlib.sha256(data).hexdigest()
-            body_content["media"] = [{"sha256": sha, "media_type": "image/jpeg", "path": f"media/{sha}.jpg"}]
+            body_content["media"] = [
+                {"sha256": sha, "media_type": "image/jpeg", "path": f"media/{sha}.jpg"}
+            ]
             media = {"sha256": sha, "log_index": index, "media_type": "image/jpeg", "content": data}
         post = {
             "format": "sijil-post/1", "log_index": index, "action": action, "kind": kind,

@@ -44,7 +44,9 @@ def jpeg(seed: int) -> bytes:
     return out.getvalue()
 
 
-def incident_body(code: str, n: int, *, killed: tuple[int, int] = (3, 5), **overrides: Any) -> dict[str, Any]:
+def incident_body(
+    code: str, n: int, *, killed: tuple[int, int] = (3, 5), **overrides: Any
+) -> dict[str, Any]:
     """An incident object: the n-th of a run, at one of a few coarsened places."""
     places = [
         ({"ar": "الرقة", "en": "Ar-Raqqa"}, "SY11", "35.95", "39.01"),
@@ -57,10 +59,19 @@ def incident_body(code: str, n: int, *, killed: tuple[int, int] = (3, 5), **over
     body: dict[str, Any] = {
         "code": code,
         "type": ["airstrike", "shelling", "explosion"][n % 3],
-        "title": {"ar": f"غارة على سوق في {name['ar']}", "en": f"Strike on a market in {name['en']}"},
+        "title": {
+            "ar": f"غارة على سوق في {name['ar']}",
+            "en": f"Strike on a market in {name['en']}",
+        },
         "when": {"start": day, "end": None, "date_prec": 1 + n % 3},
-        "where": {"name": name, "governorate": governorate, "lat": lat, "lon": lon,
-                  "where_prec": 2 + n % 3, "h3": None},  # fmt: skip
+        "where": {
+            "name": name,
+            "governorate": governorate,
+            "lat": lat,
+            "lon": lon,
+            "where_prec": 2 + n % 3,
+            "h3": None,
+        },
         "grading": {
             "code": "fair",
             "definition": {
@@ -69,10 +80,21 @@ def incident_body(code: str, n: int, *, killed: tuple[int, int] = (3, 5), **over
             },
         },
         "harm": "yes",
-        "casualties": [{"outcome": "killed", "status": "civilian", "group": "all",
-                        "low": killed[0], "high": killed[1]}],  # fmt: skip
-        "attribution": [{"actor": {"ar": "التحالف الدولي", "en": "International Coalition"},
-                         "stance": "suspected"}],  # fmt: skip
+        "casualties": [
+            {
+                "outcome": "killed",
+                "status": "civilian",
+                "group": "all",
+                "low": killed[0],
+                "high": killed[1],
+            }
+        ],
+        "attribution": [
+            {
+                "actor": {"ar": "التحالف الدولي", "en": "International Coalition"},
+                "stance": "suspected",
+            }
+        ],
         "summary": {
             "ar": f"قُتل مدنيون في السوق الشعبي في {name['ar']} بعد الظهر.",
             "en": f"Civilians were killed in the popular market of {name['en']} in the afternoon.",
@@ -85,10 +107,19 @@ def incident_body(code: str, n: int, *, killed: tuple[int, int] = (3, 5), **over
 
 def verdict_body(code: str, incidents: list[str], rating: str = "false") -> dict[str, Any]:
     return {
-        "claim": {"code": code, "title": "لم تقع أي غارة على السوق", "text": "نفى بيان رسمي وقوع غارة.",
-                  "lang": "ar", "source": {"kind": "outlet", "name": "وكالة أنباء"}, "date": "2017-06-04"},  # fmt: skip
+        "claim": {
+            "code": code,
+            "title": "لم تقع أي غارة على السوق",
+            "text": "نفى بيان رسمي وقوع غارة.",
+            "lang": "ar",
+            "source": {"kind": "outlet", "name": "وكالة أنباء"},
+            "date": "2017-06-04",
+        },
         "rating": rating,
-        "summary": {"ar": "الادعاء كاذب: الصور تظهر آثار الغارة.", "en": "False: images show the strike."},
+        "summary": {
+            "ar": "الادعاء كاذب: الصور تظهر آثار الغارة.",
+            "en": "False: images show the strike.",
+        },
         "incidents": incidents,
     }
 
@@ -99,7 +130,9 @@ class PublishedDesk:
     key: PublicationKey
     user_id: int
     posts: list[bytes] = field(default_factory=list)
-    versions: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # -> (version, index)
+    versions: dict[tuple[str, str], tuple[int, int]] = field(
+        default_factory=dict
+    )  # -> (version, index)
 
     @property
     def home(self) -> Any:
@@ -117,45 +150,80 @@ class PublishedDesk:
         with self.home.open_store() as store, store.session(write=True) as session:
             session.add(
                 Publication(
-                    log_index=index, action=post["action"], kind=post["kind"], subject=post["subject"],
-                    version=post["version"], supersedes=post["supersedes"], body=body,
-                    leaf_hash=leaf_hash(body).hex(), minisig=signatures.minisig, sshsig=signatures.sshsig,
+                    log_index=index,
+                    action=post["action"],
+                    kind=post["kind"],
+                    subject=post["subject"],
+                    version=post["version"],
+                    supersedes=post["supersedes"],
+                    body=body,
+                    leaf_hash=leaf_hash(body).hex(),
+                    minisig=signatures.minisig,
+                    sshsig=signatures.sshsig,
                     independently_reviewed=post["independently_reviewed"],
                     published_at=datetime(day.year, day.month, day.day, tzinfo=UTC),
                     published_by=self.user_id,
                 )
-            )  # fmt: skip
+            )
             session.flush()
             for data in media:
                 sha = hashlib.sha256(data).hexdigest()
                 if session.get(PublicationMedia, sha) is None:
-                    session.add(PublicationMedia(sha256=sha, log_index=index, media_type="image/jpeg", content=data))
+                    session.add(
+                        PublicationMedia(
+                            sha256=sha, log_index=index, media_type="image/jpeg", content=data
+                        )
+                    )
             session.add(
-                PublicationCheckpoint(size=len(self.posts), root_hash=root.hex(), note=note,
-                                      signed_at=datetime.now(UTC))  # fmt: skip
+                PublicationCheckpoint(
+                    size=len(self.posts),
+                    root_hash=root.hex(),
+                    note=note,
+                    signed_at=datetime.now(UTC),
+                )
             )
         self.versions[(post["kind"], post["subject"])] = (post["version"], index)
         return index
 
-    def _post(self, kind: str, code: str, action: str, content: dict[str, Any] | None,
-              reason: dict[str, str] | None, media: list[bytes]) -> int:  # fmt: skip
+    def _post(
+        self,
+        kind: str,
+        code: str,
+        action: str,
+        content: dict[str, Any] | None,
+        reason: dict[str, str] | None,
+        media: list[bytes],
+    ) -> int:
         version, previous = self.versions.get((kind, code), (0, None))
         day = FIRST_DAY + timedelta(days=len(self.posts))
         return self._append(
             {
-                "action": action, "kind": kind, "subject": code, "version": version + 1,
-                "supersedes": previous, "published_at": day.isoformat(),
-                "independently_reviewed": True, "languages": {"ar": "complete", "en": "complete"},
+                "action": action,
+                "kind": kind,
+                "subject": code,
+                "version": version + 1,
+                "supersedes": previous,
+                "published_at": day.isoformat(),
+                "independently_reviewed": True,
+                "languages": {"ar": "complete", "en": "complete"},
                 "reason": reason,
                 "incident": content if kind == "incident" else None,
                 "verdict": content if kind == "verdict" else None,
             },
             media,
-        )  # fmt: skip
+        )
 
-    def incident(self, code: str, *, n: int | None = None, media: list[bytes] = (), **overrides: Any) -> int:  # type: ignore[assignment]
-        shown = [{"sha256": hashlib.sha256(m).hexdigest(), "media_type": "image/jpeg",
-                  "path": f"media/{hashlib.sha256(m).hexdigest()}.jpg"} for m in media]  # fmt: skip
+    def incident(
+        self, code: str, *, n: int | None = None, media: list[bytes] = (), **overrides: Any
+    ) -> int:  # type: ignore[assignment]
+        shown = [
+            {
+                "sha256": hashlib.sha256(m).hexdigest(),
+                "media_type": "image/jpeg",
+                "path": f"media/{hashlib.sha256(m).hexdigest()}.jpg",
+            }
+            for m in media
+        ]
         body = incident_body(code, len(self.posts) if n is None else n, media=shown, **overrides)
         return self._post("incident", code, "post", body, None, list(media))
 

@@ -29,7 +29,9 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
 
 
 @pytest.fixture
-def make_published(make_desk: Callable[..., object], fast_kdf: object) -> Callable[..., PublishedDesk]:
+def make_published(
+    make_desk: Callable[..., object], fast_kdf: object
+) -> Callable[..., PublishedDesk]:
     return published_factory(make_desk, fast_kdf)  # type: ignore[arg-type]
 
 

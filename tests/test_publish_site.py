@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from html import unescape
 from collections.abc import Callable
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -23,9 +23,10 @@ from sijil.publish.site import MARKER, build_site
 from sijil.publish.snapshot import write_snapshot
 
 
-
 @pytest.fixture
-def make_published(make_desk: Callable[..., object], fast_kdf: object) -> Callable[..., PublishedDesk]:
+def make_published(
+    make_desk: Callable[..., object], fast_kdf: object
+) -> Callable[..., PublishedDesk]:
     return published_factory(make_desk, fast_kdf)  # type: ignore[arg-type]
 
 
@@ -150,7 +151,9 @@ def test_a_retraction_leaves_a_tombstone_page_and_takes_its_photo_off_the_site(
     assert "Strike on a market" not in en and "Fair" not in en
     assert not list((site / "media").glob("*"))
     # and the verdict no longer links to it
-    assert 'href="../../en/incident/RAQ-0001.html"' not in site_file(site, "en/verdict/CLM-0001.html")
+    assert 'href="../../en/incident/RAQ-0001.html"' not in site_file(
+        site, "en/verdict/CLM-0001.html"
+    )
 
 
 def test_a_folder_that_is_not_a_site_is_refused_and_left_untouched(
@@ -196,7 +199,9 @@ def test_a_broken_template_is_refused_and_the_previous_site_stays(
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".site")]
 
 
-def test_a_rebuild_replaces_the_previous_build_whole(published: PublishedDesk, tmp_path: Path) -> None:
+def test_a_rebuild_replaces_the_previous_build_whole(
+    published: PublishedDesk, tmp_path: Path
+) -> None:
     # Given a built site with a stray file in it
     site = tmp_path / "site"
     _build(published, site)

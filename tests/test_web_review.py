@@ -119,6 +119,8 @@ def test_a_solo_desk_shows_your_own_work_and_marks_it_not_independent(
     number = _propose(incident_desk, "huda", code)
     huda = incident_desk.web.session_for("huda")
     assert "عملك (مكتب فردي)" in huda.get("/review").text
+    back = {"decision": "changes", "comment": "on second thought"}
+    assert post(huda, f"/assessments/{number}/review", back).status_code == 400
     approved = post(huda, f"/assessments/{number}/review", {"decision": "approve", "comment": ""})
     assert approved.status_code == 303
     assert "مراجعة مستقلة" in huda.get(f"/incidents/{code}").text

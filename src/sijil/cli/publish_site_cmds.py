@@ -51,8 +51,8 @@ def build(home: Path, db_url: str | None, out: Path, templates: Path | None) -> 
     if show:
         click.echo("", err=True)
     click.echo(
-        f"built {terminal_safe(str(result.out))}: {result.log_size} post(s), {result.files:,} files, "
-        f"{_kib(result.bytes)}, largest page {_kib(result.largest_page)}, "
+        f"built {terminal_safe(str(result.out))}: {result.log_size} post(s), "
+        f"{result.files:,} files, {_kib(result.bytes)}, largest page {_kib(result.largest_page)}, "
         f"in {time.monotonic() - started:.1f} s"
     )
 

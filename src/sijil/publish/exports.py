@@ -151,6 +151,8 @@ def fragment(record: Record, key: SubjectKey) -> dict[str, Any]:
         "at": record.latest(key).log_index,
         "index": _dump(_index_entry(record, key)).decode(),
     }
+    if key[0] == "verdict" and current is not None:
+        frag["cites"] = [str(code) for code in current.verdict.get("incidents") or []]
     if key[0] == "incident" and current is not None:
         frag["ged"], frag["acled"] = table_lines(current)
         frag["media"] = sorted(str(m["sha256"]) for m in current.media)
@@ -183,6 +185,14 @@ class Fragments:
 
     def all(self, record: Record) -> list[tuple[SubjectKey, dict[str, Any]]]:
         return [(key, self.of(record, key)) for key in record.history]
+
+    def verdicts_on(self, record: Record) -> dict[str, list[SubjectKey]]:
+        """Incident code -> the current verdicts resting on it."""
+        out: dict[str, list[SubjectKey]] = {}
+        for key in record.subjects("verdict"):
+            for code in self.of(record, key).get("cites", []):
+                out.setdefault(code, []).append(key)
+        return out
 
     def to_bytes(self) -> bytes:
         body = {"format": CACHE_FORMAT, "subjects": self.subjects, "changes": self.changes}

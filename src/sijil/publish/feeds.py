@@ -83,13 +83,17 @@ def atom_feed(record: Record, lang: str) -> bytes:
     ET.SubElement(author, f"{{{ATOM}}}name").text = ui("site", lang)
     ET.SubElement(feed, f"{{{ATOM}}}link", {"rel": "self", "href": f"{lang}.atom"})
     ET.SubElement(
-        feed, f"{{{ATOM}}}link", {"rel": "alternate", "type": "text/html", "href": f"../{lang}/index.html"}
+        feed,
+        f"{{{ATOM}}}link",
+        {"rel": "alternate", "type": "text/html", "href": f"../{lang}/index.html"},
     )
     for key in keys:
         latest = record.latest(key)
         if latest.action == "retraction":
             gone = ET.SubElement(
-                feed, f"{{{TOMBSTONES}}}deleted-entry", {"ref": entry_id(key), "when": _stamp(latest.day)}
+                feed,
+                f"{{{TOMBSTONES}}}deleted-entry",
+                {"ref": entry_id(key), "when": _stamp(latest.day)},
             )
             ET.SubElement(gone, f"{{{ATOM}}}link", {"href": _page(key, lang)})
             reason, reason_lang = _text(latest.data.get("reason"), lang)
@@ -104,20 +108,33 @@ def atom_feed(record: Record, lang: str) -> bytes:
         ET.SubElement(entry, f"{{{ATOM}}}updated").text = _stamp(latest.day)
         ET.SubElement(entry, f"{{{ATOM}}}published").text = _stamp(record.history[key][0].day)
         ET.SubElement(
-            entry, f"{{{ATOM}}}link", {"rel": "alternate", "type": "text/html", "href": _page(key, lang)}
+            entry,
+            f"{{{ATOM}}}link",
+            {"rel": "alternate", "type": "text/html", "href": _page(key, lang)},
         )
         ET.SubElement(
             entry,
             f"{{{ATOM}}}link",
-            {"rel": "related", "type": "application/json", "href": f"../posts/{latest.log_index}.json"},
+            {
+                "rel": "related",
+                "type": "application/json",
+                "href": f"../posts/{latest.log_index}.json",
+            },
         )
         term = latest.incident.get("type") if key[0] == "incident" else latest.verdict.get("rating")
         vocabulary = "type" if key[0] == "incident" else "rating"
-        ET.SubElement(entry, f"{{{ATOM}}}category", {"term": str(term), "label": label(vocabulary, term, lang)})
+        ET.SubElement(
+            entry,
+            f"{{{ATOM}}}category",
+            {"term": str(term), "label": label(vocabulary, term, lang)},
+        )
         summary, summary_lang = _summary(latest, lang)
-        ET.SubElement(entry, f"{{{ATOM}}}summary", {"type": "text", XML_LANG: summary_lang}).text = summary
+        ET.SubElement(
+            entry, f"{{{ATOM}}}summary", {"type": "text", XML_LANG: summary_lang}
+        ).text = summary
     ET.indent(feed)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+    written: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return written + b"\n"
 
 
 def json_feed(record: Record, lang: str) -> bytes:

@@ -59,7 +59,9 @@ class UpdateResult:
     deleted: int
 
 
-def _related(record: Record, new: list[Post]) -> set[SubjectKey]:
+def _related(
+    record: Record, new: list[Post], verdicts_on: dict[str, list[SubjectKey]]
+) -> set[SubjectKey]:
     """The subjects whose pages change: the new posts' own and those that link them."""
     keys = {post.key for post in new}
     for post in new:
@@ -69,14 +71,13 @@ def _related(record: Record, new: list[Post]) -> set[SubjectKey]:
                     if ("incident", str(code)) in record.history:
                         keys.add(("incident", str(code)))
         else:
-            for verdict in record.subjects("verdict"):
-                for version in record.history[verdict]:
-                    if post.subject in (version.verdict.get("incidents") or []):
-                        keys.add(verdict)
+            keys.update(verdicts_on.get(post.subject, []))
     return keys
 
 
-def _list_pages(record: Record, pages: Pages, keys: set[SubjectKey], built: int) -> dict[str, bytes]:
+def _list_pages(
+    record: Record, pages: Pages, keys: set[SubjectKey], built: int
+) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for kind in ("incident", "verdict"):
         subjects = record.subjects(kind)
@@ -100,7 +101,9 @@ def _search(site: Path, record: Record, keys: set[SubjectKey]) -> dict[str, byte
             index = json.loads(path.read_bytes())
         except (OSError, ValueError) as exc:
             raise PublicationError(f"the site's search index {path.name} cannot be read") from exc
-        out[f"search/{lang}.json"] = index_bytes(patch_index(index, removed, docs_for(current, lang)))
+        out[f"search/{lang}.json"] = index_bytes(
+            patch_index(index, removed, docs_for(current, lang))
+        )
     return out
 
 
@@ -120,14 +123,17 @@ def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
         if not record.checkpoint:
             raise PublicationError("the publication log has posts but no signed checkpoint")
         new = record.posts[built:]
-        pages = Pages(record)
+        fragments = load_cache(home)
+        for post in new:
+            fragments.of(record, post.key)
+        verdicts_on = fragments.verdicts_on(record)
+        pages = Pages(record, verdicts_on=verdicts_on)
         files: dict[str, bytes] = {}
         for post in new:
             files[f"posts/{post.log_index}.json"] = post.body
             files[f"posts/{post.log_index}.json.minisig"] = post.minisig.encode()
             files[f"posts/{post.log_index}.json.sig"] = post.sshsig.encode()
-        fragments = load_cache(home)
-        keys = _related(record, new)
+        keys = _related(record, new, verdicts_on)
         for key in keys:
             fragments.of(record, key)
         shown = {
@@ -142,7 +148,7 @@ def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
         for key in sorted(keys):
             files.update(pages.subject(key))
             files[api_path(key)] = api_subject(record, key)
-        files.update(_list_pages(record, pages, keys, built))
+        files.update(_list_pages(record, pages, {p.key for p in new}, built))
         files.update(global_files(record, pages, fragments))
         files.update(_search(site, record, {p.key for p in new}))
     fresh = {rel: data for rel, data in files.items() if not (site / rel).exists()}
@@ -156,9 +162,9 @@ def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
     deleted = 0
     media_dir = site / "media"
     if media_dir.is_dir():
-        for path in sorted(media_dir.iterdir()):
-            if f"media/{path.name}" not in shown and not path.name.startswith("."):
-                path.unlink()
+        for found in sorted(media_dir.iterdir()):
+            if f"media/{found.name}" not in shown and not found.name.startswith("."):
+                found.unlink()
                 deleted += 1
     atomic_write(site / MARKER, marker_bytes(record.size), mode=MODE)
     remember(home, site, record.size)

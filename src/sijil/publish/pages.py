@@ -113,14 +113,19 @@ def _environment(folder: str) -> jinja2.Environment:
 class Pages:
     """Renders the pages of one record; templates are compiled once, up front."""
 
-    def __init__(self, record: Record, templates: Path | None = None) -> None:
+    def __init__(
+        self,
+        record: Record,
+        templates: Path | None = None,
+        verdicts_on: dict[str, list[SubjectKey]] | None = None,
+    ) -> None:
         self.record = record
         self.env = _environment(str(templates or TEMPLATES))
         self._positions = {
             kind: {key: i for i, key in enumerate(record.subjects(kind))}
             for kind in ("incident", "verdict")
         }
-        self._verdicts_on = record.verdicts_on()
+        self._verdicts_on = verdicts_on
         self._live = {post.subject for post in record.live("incident")}
 
     def _render(self, template: str, lang: str, page: str, **context: Any) -> bytes:
@@ -157,13 +162,21 @@ class Pages:
                 for m in (post.media if post else [])
                 if str(m.get("sha256")) in shown
             ]
-            context["verdicts"] = self._verdicts_on.get(code, [])
+            if self._verdicts_on is None:
+                self._verdicts_on = {
+                    code: [p.key for p in posts]
+                    for code, posts in self.record.verdicts_on().items()
+                }
+            verdicts = [self.record.current(k) for k in self._verdicts_on.get(code, [])]
+            context["verdicts"] = [v for v in verdicts if v is not None]
         else:
             context["live"] = self._live
         for lang in LANGS:
             yield f"{lang}/{page}", self._render(f"{kind}.html", lang, page, **context)
 
-    def list_pages(self, kind: str, numbers: Sequence[int] | None = None) -> Iterator[tuple[str, bytes]]:
+    def list_pages(
+        self, kind: str, numbers: Sequence[int] | None = None
+    ) -> Iterator[tuple[str, bytes]]:
         keys = self.record.subjects(kind)
         pages = max(1, -(-len(keys) // PER_PAGE))
         for number in numbers or range(1, pages + 1):
@@ -171,14 +184,17 @@ class Pages:
             items = [Item(k, code, self.record.current((k, code))) for k, code in chunk]
             page = f"{kind}s/{number}.html"
             for lang in LANGS:
-                yield f"{lang}/{page}", self._render(
-                    "list.html",
-                    lang,
-                    page,
-                    kind_title=f"{kind}s",
-                    items=items,
-                    number=number,
-                    pages=pages,
+                yield (
+                    f"{lang}/{page}",
+                    self._render(
+                        "list.html",
+                        lang,
+                        page,
+                        kind_title=f"{kind}s",
+                        items=items,
+                        number=number,
+                        pages=pages,
+                    ),
                 )
 
     def list_page_of(self, key: SubjectKey) -> int:
@@ -188,15 +204,18 @@ class Pages:
         latest = [p for p in reversed(self.record.posts[-LATEST:])]
         counts = {kind: sum(1 for _ in self.record.live(kind)) for kind in ("incident", "verdict")}
         for lang in LANGS:
-            yield f"{lang}/index.html", self._render(
-                "home.html", lang, "index.html", latest=latest, counts=counts
+            yield (
+                f"{lang}/index.html",
+                self._render("home.html", lang, "index.html", latest=latest, counts=counts),
             )
-            yield f"{lang}/map.html", self._render(
-                "map.html", lang, "map.html", map_height=map_height
+            yield (
+                f"{lang}/map.html",
+                self._render("map.html", lang, "map.html", map_height=map_height),
             )
             yield f"{lang}/search.html", self._render("search.html", lang, "search.html")
-            yield f"{lang}/verify.html", self._render(
-                "verify.html", lang, "verify.html", has_heads=has_heads
+            yield (
+                f"{lang}/verify.html",
+                self._render("verify.html", lang, "verify.html", has_heads=has_heads),
             )
 
 

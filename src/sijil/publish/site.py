@@ -130,7 +130,9 @@ def static_files() -> Iterator[tuple[str, bytes]]:
     for target, source in VENDORED.items():
         path = STATIC / source
         if not path.is_file():
-            raise ConfigError("the site's font or map data is missing: run scripts/vendor-publish.sh")
+            raise ConfigError(
+                "the site's font or map data is missing: run scripts/vendor-publish.sh"
+            )
         yield target, path.read_bytes()
 
 
@@ -179,7 +181,7 @@ def build_site(
     progress: Progress | None = None,
 ) -> BuildResult:
     """Build the whole site into a new folder beside ``out`` and swap it in."""
-    out = Path(os.path.abspath(out))
+    out = out.absolute()
     _check_out(out)
     with store.session() as session:
         record = load_record(session)
@@ -188,7 +190,7 @@ def build_site(
         pages = Pages(record, templates)  # a broken template stops here, before any file
         build = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
         try:
-            os.chmod(build, 0o755)
+            build.chmod(0o755)
             files = total = largest = 0
             made: set[Path] = set()
             fragments = Fragments()
@@ -221,9 +223,9 @@ def _fix_modes(root: Path) -> None:
     """A site is public: folders 0755, files 0644 (the log writer's files included)."""
     for folder, dirs, names in os.walk(root):
         for name in dirs:
-            os.chmod(os.path.join(folder, name), 0o755)
+            (Path(folder) / name).chmod(0o755)
         for name in names:
-            os.chmod(os.path.join(folder, name), 0o644)
+            (Path(folder) / name).chmod(0o644)
 
 
 def _swap(build: Path, out: Path) -> None:

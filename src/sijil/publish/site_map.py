@@ -37,7 +37,9 @@ Ring = list[tuple[float, float]]
 
 
 @lru_cache(maxsize=2)
-def country_rings(atlas: Path = ATLAS, country: str = SYRIA) -> tuple[tuple[tuple[float, float], ...], ...]:
+def country_rings(
+    atlas: Path = ATLAS, country: str = SYRIA
+) -> tuple[tuple[tuple[float, float], ...], ...]:
     """The outline rings (lon, lat) of one country of a world-atlas TopoJSON file."""
     try:
         topology = json.loads(atlas.read_bytes())

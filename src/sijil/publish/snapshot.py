@@ -59,14 +59,16 @@ def write_snapshot(site: Path, key: PublicationKey, out: Path) -> SnapshotResult
     if out.resolve().is_relative_to(site.resolve()):
         raise ConfigError("write the snapshot outside the site folder")
     files = _files(site)
-    with atomic_writer(out, mode=0o644) as handle:
-        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-            for rel, path in files:
-                info = zipfile.ZipInfo(f"{FOLDER}/{rel}", date_time=EPOCH)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = (0o100644 & 0xFFFF) << 16
-                info.create_system = 3  # Unix, so the permissions above are read
-                zf.writestr(info, path.read_bytes(), compresslevel=6)
+    with (
+        atomic_writer(out, mode=0o644) as handle,
+        zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf,
+    ):
+        for rel, path in files:
+            info = zipfile.ZipInfo(f"{FOLDER}/{rel}", date_time=EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o100644 & 0xFFFF) << 16
+            info.create_system = 3  # Unix, so the permissions above are read
+            zf.writestr(info, path.read_bytes(), compresslevel=6)
     data = out.read_bytes()
     size = int(str(marker.get("log_size", 0)))
     comment = f"sijil site snapshot, publication log size {size}, file {out.name}"

@@ -45,6 +45,7 @@ RANGES = N_(
 )
 REFUSED = N_("The desk refused these values. Check them: nothing has been saved.")
 OWN_WORK = N_("You wrote this assessment: another reviewer must review it.")
+OWN_SENT_BACK = N_("Your own work is not sent back: propose a new assessment instead.")
 REVIEWED = N_("This assessment has already been reviewed.")
 REVIEW_REFUSED = N_(
     "This assessment can no longer be approved: a newer one is current. Send it back instead."
@@ -156,6 +157,8 @@ class ReviewViews:
             return self._refused(request, REVIEWED, 409)
         if page.own and not page.solo:
             return self._refused(request, OWN_WORK, 403)
+        if page.own and not parsed.approve:
+            return self._refused(request, OWN_SENT_BACK, 400)
         try:
             with self.store.session(write=True) as session:
                 review_assessment(session, assessment_token(number), approve=parsed.approve,
