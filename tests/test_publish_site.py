@@ -317,3 +317,46 @@ def test_cli_builds_and_snapshots(
     refused = run_cli("publish", "build", *published.desk.args, "--out", str(other))
     assert refused.code != 0 and len(refused.err.strip().splitlines()) == 1  # type: ignore[attr-defined]
     assert PASSPHRASE not in refused.err  # type: ignore[attr-defined]
+
+
+def test_the_site_carries_one_signed_ledger_head_a_day_old_and_no_entries(
+    published: PublishedDesk, tmp_path: Path
+) -> None:
+    import base64
+    from datetime import timedelta
+
+    from sijil.ledger import log as ledger_log
+    from sijil.ledger.entries import EntryKind, NewEntry
+    from sijil.ledger.heads import SignedHead, issue_head
+    from sijil.store import LedgerEntry, LedgerNode, utcnow
+
+    # Given a desk whose ledger records an original file, with a head two days old and
+    # one issued just now
+    identity = published.home.unlock(PASSPHRASE)
+    original = hashlib.sha256(b"an original photo").hexdigest()
+    with published.home.open_store() as store:
+        with store.session(write=True) as session:
+            received = NewEntry(kind=EntryKind.ENVELOPE_RECEIVED, subject=original)
+            opened = NewEntry(kind=EntryKind.ENVELOPE_OPENED, subject=original)
+            ledger_log.append(session, [received, opened])
+            old, _ = issue_head(session, identity.sign, at=utcnow() - timedelta(days=2))
+            issue_head(session, identity.sign)
+        with store.session() as session:
+            # the hashes the ledger's entries name (envelopes, originals' blobs) and its nodes
+            named = {e.subject for e in session.query(LedgerEntry) if len(e.subject) == 64}
+            named |= {n.hash.hex() for n in session.query(LedgerNode)}
+    # When the site is built
+    site = tmp_path / "site"
+    _build(published, site)
+    # Then ledger/heads.json holds only the old head, and it verifies under the ledger key
+    (shown,) = json.loads((site / "ledger" / "heads.json").read_text())["heads"]
+    signed = SignedHead(
+        body=shown["tree_head"].encode(), signature=base64.b64decode(shown["signature"])
+    )
+    assert signed.verify(identity.sign.public_key()).tree_size == old.tree_size
+    assert shown["tree_head"] == old.body
+    # And no hash an entry names (an envelope, an original file) nor a node appears on the site
+    everything = b"".join(_tree(site).values())
+    # (the head's own root is public by design: it is what the head signs)
+    assert original in named
+    assert not any(h.encode() in everything for h in named - {old.root_hash})

@@ -95,6 +95,9 @@ TIERS: dict[RiskTier, TierRule] = {
 
 # Approximate centroids of Syria's governorates (admin-1, OCHA COD-AB), in
 # microdegrees: where an extreme-tier incident is shown. Two decimals are plenty.
+# Area centroids, not the mean of the gazetteer's places (that leans to the towns,
+# and Rural Damascus's would sit in Damascus); tests/test_publish_gate.py checks
+# each against the gazetteer: inside its places' bounds, its nearest places its own.
 GOVERNORATE_CENTRES: dict[str, tuple[int, int]] = {
     "SY01": (33_510_000, 36_300_000),  # Damascus
     "SY02": (36_200_000, 37_500_000),  # Aleppo

@@ -29,6 +29,7 @@ from sijil.desk.home import DeskHome
 from sijil.errors import PublicationError
 from sijil.fsutil import atomic_write
 from sijil.publish.exports import api_path, api_subject
+from sijil.publish.ledger_heads import heads_file
 from sijil.publish.pages import Pages, list_page, media_path
 from sijil.publish.signing import write_log
 from sijil.publish.site import (
@@ -44,7 +45,7 @@ from sijil.publish.site import (
 from sijil.publish.site_labels import LANGS
 from sijil.publish.site_record import Post, Record, SubjectKey, load_record, media_content
 from sijil.publish.site_search import docs_for, index_bytes, patch_index
-from sijil.store import Store
+from sijil.store import Store, utcnow
 
 __all__ = ["UpdateResult", "update_site"]
 
@@ -149,7 +150,9 @@ def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
             files.update(pages.subject(key))
             files[api_path(key)] = api_subject(record, key)
         files.update(_list_pages(record, pages, {p.key for p in new}, built))
-        files.update(global_files(record, pages, fragments))
+        files.update(
+            global_files(record, pages, fragments, heads=heads_file(session, now=utcnow()))
+        )
         files.update(_search(site, record, {p.key for p in new}))
     fresh = {rel: data for rel, data in files.items() if not (site / rel).exists()}
     changed = {rel: data for rel, data in files.items() if rel not in fresh}

@@ -34,12 +34,13 @@ from sijil.errors import ConfigError, PublicationError
 from sijil.fsutil import atomic_write
 from sijil.publish.exports import Fragments, api_path, api_subject, export_files
 from sijil.publish.feeds import feed_files
+from sijil.publish.ledger_heads import HEADS_PATH, heads_file
 from sijil.publish.pages import HEADERS, ROOT_INDEX, Pages, media_path
 from sijil.publish.signing import write_log, write_public_keys
 from sijil.publish.site_map import map_data, map_json, map_svg
 from sijil.publish.site_record import Record, load_record, media_content
 from sijil.publish.site_search import indexes
-from sijil.store import Store
+from sijil.store import Store, utcnow
 
 __all__ = [
     "MARKER",
@@ -136,9 +137,13 @@ def static_files() -> Iterator[tuple[str, bytes]]:
         yield target, path.read_bytes()
 
 
-def global_files(record: Record, pages: Pages, fragments: Fragments) -> dict[str, bytes]:
+def global_files(
+    record: Record, pages: Pages, fragments: Fragments, *, heads: bytes | None = None
+) -> dict[str, bytes]:
     """The files that depend on the whole record: rewritten on every publication."""
     out = export_files(record, fragments)
+    if heads is not None:
+        out[HEADS_PATH] = heads
     located = [
         (key[1], float(f["point"][0]), float(f["point"][1]))
         for key, f in fragments.all(record)
@@ -147,7 +152,7 @@ def global_files(record: Record, pages: Pages, fragments: Fragments) -> dict[str
     drawn = map_data(located)
     out.update({"data/map.json": map_json(drawn), "static/map.svg": map_svg(drawn)})
     out.update(feed_files(record))
-    out.update(pages.fixed_pages(map_height=drawn.height, has_heads=False))
+    out.update(pages.fixed_pages(map_height=drawn.height, has_heads=heads is not None))
     return out
 
 
@@ -168,7 +173,8 @@ def _all_files(
         yield api_path(key), api_subject(record, key)
     for kind in ("incident", "verdict"):
         yield from pages.list_pages(kind)
-    yield from global_files(record, pages, fragments).items()
+    heads = heads_file(session, now=utcnow())
+    yield from global_files(record, pages, fragments, heads=heads).items()
     yield from indexes(record).items()
 
 

@@ -2,7 +2,7 @@
 
 English strings are the message ids in the code and templates; Arabic comes
 from the ``.po`` files in ``translations/ar/LC_MESSAGES/`` (``messages.po`` and
-one file per group of screens, merged in name order), compiled in memory with
+one file per group of screens, merged in name order, the first wins), compiled in memory with
 Babel when the app starts (no .mo file to keep in step). Regenerate the template after
 changing strings with ``pybabel extract -F src/sijil/web/babel.cfg -o messages.pot
 src/sijil/web`` and ``pybabel update``; tests/test_web_i18n.py fails when a string
@@ -43,7 +43,8 @@ class Language:
 
 
 def read_catalog(code: str) -> Catalog:
-    """Every ``.po`` file of language ``code`` as one catalog (a later file wins a duplicate)."""
+    """Every ``.po`` file of language ``code`` as one catalog (Babel keeps the first file's
+    translation of a repeated string, in name order)."""
     merged = Catalog(locale=code)
     for path in sorted((CATALOG_DIR / code / "LC_MESSAGES").glob("*.po")):
         with path.open("rb") as po:
