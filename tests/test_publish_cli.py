@@ -114,13 +114,17 @@ def test_post_from_the_cli_builds_into_a_site_that_stock_tools_verify(
 
 
 def test_correct_and_retract_from_the_cli(
-    make_publish_desk: Callable[[], PublishDesk], run_cli: Callable[..., CliResult]
+    make_publish_desk: Callable[[], PublishDesk],
+    run_cli: Callable[..., CliResult],
+    tmp_path: Path,
 ) -> None:
-    # Given a posted verdict
+    # Given a posted verdict, and a site built from it
     desk = make_publish_desk()
     args = [*_args(desk), "--as", "badr"]
     assert run_cli("publish", "attest", *args, desk.verdict).code == 0
     assert run_cli("publish", "post", *args, desk.verdict).code == 0
+    site = tmp_path / "site"
+    assert run_cli("publish", "build", *_args(desk), "--out", str(site)).code == 0
     # When it is corrected and then retracted by its claim's id
     corrected = run_cli(
         "publish", "correct", *args, "--reason-ar", "تصحيح", "--reason-en", "a typo", desk.verdict
@@ -140,6 +144,10 @@ def test_correct_and_retract_from_the_cli(
     with desk.tx() as s:
         tomb = s.get(Publication, 2)
         assert tomb is not None and json.loads(tomb.body)["verdict"] is None
+    # And each brought the site up to date: the tombstone is served, signed, and verifies
+    assert "site updated" in corrected.out and "site updated" in retracted.out
+    assert (site / "posts" / "2.json").read_bytes() == tomb.body
+    assert run_cli("publish", "verify", str(site / "posts" / "2.json")).code == 0
 
 
 def test_a_desk_without_a_publication_key_refuses_in_one_line_and_writes_nothing(

@@ -22,7 +22,9 @@ from sijil.cli.desk_shared import ACTING, JSON, desk_session, echo_json
 from sijil.cli.display import terminal_safe
 from sijil.cli.options import DB, DESK_HOME, desk_at, open_desk_store
 from sijil.cli.passphrase import read_passphrase
+from sijil.desk.home import DeskHome
 from sijil.publish.coarsen import TIERS
+from sijil.store import Store
 from sijil.store.models_publish_gate import DENY_CLASSES, RiskTier
 
 if TYPE_CHECKING:
@@ -64,6 +66,8 @@ def _publishing(
 
     Without a key or media, no passphrase is asked unless the database is encrypted.
     The key is loaded before the database is opened: a desk without one writes nothing.
+    With the key (a post, correction or retraction), the site built last is brought up
+    to date once the transaction has committed.
     """
     if not key and not media:
         with desk_session(home, db_url, write=write) as session:
@@ -79,8 +83,24 @@ def _publishing(
     if media or desk_home.database_is_encrypted():
         identity = desk_home.unlock(passphrase)
     read = None if not media or identity is None else desk_home.open_vault(identity).read_bytes
-    with open_desk_store(desk_home, identity) as store, store.session(write=write) as session:
-        yield _Desk(session, publication, read)
+    with open_desk_store(desk_home, identity) as store:
+        with store.session(write=write) as session:
+            yield _Desk(session, publication, read)
+        if key and write:
+            _update_site(home, desk_home, store)
+
+
+def _update_site(home: Path, desk_home: DeskHome, store: Store) -> None:
+    """Write the new post's files into the site built last, then its changed pages."""
+    from sijil.publish.incremental import update_site
+
+    updated = update_site(desk_home, store)
+    if updated is None:
+        click.echo(
+            f"no site built yet: sijil publish build --home {terminal_safe(str(home))} --out SITE"
+        )
+        return
+    click.echo(terminal_safe(f"site updated: {updated.written} files written in {updated.site}"))
 
 
 def _published(home: Path, body: bytes) -> None:
@@ -88,13 +108,6 @@ def _published(home: Path, body: bytes) -> None:
 
     for line in describe_post(body):
         click.echo(terminal_safe(line))
-
-
-def _rebuild_hint(home: Path) -> None:
-    click.echo(
-        f"rebuild the site to show it: sijil publish build --home {terminal_safe(str(home))}"
-        " --out SITE"
-    )
 
 
 # --- posting --------------------------------------------------------------------------
@@ -115,7 +128,6 @@ def post_cmd(
     with _publishing(home, db_url, key=True, media=bool(media)) as desk:
         result = post(desk.session, desk.signer, target, media=media, read=desk.read, by=acting)
     _published(home, result.body)
-    _rebuild_hint(home)
 
 
 @click.command(name="correct")
@@ -150,7 +162,6 @@ def correct_cmd(
             by=acting,
         )
     _published(home, result.body)
-    _rebuild_hint(home)
 
 
 @click.command(name="retract")
@@ -176,7 +187,6 @@ def retract_cmd(
             desk.session, desk.signer, subject, reason_ar=reason_ar, reason_en=reason_en, by=acting
         )
     _published(home, result.body)
-    _rebuild_hint(home)
 
 
 @click.command(name="attest")
