@@ -33,7 +33,7 @@ from sijil.store import Store
 
 # a real S3 server (SeaweedFS) for the object-store vault: s3_server, make_s3_url, ...;
 # the desk web app over a desk: make_web (tests/web_helpers.py)
-pytest_plugins = ["s3_server", "web_helpers"]
+pytest_plugins = ["s3_server", "web_helpers", "browser_helpers"]
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

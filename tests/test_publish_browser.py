@@ -9,7 +9,6 @@ Screenshots go to docs/screenshots/ (site-*.png).
 from __future__ import annotations
 
 import functools
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -17,15 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from browser_helpers import SCREENSHOTS, WAIT_MS
 from publish_site_helpers import PublishedDesk, jpeg, published_factory
 from sijil.publish.site import build_site
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-WAIT_MS = 15_000
-LAUNCH_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
 
 
 @pytest.fixture
@@ -33,18 +28,6 @@ def make_published(
     make_desk: Callable[..., object], fast_kdf: object
 ) -> Callable[..., PublishedDesk]:
     return published_factory(make_desk, fast_kdf)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is missing: run scripts/install-tools.sh")
-    with playwright_api.sync_playwright() as play:
-        launched = play.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

@@ -11,14 +11,14 @@ screens in both languages go to docs/screenshots/ (from the SQLite run).
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pyotp
 import pytest
 
+from browser_helpers import SCREENSHOTS, WAIT_MS
 from conftest import desk_with_evidence
 from sijil.desk.custody import utcnow
 from sijil.desk.users import get_user
@@ -29,24 +29,6 @@ from sijil.web.serve import running_desk_app
 from web_helpers import PASSWORD, WebDesk
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-# a page that takes longer than this on loopback is a failure, not a slow machine
-WAIT_MS = 15_000
-LAUNCH_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is missing: run scripts/install-tools.sh")
-    with playwright_api.sync_playwright() as play:
-        launched = play.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _session_token(web: WebDesk, name: str) -> str:

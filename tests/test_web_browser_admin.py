@@ -12,12 +12,13 @@ docs/screenshots/.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from browser_helpers import SCREENSHOTS, WAIT_MS
 from conftest import desk_with_evidence
 from sijil.desk.claims import Killed, add_claim
 from sijil.desk.custody import utcnow
@@ -28,22 +29,9 @@ from sijil.desk.web_sessions import FULL, start_session
 from sijil.store.models_desk import Role
 from sijil.web.guard import SESSION_COOKIE
 from sijil.web.serve import running_desk_app
-from test_web_browser import CHROMIUM, LAUNCH_ARGS, SCREENSHOTS, WAIT_MS
 from web_helpers import WebDesk
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is missing: run scripts/install-tools.sh")
-    with playwright_api.sync_playwright() as play:
-        launched = play.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _token(web: WebDesk, name: str) -> str:

@@ -11,13 +11,13 @@ docs/screenshots/ (from the SQLite run), on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
 
+from browser_helpers import SCREENSHOTS, WAIT_MS
 from incident_web_helpers import IncidentDesk, incident_desk
 from sijil.desk.custody import utcnow
 from sijil.desk.incidents import create_incident
@@ -25,24 +25,11 @@ from sijil.desk.users import get_user
 from sijil.desk.web_sessions import FULL, start_session
 from sijil.web.guard import SESSION_COOKIE
 from sijil.web.serve import running_desk_app
-from test_web_browser import CHROMIUM, LAUNCH_ARGS, SCREENSHOTS, WAIT_MS
 from web_helpers import PASSWORD
 
 __all__ = ["incident_desk"]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is missing: run scripts/install-tools.sh")
-    with playwright_api.sync_playwright() as play:
-        launched = play.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _console(problems: list[str]) -> Any:
