@@ -58,6 +58,7 @@ bench: $(DEV_STAMP) tools
 	$(PY) bench/desk.py
 	$(PY) bench/backup.py
 	$(PY) bench/publish.py
+	$(PY) bench/web.py
 
 # Coverage-guided fuzzing (atheris/libFuzzer) of every parser an attacker reaches, each
 # target for FUZZ_SECONDS (FUZZ_TARGETS to choose some). The corpus in fuzz/corpus/ grows

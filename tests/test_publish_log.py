@@ -20,7 +20,13 @@ from sijil.errors import PublicationError
 from sijil.ledger import merkle
 from sijil.publish import signed_note, tlog
 from sijil.publish.keys import PublicationKey
-from sijil.publish.signing import log_root, sign_checkpoint, write_log
+from sijil.publish.signing import (
+    log_entries_to_write,
+    log_root,
+    sign_checkpoint,
+    write_log,
+    write_log_from_hashes,
+)
 
 # golang.org/x/mod/sumdb/note: the example in the package documentation and tests
 PETER_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
@@ -211,6 +217,49 @@ def test_incremental_writes_equal_one_write_and_prove_every_step(
     proof = tlog.TileReader(grown, size).inclusion_proof(index)
     root = log_root(merkle.leaf_hashes(entries))
     assert merkle.verify_inclusion(merkle.leaf_hash(entries[index]), index, size, proof, root)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(1, 700), min_size=1, max_size=4))
+def test_writing_from_leaf_hashes_gives_the_same_tiles_as_from_entries(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[int]
+) -> None:
+    # Given a log grown in several steps from its entries, and again from its leaf hashes
+    # with only the entries of the data tiles each step writes
+    sizes = sorted(set(steps))
+    base = tmp_path_factory.mktemp("log")
+    entries = [f"post {i}".encode() * (i % 5 + 1) for i in range(sizes[-1])]
+    hashes = merkle.leaf_hashes(entries)
+    key = PublicationKey.generate()
+    previous = 0
+    for size in sizes:
+        note = sign_checkpoint(key, key.origin, size, log_root(hashes[:size]))
+        write_log(base / "entries", entries[:size], note, previous_size=previous)
+        shown = {i: entries[i] for i in log_entries_to_write(previous, size)}
+        write_log_from_hashes(base / "hashes", hashes[:size], shown, note, previous_size=previous)
+        previous = size
+    # Then both folders hold the same files, byte for byte
+    by_entries, by_hashes = base / "entries", base / "hashes"
+    assert _files(by_entries) == _files(by_hashes)
+    for name in _files(by_entries):
+        assert (by_hashes / name).read_bytes() == (by_entries / name).read_bytes(), name
+
+
+def test_writing_from_leaf_hashes_refuses_a_body_that_is_not_its_leaf(tmp_path: Path) -> None:
+    # Given a log of 300 entries and its checkpoint
+    key = PublicationKey.generate()
+    entries = [f"post {i}".encode() for i in range(300)]
+    hashes = merkle.leaf_hashes(entries)
+    note = sign_checkpoint(key, key.origin, 300, log_root(hashes))
+    shown = {i: entries[i] for i in log_entries_to_write(0, 300)}
+    # When a body of a new data tile is not the one its leaf hash is of, or is missing
+    with pytest.raises(PublicationError, match="leaf hash"):
+        write_log_from_hashes(tmp_path / "log", hashes, {**shown, 299: b"other"}, note)
+    del shown[256]
+    with pytest.raises(PublicationError, match="missing"):
+        write_log_from_hashes(tmp_path / "log", hashes, shown, note)
+    # Then nothing was written
+    assert not (tmp_path / "log").exists()
 
 
 def test_growing_writes_only_the_changed_tiles(

@@ -83,6 +83,17 @@ SAMPLE_PATH |= {
 }
 POST_ONLY |= {"incident_attribute", "incident_translate", "assessment_review"}
 
+# security keys: each user their own; a key at the second-factor step (test_desk_security_keys.py)
+SAMPLE_PATH |= {
+    "keys": "/keys",
+    "key_options": "/keys/options",
+    "key_add": "/keys/add",
+    "key_remove": "/keys/1/remove",
+    "key_login_options": "/login/key/options",
+    "key_login": "/login/key",
+}
+POST_ONLY |= {"key_options", "key_add", "key_remove", "key_login_options", "key_login"}
+
 
 def test_every_route_has_a_row_in_the_access_table(make_web: Callable[..., WebDesk]) -> None:
     web = make_web()

@@ -9,7 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from incident_web_helpers import IncidentDesk, incident_desk, post
+from sijil.desk.claims import add_claim
+from sijil.desk.sources import add_source
 from sijil.desk.users import set_solo
+from sijil.desk.verdicts import propose_verdict
 from sijil.store import Assessment, AssessmentReview, CasualtyRow
 
 __all__ = ["incident_desk"]
@@ -203,3 +206,47 @@ def test_an_earlier_assessment_fills_the_form_to_be_proposed_again(
         incident_desk.web.session_for("nour").get(f"/incidents/{code}/assess?from=999").status_code
         == 404
     )
+
+
+def _verdict_by(desk: IncidentDesk, author: str) -> tuple[str, str]:
+    """An outlet's claim and a verdict on it proposed by ``author``: (claim, verdict)."""
+    with desk.store() as store, store.session(write=True) as session:
+        add_source(session, "outlet", "sana", name_ar="سانا", by="dima")
+        claim = add_claim(session, source="sana", title="Shelling kills six in the market",
+                          by="dima")  # fmt: skip
+        verdict = propose_verdict(session, f"C-{claim.id}", rating="false",
+                                  summary_ar="لم يُقتل أحد", summary_en="Nobody was killed.",
+                                  by=author)  # fmt: skip
+        return f"C-{claim.id}", f"V-{verdict.id}"
+
+
+def test_the_queue_lists_verdicts_with_a_link_to_their_claim_never_your_own(
+    incident_desk: IncidentDesk,
+) -> None:
+    # Given huda (reviewer and editor) proposed a verdict on a claim
+    claim, verdict = _verdict_by(incident_desk, "huda")
+    # When rami, another reviewer, opens the queue
+    rami = incident_desk.web.session_for("rami")
+    queue = rami.get("/review")
+    # Then the verdict is there, rated, with a link to the claim page that holds the form
+    assert queue.status_code == 200 and 'lang="ar"' in queue.text
+    assert f'href="/claims/{claim}#verdicts"><bdi>{verdict}</bdi>' in queue.text
+    assert "أحكام على الادعاءات" in queue.text and "<bdi>huda</bdi>" in queue.text
+    assert f'name="verdict" value="{verdict}"' in rami.get(f"/claims/{claim}").text
+    # and huda's own queue never holds it
+    own = incident_desk.web.session_for("huda").get("/review")
+    assert verdict not in own.text and "لا حكم بانتظار المراجعة." in own.text
+    # When rami approves it from the claim page, it leaves the queue
+    done = post(rami, f"/claims/{claim}/review",
+                {"verdict": verdict, "decision": "approve", "comment": ""},
+                csrf_page=f"/claims/{claim}")  # fmt: skip
+    assert done.status_code == 303
+    assert verdict not in rami.get("/review").text
+
+
+def test_a_solo_desk_shows_your_own_verdict_marked(incident_desk: IncidentDesk) -> None:
+    _, verdict = _verdict_by(incident_desk, "huda")
+    with incident_desk.store() as store, store.session(write=True) as session:
+        set_solo(session)
+    queue = incident_desk.web.session_for("huda").get("/review")
+    assert f"<bdi>{verdict}</bdi>" in queue.text and "عملك (مكتب فردي)" in queue.text

@@ -18,7 +18,10 @@ from PIL import Image
 from sqlalchemy import select
 
 from conftest import PASSPHRASE, RelayHandle, desk_with_evidence
+from sijil.desk.claims import add_claim
+from sijil.desk.incidents import create_incident
 from sijil.desk.revocation import revoke
+from sijil.desk.sources import add_source
 from sijil.store import ActivityEntry, Attachment, RelayReply
 from sijil.store.models_desk import Role
 from web_helpers import WebDesk, csrf_of
@@ -214,3 +217,53 @@ def test_replies_are_refused_without_a_relay_and_for_viewers_and_bad_text(
     csrf = csrf_of(sami.get("/incidents").text)
     refused = sami.post(f"/reports/{report_id}/reply", data={"csrf": csrf, "text": "hi"})
     assert refused.status_code == 403
+
+
+def test_an_incident_is_assigned_from_its_page_and_waits_for_lina(
+    make_work_web: Callable[..., WebDesk],
+) -> None:
+    web = make_work_web()
+    with web.desk.home.open_store() as store, store.session(write=True) as session:
+        code = create_incident(session, title_ar="قصف السوق", title_en="Market shelling",
+                               incident_type="shelling",
+                               start=datetime(2017, 6, 6, 4, 30, tzinfo=UTC),
+                               at="35.95,39.01", by="dima").code  # fmt: skip
+    dima = web.session_for("dima")
+    page = dima.get(f"/incidents/{code}")
+    # the incident page carries the assignment form for the people who work on incidents
+    assert page.status_code == 200 and 'action="/assign"' in page.text
+    assert 'name="kind" value="incident"' in page.text and '<option value="lina"' in page.text
+    assert 'action="/assign"' not in web.session_for("sami").get(f"/incidents/{code}").text
+    number = re.search(r'name="id" value="(\d+)"', page.text)
+    assert number
+    # When dima assigns it to lina, she is sent back to the incident page
+    assigned = dima.post("/assign", data={"csrf": csrf_of(page.text), "kind": "incident",
+                                          "id": number.group(1), "to": "lina"})  # fmt: skip
+    assert assigned.status_code == 303 and assigned.headers["location"] == f"/incidents/{code}"
+    assert '<option value="lina" selected>' in dima.get(f"/incidents/{code}").text
+    # Then it waits for lina, with a link to the incident
+    mine = web.session_for("lina").get("/mine")
+    assert mine.status_code == 200 and f'href="/incidents/{code}"' in mine.text
+    assert "قصف السوق" in mine.text
+    # and an incident that does not exist cannot be assigned
+    missing = dima.post("/assign", data={"csrf": csrf_of(page.text), "kind": "incident",
+                                         "id": "999999", "to": "lina"})  # fmt: skip
+    assert missing.status_code == 404 and 'lang="ar"' in missing.text
+
+
+def test_search_hits_link_to_incident_and_claim_pages(
+    make_work_web: Callable[..., WebDesk],
+) -> None:
+    web = make_work_web()
+    with web.desk.home.open_store() as store, store.session(write=True) as session:
+        code = create_incident(session, title_ar="قصف المخبز", title_en="Bakery shelling",
+                               incident_type="shelling",
+                               start=datetime(2017, 6, 6, 4, 30, tzinfo=UTC),
+                               at="35.95,39.01", by="dima").code  # fmt: skip
+        add_source(session, "outlet", "sana", name_ar="سانا", by="dima")
+        claim = add_claim(session, source="sana", title="Bakery shelled at dawn", by="dima")
+    for name in ("dima", "sami"):  # a viewer's search finds incidents and claims too
+        found = web.session_for(name).get("/search", params={"q": "bakery"})
+        assert found.status_code == 200
+        assert f'href="/incidents/{code}"><bdi>{code}</bdi></a>' in found.text
+        assert f'href="/claims/C-{claim.id}"><bdi>C-{claim.id}</bdi></a>' in found.text

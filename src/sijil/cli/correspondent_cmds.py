@@ -10,6 +10,9 @@ import click
 from sijil.cli.desk_shared import ACTING, desk_session
 from sijil.cli.display import terminal_safe
 from sijil.cli.options import DB, DESK_HOME
+from sijil.cli.passphrase import read_passphrase
+from sijil.cli.relay_client_cmds import PROXY
+from sijil.cli.relay_token_cmds import rotate_relay_token
 from sijil.desk.revocation import clear_for_publication, revoke
 from sijil.errors import DeskError
 
@@ -38,10 +41,28 @@ def correspondent() -> None:
 @click.argument("name")
 @click.option("--since", required=True, help="From when the key may be in other hands (ISO 8601).")
 @click.option("--reason", required=True, help="Why, for the next editor (kept at the desk only).")
+@click.option(
+    "--rotate-relay-token",
+    "rotate_token",
+    is_flag=True,
+    help="Also make a new relay token and send it to every other correspondent (--relay).",
+)
+@click.option("--relay", default=None, help="The relay for --rotate-relay-token's replies.")
+@PROXY
 def revoke_cmd(
-    home: Path, db_url: str | None, acting: str | None, name: str, since: str, reason: str
+    home: Path,
+    db_url: str | None,
+    acting: str | None,
+    name: str,
+    since: str,
+    reason: str,
+    rotate_token: bool,
+    relay: str | None,
+    proxy: str | None,
 ) -> None:
     """Mark everything NAME's key signed or sent from --since on as possibly coerced."""
+    if rotate_token and not relay:
+        raise click.UsageError("--rotate-relay-token needs --relay (where to leave the replies)")
     when = _when(since)
     with desk_session(home, db_url, write=True) as session:
         revocation, marked = revoke(session, name, since=when, reason=reason, by=acting)
@@ -49,6 +70,15 @@ def revoke_cmd(
     click.echo(f"revoked {terminal_safe(name)}'s key from {when.isoformat()} (revocation {number})")
     click.echo(f"{marked} report(s) marked possibly coerced; replies to this mailbox stop")
     click.echo("Their envelopes are still received and kept, and marked as they arrive.")
+    if rotate_token and relay:
+        rotate_relay_token(
+            home, db_url, relay, proxy, passphrase=read_passphrase("the desk key")
+        )
+    else:
+        click.echo(
+            "Their device holds the network's relay token: rotate it "
+            "(sijil desk relay-token rotate --relay URL, or --rotate-relay-token here)."
+        )
 
 
 @correspondent.command(name="clear")

@@ -107,12 +107,24 @@ def invite(home: Path, db_url: str | None, name: str, out: Path, relays: tuple[s
         raise click.BadParameter(
             "1-64 letters, digits, spaces, '.', '_' or '-'", param_hint="--name"
         )
+    from sijil.desk.relay_token import ensure_token
+
     desk_home = desk_at(home, db_url)
-    with open_desk_store(desk_home) as store:
-        made = desk_home.invite(store, codename=name, relays=relays)
+    # the invite carries the network's relay token, kept encrypted under the desk's key
+    identity = desk_home.unlock(read_passphrase("the desk key"))
+    tokens, token_file = ensure_token(desk_home, identity)
+    with open_desk_store(desk_home, identity) as store:
+        made = desk_home.invite(
+            store, codename=name, relays=relays, relay_token=tokens.current
+        )
     atomic_write(out, made.to_bytes(), mode=0o600)
     click.echo(f"Invite for {name!r} written to {out}")
     click.echo("Carry it by hand. Whoever holds it can enrol as this correspondent once.")
+    if token_file is not None:
+        click.echo(
+            f"The network's relay token was made now: install {token_file} on the relay "
+            "as `sijil relay serve --token-file FILE` (it holds digests only)."
+        )
 
 
 def outcome_printer(*, verbose: bool, name: bool = True) -> Callable[[ImportOutcome], None]:
@@ -250,6 +262,11 @@ def export_age(home: Path, out: Path) -> None:
         f"# public key: {age_recipient_string(identity.age.public_key())}\n"
         f"{age_identity_string(identity.age)}\n"
     )
+    for retired in identity.retired:  # envelopes sealed before a key rotation
+        text += (
+            f"# retired key: {age_recipient_string(retired.age.public_key())}\n"
+            f"{age_identity_string(retired.age)}\n"
+        )
     atomic_write(out, text.encode("ascii"), mode=0o600)
     click.echo(f"age identity written to {out}")
 

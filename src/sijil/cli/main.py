@@ -23,11 +23,13 @@ from sijil.cli.desk_work_cmds import register_desk_work
 from sijil.cli.display import safe_text
 from sijil.cli.export_cmds import export
 from sijil.cli.field_cmds import field
+from sijil.cli.key_rotate_cmds import register_key_rotation
 from sijil.cli.media_cmds import media
 from sijil.cli.passphrase_cmds import register_passphrase
 from sijil.cli.publish_cmds import publish
 from sijil.cli.relay_client_cmds import inbox, pull, reply, send
 from sijil.cli.relay_cmds import relay
+from sijil.cli.relay_token_cmds import register_relay_token
 from sijil.cli.report_link_cmds import register_report_links
 from sijil.cli.scrub_cmds import scrub
 from sijil.cli.search_cmds import desk_search
@@ -69,7 +71,9 @@ register_report_links(desk)
 register_vault(desk)
 register_backup(desk)
 register_correspondents(desk)
+register_relay_token(desk)
 register_passphrase(desk, field)
+register_key_rotation()
 desk.add_command(desk_search)
 desk.add_command(migrate_encrypt)
 register_web(desk)

@@ -161,8 +161,6 @@ def backfill_cmd(home: Path, db_url: str | None) -> None:
         click.echo(f"report #{done.report_id} attachment {done.attachment_id}: {done.kind}{found}")
 
     with desk_home.open_store(identity) as store:
-        done = backfill(
-            store, desk_home.root, copy_to=vault.copy_to, staging=desk_home.staging, progress=show
-        )
+        done = backfill(store, desk_home.root, open_blob=vault.open_plain, progress=show)
     matched = sum(d.matches for d in done)
     click.echo(f"done: {len(done)} attachment(s) fingerprinted, {matched} match(es) recorded")

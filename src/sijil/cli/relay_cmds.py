@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sijil.relay.server import config as defaults
-from sijil.relay.server.config import RelayConfig, load_relay_tokens
+from sijil.relay.server.config import RelayConfig, load_relay_token_file
 
 __all__ = ["relay"]
 
@@ -104,6 +104,7 @@ def serve(
     """Serve the relay until interrupted. Logs hold no client address or User-Agent."""
     from sijil.relay.server.serve import serve as run
 
+    tokens = {} if token_file is None else load_relay_token_file(token_file)
     config = RelayConfig.from_desk_file(
         desk_key,
         spool=spool,
@@ -115,7 +116,8 @@ def serve(
         rate_burst=burst,
         idle_timeout_s=idle_timeout,
         spool_quota_bytes=quota_mb * MB or None,
-        relay_tokens=frozenset() if token_file is None else load_relay_tokens(token_file),
+        relay_tokens=frozenset(tokens),
+        relay_token_until={d: t for d, t in tokens.items() if t is not None},
     )
     click.echo(f"sijil relay: listening on port {port}; spool {spool}", err=True)
     run(config, host=host, port=port)

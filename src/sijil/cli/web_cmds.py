@@ -12,6 +12,7 @@ from sijil.cli.options import DB, DESK_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
 from sijil.cli.relay_client_cmds import PROXY
 from sijil.desk.accounts import ENROL_TTL, issue_enrolment
+from sijil.desk.key_ceremony import DEFAULT_RP_ID, RelyingParty
 from sijil.web.config import DEFAULT_HOST, DEFAULT_PORT
 
 __all__ = ["register_web"]
@@ -29,6 +30,17 @@ __all__ = ["register_web"]
 )
 @click.option("--relay", default=None, help="The relay that replies to correspondents go to.")
 @PROXY
+@click.option(
+    "--rp-id",
+    default=DEFAULT_RP_ID,
+    show_default=True,
+    help="The domain security keys are bound to: the name browsers reach the desk by (not an IP).",
+)
+@click.option(
+    "--rp-origin",
+    default=None,
+    help="The one origin security keys may sign for (default: any on --rp-id).",
+)
 def serve(
     home: Path,
     db_url: str | None,
@@ -37,6 +49,8 @@ def serve(
     secure_cookies: bool,
     relay: str | None,
     proxy: str | None,
+    rp_id: str,
+    rp_origin: str | None,
 ) -> None:
     """Serve the desk web app. The passphrase comes from SIJIL_PASSPHRASE or a prompt.
 
@@ -45,6 +59,7 @@ def serve(
     from sijil.web.config import WebConfig
     from sijil.web.serve import serve as run
 
+    RelyingParty(rp_id, rp_origin)  # an IP address is refused before the passphrase is asked
     desk_home = desk_at(home, db_url)
     desk_home.require()
     identity = desk_home.unlock(read_passphrase("the desk key"))
@@ -56,6 +71,8 @@ def serve(
         identity=identity,
         relay=relay,
         relay_proxy=proxy,
+        rp_id=rp_id,
+        rp_origin=rp_origin,
     )
     click.echo(f"sijil desk: serving on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     run(config, host=host, port=port)

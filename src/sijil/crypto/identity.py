@@ -27,6 +27,7 @@ __all__ = [
     "CorrespondentPublic",
     "DeskIdentity",
     "DeskPublic",
+    "RetiredDeskKey",
     "age_identity_string",
     "age_recipient_string",
     "b64",
@@ -149,11 +150,37 @@ def _new_vault_secret() -> bytes:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RetiredDeskKey:
+    """A desk key pair replaced by a rotation: kept (locked) to open envelopes sealed
+    to it and to sign the announcement of its successor, never to sign tree heads."""
+
+    age: X25519PrivateKey
+    sign: Ed25519PrivateKey
+
+    @property
+    def public(self) -> DeskPublic:
+        return DeskPublic(age=self.age.public_key(), sign=self.sign.public_key())
+
+
+# Retired keys a desk keeps at most: a few rotations a year for decades.
+MAX_RETIRED = 256
+
+
+@dataclass(frozen=True, kw_only=True)
 class DeskIdentity:
     age: X25519PrivateKey
     sign: Ed25519PrivateKey
     # root secret of the evidence vault (encryption and keyed blob names derive from it)
     vault: bytes = field(default_factory=_new_vault_secret, repr=False)
+    # keys replaced by rotations, newest first (sijil.desk.key_rotation)
+    retired: tuple[RetiredDeskKey, ...] = field(default=(), repr=False)
+    # a rotation wrote this key file and has not finished yet (ledger, desk.pub)
+    rotating: bool = False
+
+    @property
+    def age_keys(self) -> tuple[X25519PrivateKey, ...]:
+        """Every age key that may open an envelope: the current one first, then retired."""
+        return (self.age, *(r.age for r in self.retired))
 
     @classmethod
     def generate(cls) -> DeskIdentity:
@@ -169,6 +196,15 @@ class DeskIdentity:
             "sign": b64(_private_raw(self.sign)),
             "vault": b64(self.vault),
         }
+        if self.retired:  # a key file without retired keys stays as older sijil wrote it
+            secret["retired"] = json.dumps(
+                [
+                    {"age": b64(_private_raw(r.age)), "sign": b64(_private_raw(r.sign))}
+                    for r in self.retired
+                ]
+            )
+        if self.rotating:
+            secret["rotating"] = "1"
         return lock_secret("desk", secret, passphrase, kdf)
 
     @classmethod
@@ -178,7 +214,35 @@ class DeskIdentity:
             age=X25519PrivateKey.from_private_bytes(unb64(secret.get("age"), size=32)),
             sign=Ed25519PrivateKey.from_private_bytes(unb64(secret.get("sign"), size=32)),
             vault=unb64(secret.get("vault"), size=VAULT_SECRET_SIZE, what="vault key"),
+            retired=_retired(secret.get("retired")),
+            rotating=secret.get("rotating") == "1",
         )
+
+
+def _retired(text: str | None) -> tuple[RetiredDeskKey, ...]:
+    if text is None:
+        return ()
+    try:
+        items: Any = json.loads(text)
+    except ValueError as exc:
+        raise KeyFileError("key file is damaged: its retired keys do not parse") from exc
+    if not isinstance(items, list) or len(items) > MAX_RETIRED:
+        raise KeyFileError("key file is damaged: its retired keys do not parse")
+    retired = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise KeyFileError("key file is damaged: a retired key does not parse")
+        retired.append(
+            RetiredDeskKey(
+                age=X25519PrivateKey.from_private_bytes(
+                    unb64(item.get("age"), size=32, what="a retired age key")
+                ),
+                sign=Ed25519PrivateKey.from_private_bytes(
+                    unb64(item.get("sign"), size=32, what="a retired signing key")
+                ),
+            )
+        )
+    return tuple(retired)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,6 +48,7 @@ __all__ = [
     "Enrolment",
     "finish_enrolment",
     "issue_enrolment",
+    "record_failure",
     "second_factor",
     "set_language",
     "sign_in",
@@ -213,7 +214,10 @@ def finish_enrolment(
     raise failed  # after the commit, so the failure stays in the log
 
 
-def _fail(session: Session, credential: WebCredential | None, now: datetime, clock: Clock) -> None:
+def record_failure(
+    session: Session, credential: WebCredential | None, now: datetime, clock: Clock
+) -> None:
+    """Count a failed sign-in (password, code or security key) and lock after too many."""
     if credential is not None:
         credential.failed_logins += 1
         over = credential.failed_logins - FREE_FAILURES
@@ -241,7 +245,7 @@ def sign_in(store: Store, name: str, password: str, *, clock: Clock = utcnow) ->
                 good = False
             if good and stored is not None and user is not None:
                 return start_session(session, user, stage=SECOND, now=now)
-            _fail(session, credential, now, clock)
+            record_failure(session, credential, now, clock)
             refusal = _refuse("credentials")
     raise refusal
 
@@ -283,7 +287,7 @@ def second_factor(store: Store, token: str, code: str, *, clock: Clock = utcnow)
                 factor = "totp" if recovery is None else "recovery"
                 log_activity(session, user_id=user.id, action="login", obj=factor, clock=clock)
                 return start_session(session, user, stage=FULL, now=now)
-            _fail(session, credential, now, clock)
+            record_failure(session, credential, now, clock)
             refusal = _refuse("credentials")
     raise refusal
 

@@ -58,6 +58,8 @@ ACTIONS = frozenset(
         "user.roles",
         "user.removed",
         "reply.sent",
+        "key.added",
+        "key.removed",
     }
 )
 #: An object is a short reference (``report:12``, ``user:3``, ``query:<digest>``).

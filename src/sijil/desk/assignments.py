@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from sijil.desk.custody import Clock, begin_change, record, utcnow
 from sijil.desk.users import get_user, require_user, roles_of, user_name
@@ -28,6 +28,7 @@ __all__ = [
     "WaitingItem",
     "assign",
     "assignee_of",
+    "incident_code",
     "possible_assignees",
     "unassign",
     "waiting_for",
@@ -125,9 +126,20 @@ def assignee_of(session: Session, kind: AssignmentKind, object_id: int) -> str |
     return None if current is None else user_name(session, current.user_id)
 
 
+def incident_code(session: Session, incident_id: int) -> str:
+    """The public code of incident ``incident_id`` (where its assignment form sends one back)."""
+    found = session.get(Incident, incident_id)
+    if found is None:
+        raise UnknownCode(f"no incident #{incident_id}")
+    return found.code
+
+
 def possible_assignees(session: Session) -> list[str]:
     """The names of the users who may be assigned work, by name."""
-    users = session.scalars(select(DeskUser).order_by(DeskUser.name))
+    # the roles in one query, not one per user: the report page asks on every view
+    users = session.scalars(
+        select(DeskUser).options(selectinload(DeskUser.roles)).order_by(DeskUser.name)
+    )
     return [u.name for u in users if roles_of(u) & set(ASSIGNERS)]
 
 

@@ -142,7 +142,19 @@ class DeskHome:
     def unlock(self, passphrase: str) -> DeskIdentity:
         self.require()
         identity = DeskIdentity.unlock(self.key_file.read_bytes(), passphrase)
-        if identity.public.fingerprint != self.public().fingerprint:
+        published = self.public().fingerprint
+        if identity.rotating and identity.retired:
+            # a rotation was interrupted: desk.pub may still be the old key's. Finish it
+            # (ledger handover, desk.pub, key file) before anything uses the keys.
+            if published not in (
+                identity.public.fingerprint,
+                identity.retired[0].public.fingerprint,
+            ):
+                raise ConfigError("desk.key and desk.pub belong to different desks")
+            from sijil.desk.key_rotation import finish_rotation  # it imports DeskHome
+
+            return finish_rotation(self, identity, passphrase)
+        if identity.public.fingerprint != published:
             raise ConfigError("desk.key and desk.pub belong to different desks")
         return identity
 
@@ -181,13 +193,20 @@ class DeskHome:
         codename: str,
         relay: str | None = None,
         relays: tuple[str, ...] = (),
+        relay_token: str | None = None,
     ) -> Invite:
         """Register a codename and return its invite; the token itself is not stored.
 
-        ``relays``: every address to try, in order (``relay`` alone: just that one)."""
+        ``relays``: every address to try, in order (``relay`` alone: just that one);
+        ``relay_token``: the network's relay token (sijil.desk.relay_token)."""
         token = secrets.token_hex(32)
         invite = Invite(
-            codename=codename, desk=self.public(), token=token, relay=relay, relays=relays
+            codename=codename,
+            desk=self.public(),
+            token=token,
+            relay=relay,
+            relays=relays,
+            relay_token=relay_token,
         )
         with store.session(write=True) as session:
             taken = session.scalar(select(Correspondent.id).filter_by(codename=codename))

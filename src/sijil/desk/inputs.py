@@ -125,8 +125,9 @@ def _unread(path: Path, status: ImportStatus, what: str) -> ImportOutcome:
 def own_staging(root: Path) -> Path:
     """A staging folder for this process; leftovers of killed imports are removed first.
 
-    Staging briefly holds decrypted attachments. A kill -9 leaves them behind, and
-    docs/security.md promises plaintext exists only while an envelope is opened, so
+    Staging holds sealed envelopes (ciphertext) while they are taken; attachments
+    never pass through it (they stream into the encrypted vault). An older version
+    left decrypted attachments here after a kill -9, so every ``.open-`` file and
     every folder whose process is gone is deleted before new work starts.
     """
     root.mkdir(parents=True, exist_ok=True, mode=0o700)

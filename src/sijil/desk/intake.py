@@ -20,18 +20,27 @@ The error boundary (:mod:`sijil.desk.boundary`):
   input is neither quarantined nor registered: a full disk is not hostile input.
 
 Fault points (``home.faults``, see :mod:`sijil.faults`): ``intake.open`` right
-before an envelope is opened, ``intake.register`` before it is registered,
-``intake.quarantine`` before an input is kept in quarantine.
+before an envelope is opened, ``intake.attachment`` after each block of an
+attachment reached its pending vault blob, ``intake.register`` before it is
+registered, ``intake.quarantine`` before an input is kept in quarantine.
+
+No plaintext reaches the disk: attachments go from the age stream straight into
+the vault's encrypted writer (:class:`KeptAttachments`), committed only once the
+whole envelope verified, and fingerprints read them back from the vault.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import BinaryIO
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.boundary import aborted, input_name, machine_failure
@@ -49,20 +58,23 @@ from sijil.desk.register import register_report
 from sijil.desk.rekey import registration_alerts
 from sijil.desk.shard_pool import rebuild_pending, take_text
 from sijil.envelope.age import INTRO
-from sijil.envelope.sealing import OpenedEnvelope, open_envelope
+from sijil.envelope.manifest import AttachmentEntry
+from sijil.envelope.sealing import AttachmentSink, OpenedEnvelope, open_envelope
 from sijil.errors import (
     AlreadyRegistered,
     EnvelopeError,
     InputRefused,
     IntakeAborted,
     KeyFileError,
+    NotForThisRecipient,
     StoreError,
 )
+from sijil.faults import FaultHook
 from sijil.fsutil import open_regular, sha256_file
 from sijil.ledger import log as ledger_log
 from sijil.ledger.heads import head_due, issue_head
 from sijil.store import Envelope, Store, utcnow
-from sijil.vault import BlobRef, Vault
+from sijil.vault import BlobRef, BlobWriter, Vault
 
 __all__ = [
     "ImportOutcome",
@@ -80,6 +92,20 @@ MAX_TEXT_FILE_BYTES = 32 << 20
 # An envelope carries at most the manifest's attachment limit; anything larger than
 # this is not one a person carried, and reading it would only fill the staging disk.
 MAX_INPUT_BYTES = 256 << 30
+
+
+def _open_with_any_key(
+    handle: BinaryIO, keys: tuple[X25519PrivateKey, ...], *, sink: AttachmentSink
+) -> OpenedEnvelope:
+    """Open with the desk's current age key, else each retired one (after a key rotation,
+    correspondents seal to the old key until they hear of the new one). A wrong key is
+    refused in the age header, before any attachment reaches ``sink``."""
+    for key in keys[:-1]:
+        try:
+            return open_envelope(handle, identity=key, sink=sink)
+        except NotForThisRecipient:
+            handle.seek(0)
+    return open_envelope(handle, identity=keys[-1], sink=sink)
 
 
 @dataclass
@@ -214,11 +240,29 @@ class Intake:
                 )
             )
             return
+        # attachments stream from the age layer into pending vault blobs: no plaintext
+        # is ever written; what is not committed is dropped, whatever happens
+        kept = KeptAttachments(self.vault, self.home.faults)
+        try:
+            self._open_and_register(path, kept, envelope_id, source, channel, releasing)
+        finally:
+            kept.abort()
+
+    def _open_and_register(
+        self,
+        path: Path,
+        kept: KeptAttachments,
+        envelope_id: str,
+        source: str,
+        channel: str,
+        releasing: bool,
+    ) -> None:
         try:
             self.home.faults("intake.open")
             with open_regular(path, max_bytes=MAX_INPUT_BYTES) as handle:
-                opened = open_envelope(handle, identity=self.identity.age, staging=self.staging)
+                opened = _open_with_any_key(handle, self.identity.age_keys, sink=kept.begin)
         except Exception as exc:
+            kept.abort()
             if machine_failure(exc):
                 raise
             expected = isinstance(exc, EnvelopeError | KeyFileError)
@@ -232,16 +276,12 @@ class Intake:
                 channel=channel,
             )
             return
-        try:
-            self._register(opened, path, envelope_id, source, channel, releasing)
-        finally:
-            # the vault holds them now (encrypted); plaintext must not stay in staging
-            for item in opened.attachments:
-                item.path.unlink(missing_ok=True)
+        self._register(opened, kept, path, envelope_id, source, channel, releasing)
 
     def _register(
         self,
         opened: OpenedEnvelope,
+        kept: KeptAttachments,
         path: Path,
         envelope_id: str,
         source: str,
@@ -249,7 +289,7 @@ class Intake:
         releasing: bool,
     ) -> None:
         original = self.keep_original(path, envelope_id)
-        kept = self.keep_files(opened)
+        blobs = kept.commit()
         try:
             self.home.faults("intake.register")
             report_id, codename = register_report(
@@ -260,7 +300,7 @@ class Intake:
                 channel=channel,
                 vault_path=f"sha256/{envelope_id}",
                 original=original,
-                files=kept,
+                files=blobs,
                 faults=self.home.faults,
                 release=releasing,
             )
@@ -289,9 +329,12 @@ class Intake:
                 channel=channel,
             )
             return
-        # derived facts from the plaintext before it goes; never raises
+        # derived facts, read back from the vault (decrypted in memory); never raises
         matches = fingerprint_report(
-            self.store, self.home.root, report_id, [i.path for i in opened.attachments]
+            self.store,
+            self.home.root,
+            report_id,
+            [partial(self.vault.open_plain, i.entry.sha256) for i in opened.attachments],
         )
         files = len(opened.attachments)
         with self.store.session() as session:  # duress, revoked key, rekey (sijil.desk.rekey)
@@ -313,12 +356,37 @@ class Intake:
         """The sealed envelope, byte for byte, into the vault (immutable)."""
         return self.vault.put_file(path, expected_sha256=envelope_id)
 
-    def keep_files(self, opened: OpenedEnvelope) -> list[BlobRef]:
-        """Each opened attachment into the vault, as its own blob."""
-        return [
-            self.vault.put_file(item.path, expected_sha256=item.entry.sha256)
-            for item in opened.attachments
-        ]
+
+class KeptAttachments:
+    """An envelope's attachments as pending vault blobs, written while the age stream is read.
+
+    Fault point ``intake.attachment``: after each block of an attachment reached
+    its pending blob (the kill -9 trials stop there, mid-attachment).
+    """
+
+    def __init__(self, vault: Vault, faults: FaultHook) -> None:
+        self.vault = vault
+        self.faults = faults
+        self.writers: list[BlobWriter] = []
+
+    def begin(self, entry: AttachmentEntry) -> Callable[[bytes], object]:
+        writer = self.vault.writer(expected_sha256=entry.sha256)
+        self.writers.append(writer)
+
+        def write(block: bytes) -> None:
+            writer.write(block)
+            self.faults("intake.attachment")
+
+        return write
+
+    def commit(self) -> list[BlobRef]:
+        """Every attachment into the vault, as its own blob (after the envelope verified)."""
+        return [writer.commit() for writer in self.writers]
+
+    def abort(self) -> None:
+        """Drop every pending blob not committed yet."""
+        for writer in self.writers:
+            writer.abort()
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import select
 
@@ -37,8 +38,17 @@ def send_reply(
     text: str,
     proxy: str | None = None,
     clock: Callable[[], float] = time.time,
+    sign_with: Ed25519PrivateKey | None = None,
+    request_key: Ed25519PrivateKey | None = None,
+    relay_token: str | None = None,
 ) -> SentReply:
-    """Seal ``text`` to the correspondent's reply key and post it to their mailbox."""
+    """Seal ``text`` to the correspondent's reply key and post it to their mailbox.
+
+    ``sign_with``: sign the reply with this key instead of the desk's current one (a key
+    rotation's announcement is signed by the retired key the correspondent trusts);
+    ``request_key``: sign the request to the relay with it (a relay not yet given the
+    new desk.pub knows only the retired key); ``relay_token``: the network's new relay
+    token, signed and sealed with the reply (sijil.desk.relay_token); never in ``text``."""
     with store.session() as session:
         who = session.scalar(select(Correspondent).filter_by(codename=codename))
         if who is None:
@@ -50,12 +60,15 @@ def send_reply(
             raise DeskError(f"replies to {codename!r} have stopped: their key is revoked")
         correspondent_id, reply_key = who.id, who.reply_key
     to = X25519PublicKey.from_public_bytes(unb64(reply_key, size=32, what="reply key"))
-    sealed = seal_reply(text, desk_sign=identity.sign, to=to)
+    sealed = seal_reply(
+        text, desk_sign=sign_with or identity.sign, to=to, relay_token=relay_token
+    )
     box = mailbox_id(to)
     with RelayClient(relay, proxy=proxy) as client:
         url = f"v1/desk/mailboxes/{box}"
         path = client.path_of(client.url(url))
-        headers = sign_request(identity.sign, method="POST", path=path, body=sealed, now=clock())
+        signer = request_key or identity.sign
+        headers = sign_request(signer, method="POST", path=path, body=sealed, now=clock())
         headers["Content-Type"] = "application/octet-stream"
         client.request("POST", url, headers=headers, content=sealed, ok=(201,))
     digest = hashlib.sha256(sealed).hexdigest()

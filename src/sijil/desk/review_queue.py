@@ -1,9 +1,10 @@
-"""What waits for a second person: assessments nobody has reviewed yet.
+"""What waits for a second person: assessments and verdicts nobody has reviewed yet.
 
 A reviewer's queue never holds their own work (they cannot review it), except
 in a solo desk, where the one person confirms their own and the approval is
 marked as not independent (sijil.desk.assessments). ``assessment_page`` is one
-assessment with its incident, for the page where it is reviewed.
+assessment with its incident, for the page where it is reviewed. Verdicts
+(sijil.desk.verdicts) follow the same rules and are reviewed on their claim's page.
 """
 
 from __future__ import annotations
@@ -16,12 +17,30 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sijil.desk.assessments import assessment_dict, get_assessment
+from sijil.desk.claims import claim_token
 from sijil.desk.codes import assessment_token
 from sijil.desk.users import is_solo
+from sijil.desk.verdicts import verdict_token
 from sijil.errors import UnknownCode
-from sijil.store import Assessment, AssessmentReview, DeskUser, Incident
+from sijil.store import (
+    Assessment,
+    AssessmentReview,
+    Claim,
+    ClaimVerdict,
+    DeskUser,
+    Incident,
+    VerdictReview,
+)
 
-__all__ = ["QUEUE_LIMIT", "AssessmentPage", "QueueItem", "assessment_page", "review_queue"]
+__all__ = [
+    "QUEUE_LIMIT",
+    "AssessmentPage",
+    "QueueItem",
+    "VerdictItem",
+    "assessment_page",
+    "review_queue",
+    "verdict_queue",
+]
 
 #: The queue shows the oldest waiting work first, this many at most.
 QUEUE_LIMIT = 200
@@ -72,6 +91,49 @@ def review_queue(session: Session, user_id: int, *, limit: int = QUEUE_LIMIT) ->
             superseded=(incident.current_assessment_id or 0) > assessment.id,
         )
         for assessment, incident, author in session.execute(query)
+    ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerdictItem:
+    verdict_id: int
+    token: str
+    claim: str  # the claim's token, ``C-3``: its page holds the review form
+    claim_title: str
+    claim_lang: str
+    rating: str
+    author: str
+    created_at: datetime
+    own: bool  # only ever true in a solo desk
+
+
+def verdict_queue(session: Session, user_id: int, *, limit: int = QUEUE_LIMIT) -> list[VerdictItem]:
+    """Unreviewed verdicts ``user_id`` may review (never their own but in a solo desk),
+    oldest first."""
+    query = (
+        select(ClaimVerdict, Claim, DeskUser.name)
+        .join(Claim, ClaimVerdict.claim_id == Claim.id)
+        .join(DeskUser, ClaimVerdict.author_id == DeskUser.id)
+        .outerjoin(VerdictReview, VerdictReview.verdict_id == ClaimVerdict.id)
+        .where(VerdictReview.id.is_(None))
+        .order_by(ClaimVerdict.created_at, ClaimVerdict.id)
+        .limit(limit)
+    )
+    if not is_solo(session):
+        query = query.where(ClaimVerdict.author_id != user_id)
+    return [
+        VerdictItem(
+            verdict_id=verdict.id,
+            token=verdict_token(verdict.id),
+            claim=claim_token(claim.id),
+            claim_title=claim.title,
+            claim_lang=claim.lang,
+            rating=verdict.rating,
+            author=author,
+            created_at=verdict.created_at,
+            own=verdict.author_id == user_id,
+        )
+        for verdict, claim, author in session.execute(query)
     ]
 
 

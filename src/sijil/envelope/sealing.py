@@ -50,6 +50,7 @@ from sijil.errors import (
 from sijil.fsutil import sha256_file
 
 __all__ = [
+    "AttachmentSink",
     "AttachmentSource",
     "Draft",
     "OpenedAttachment",
@@ -98,7 +99,17 @@ class Sealed:
 @dataclass(frozen=True, kw_only=True)
 class OpenedAttachment:
     entry: AttachmentEntry
-    path: Path  # a verified temporary file the caller moves into storage
+    # a verified temporary file the caller moves into storage (``staging``), or None
+    # when the attachment went to the caller's sink
+    path: Path | None = None
+
+
+AttachmentSink = Callable[[AttachmentEntry], Callable[[bytes], object]]
+"""Given an attachment's entry, the function its plaintext is written to, block by block.
+
+What the sink wrote is the caller's to keep or drop: :func:`open_envelope` returns
+only once every attachment verified against the signed manifest, and raises otherwise.
+"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -225,45 +236,45 @@ def _read_manifest(reader: AgeReader) -> tuple[Manifest, bytes, bytes, Ed25519Pu
     return manifest, manifest_bytes, signature, sender
 
 
-def open_envelope(src: Readable, *, identity: X25519PrivateKey, staging: Path) -> OpenedEnvelope:
-    """Decrypt, verify the signature and every attachment hash; files land in ``staging``.
+def open_envelope(
+    src: Readable,
+    *,
+    identity: X25519PrivateKey,
+    staging: Path | None = None,
+    sink: AttachmentSink | None = None,
+) -> OpenedEnvelope:
+    """Decrypt, verify the signature and every attachment hash, streaming each attachment.
 
-    Nothing is returned unless everything verified; on any error the temporary
-    files are removed and a typed EnvelopeError says what was wrong.
+    Each attachment goes, block by block (bounded memory), to ``sink`` (the desk
+    streams it into its encrypted vault, so no plaintext is written anywhere), or
+    else to a temporary file in ``staging``. Nothing is returned unless everything
+    verified; on any error the temporary files are removed (what a sink took is the
+    caller's to drop) and a typed EnvelopeError says what was wrong.
     """
+    if (staging is None) == (sink is None):
+        raise ValueError("open_envelope needs exactly one of staging and sink")
     reader = AgeReader(src, identity)
     manifest, manifest_bytes, signature, sender = _read_manifest(reader)
     opened: list[OpenedAttachment] = []
     try:
         for entry in manifest.attachments:
+            if sink is not None:
+                opened.append(OpenedAttachment(entry=entry))
+                _copy_attachment(reader, entry, sink(entry))
+                continue
             fd, name = tempfile.mkstemp(prefix=".open-", dir=staging)
             path = Path(name)
             opened.append(OpenedAttachment(entry=entry, path=path))
-            with os.fdopen(fd, "wb") as handle, BackgroundSha256() as h:
-                remaining = entry.size
-                while remaining:
-                    block = reader.read(min(IO_BLOCK, remaining))
-                    if not block:
-                        break
-                    h.update(block)
-                    handle.write(block)
-                    remaining -= len(block)
+            with os.fdopen(fd, "wb") as handle:
+                _copy_attachment(reader, entry, handle.write)
                 handle.flush()
                 os.fsync(handle.fileno())
-                digest = h.hexdigest()
-            if remaining:
-                raise MalformedEnvelope(
-                    f"attachment {entry.name!r} is shorter than its manifest says"
-                )
-            if digest != entry.sha256:
-                raise AttachmentHashMismatch(
-                    f"attachment {entry.name!r} does not match the hash in the signed manifest"
-                )
         if not reader.at_end():
             raise MalformedEnvelope("the envelope carries data after its last attachment")
     except BaseException:
         for item in opened:
-            item.path.unlink(missing_ok=True)
+            if item.path is not None:
+                item.path.unlink(missing_ok=True)
         raise
     return OpenedEnvelope(
         manifest=manifest,
@@ -272,3 +283,25 @@ def open_envelope(src: Readable, *, identity: X25519PrivateKey, staging: Path) -
         sender=sender,
         attachments=tuple(opened),
     )
+
+
+def _copy_attachment(
+    reader: AgeReader, entry: AttachmentEntry, write: Callable[[bytes], object]
+) -> None:
+    """Copy one attachment's bytes to ``write``, checking its size and hash."""
+    with BackgroundSha256() as h:
+        remaining = entry.size
+        while remaining:
+            block = reader.read(min(IO_BLOCK, remaining))
+            if not block:
+                break
+            h.update(block)
+            write(block)
+            remaining -= len(block)
+        digest = h.hexdigest()
+    if remaining:
+        raise MalformedEnvelope(f"attachment {entry.name!r} is shorter than its manifest says")
+    if digest != entry.sha256:
+        raise AttachmentHashMismatch(
+            f"attachment {entry.name!r} does not match the hash in the signed manifest"
+        )

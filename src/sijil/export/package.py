@@ -123,7 +123,8 @@ def _load_reports(store: Store, report_ids: list[int]) -> list[Report]:
 def _entries_for(
     store: Store, subjects: set[str], seqs: Iterable[int], export_seq: int
 ) -> dict[int, bytes]:
-    """The reports' entries (by envelope id, without envelope.opened), ``seqs`` and the export."""
+    """The reports' entries (by envelope id, without envelope.opened), ``seqs``, the export
+    and the key handovers (``key.rotated``)."""
     with store.session() as session:
         rows = session.execute(
             select(LedgerEntry.seq, LedgerEntry.body).where(
@@ -132,6 +133,9 @@ def _entries_for(
                     & (LedgerEntry.kind != EntryKind.ENVELOPE_OPENED)
                 )
                 | LedgerEntry.seq.in_([*seqs, export_seq])
+                # every key handover: an investigator who pinned an earlier desk key
+                # follows them to the key that signed this package's head
+                | (LedgerEntry.kind == EntryKind.KEY_ROTATED)
             )
         )
         return {int(seq): body.encode() for seq, body in rows}

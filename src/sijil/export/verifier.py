@@ -88,6 +88,20 @@ EXPORTED_FIELDS = (
 # The entry kinds read here (sijil.ledger.entries.EntryKind's values)
 _RECEIVED, _REGISTERED, _EXPORTED = "envelope.received", "item.registered", "exported"
 _USER_ACTION, _ASSESSMENT = "user.action", "assessment.changed"
+_KEY_ROTATED = "key.rotated"
+# A key handover (sijil.crypto.handover): the statement's fields, signed by the old
+# and the new key over HANDOVER_CONTEXT || its canonical JSON
+HANDOVER_FORMAT = "sijil-key-handover/1"
+HANDOVER_CONTEXT = b"sijil-key-handover/1\x00"
+HANDOVER_STATEMENT = (
+    "format",
+    "old_sign_key",
+    "new_sign_key",
+    "new_age_recipient",
+    "at",
+    "tree_size",
+    "root_hash",
+)
 # data.action of the desk's entries (sijil.desk.desk_records.Action's values)
 _CREATED, _EDITED, _LINKED = "incident.created", "incident.edited", "evidence.linked"
 _ATTRIBUTED, _PROPOSED = "incident.attributed", "assessment.proposed"
@@ -297,13 +311,14 @@ def _check_head(
 ) -> dict[str, Any]:
     doc = json.loads(files.read("data/ledger/tree-head.json"))
     body = doc["tree_head"].encode()
+    head: dict[str, Any] = json.loads(body)
+    # the key the head names signs it; whether you trust that key is decided after the
+    # entries are proven: yours, or one a key handover from yours leads to (_check_signer)
+    signer = Ed25519PublicKey.from_public_bytes(base64.b64decode(head["log_key"], validate=True))
     try:
-        key.verify(base64.b64decode(doc["signature"]), body)
+        signer.verify(base64.b64decode(doc["signature"]), body)
     except InvalidSignature:
         r.problems.append("tree head: the desk's signature does not verify (wrong key or altered)")
-    head: dict[str, Any] = json.loads(body)
-    if base64.b64decode(head["log_key"]) != key.public_bytes_raw():
-        r.problems.append("tree head: it names a different desk key")
     r.lines.append(f"tree head: {head['tree_size']} entries, signed {head['timestamp']}")
     tsr = files.get("data/ledger/tree-head.tsr")
     if tsr is not None:
@@ -366,6 +381,58 @@ def _check_entries(files: _Bag, head: dict[str, Any], r: VerifyReport) -> dict[i
         entries[seq] = entry
     r.lines.append(f"ledger: {len(entries)} entries, each proven in the signed tree head")
     return entries
+
+
+def _handover(entry: dict[str, Any]) -> tuple[bytes, bytes] | None:
+    """A ``key.rotated`` entry's (old key, new key) if both signatures verify, else None."""
+    data = entry["data"]
+    if not isinstance(data, dict) or data.get("format") != HANDOVER_FORMAT:
+        return None
+    if set(data) != {*HANDOVER_STATEMENT, "old_signature", "new_signature"}:
+        return None
+    if data["tree_size"] != entry["seq"]:
+        return None
+    message = HANDOVER_CONTEXT + _canonical({k: data[k] for k in HANDOVER_STATEMENT})
+    old = base64.b64decode(data["old_sign_key"], validate=True)
+    new = base64.b64decode(data["new_sign_key"], validate=True)
+    for raw, name in ((old, "old_signature"), (new, "new_signature")):
+        try:
+            Ed25519PublicKey.from_public_bytes(raw).verify(
+                base64.b64decode(data[name], validate=True), message
+            )
+        except InvalidSignature:
+            return None
+    return old, new
+
+
+def _check_signer(
+    entries: dict[int, dict[str, Any]], head: dict[str, Any], key: Ed25519PublicKey, r: VerifyReport
+) -> None:
+    """The head's key is yours, or the desk handed its log over from yours to it, in
+    proven ``key.rotated`` entries each signed by the key before and the key after."""
+    signer = base64.b64decode(head["log_key"], validate=True)
+    current = key.public_bytes_raw()
+    if signer == current:
+        return
+    steps = []
+    for seq in sorted(entries):
+        if entries[seq]["kind"] != _KEY_ROTATED:
+            continue
+        handed = _handover(entries[seq])
+        if handed is None:
+            r.problems.append(f"ledger entry #{seq}: a key handover whose signatures do not verify")
+            return
+        if handed[0] == current:
+            current = handed[1]
+            steps.append(seq)
+    if current != signer:
+        r.problems.append(
+            "tree head: it names a different desk key, and no key handover in the package "
+            "leads to it from yours"
+        )
+        return
+    shown = ", ".join(f"#{s}" for s in steps)
+    r.lines.append(f"tree head: signed by the desk's newer key, handed over from yours in {shown}")
 
 
 # Payload files that are not evidence items: the package's own bookkeeping.
@@ -687,6 +754,7 @@ def verify_package(
             _check_manifest(files, "tagmanifest-sha256.txt", tags, report)
             head = _check_head(files, key, root, openssl_timeout, report)
             entries = _check_entries(files, head, report)
+            _check_signer(entries, head, key, report)
             _check_items(files, entries, report)
     except (
         OSError,

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sijil.crypto.identity import CorrespondentIdentity, DeskPublic
+from sijil.crypto.handover import parse_handover
+from sijil.crypto.identity import CorrespondentIdentity, DeskPublic, parse_age_recipient, raw_public
 from sijil.crypto.kdf import KdfParams
 from sijil.envelope.age import AgeReader, AgeWriter
 from sijil.envelope.invite import Invite
 from sijil.envelope.manifest import SealMode
-from sijil.errors import ConfigError, KeyFileError, PassphraseError
+from sijil.errors import ConfigError, EnvelopeError, KeyFileError, PassphraseError
 from sijil.field.keyslots import SPARE_FILE, Slot, decoy_slot, duress_slot, open_slots
 from sijil.fsutil import atomic_write, fsync_dir
 
@@ -29,6 +30,7 @@ __all__ = ["FieldHome", "FieldSession"]
 
 KEY_FILE = "identity.key"
 OUTBOX = "outbox"
+DESK_KEYS_FILE = "desk-keys.sealed"  # key handovers the desk announced, age to our key
 INDEX_FILE = "index.sealed"  # age-encrypted too, named apart from the envelopes
 
 
@@ -79,6 +81,8 @@ class FieldHome:
             # every address, tried in order by 'field send' (spaces never occur in one)
             "relays": " ".join(invite.relays),
             "enrol_token": invite.token,
+            # the network's relay token (absent from older invites): 'field send' sends it
+            "relay_token": invite.relay_token or "",
         }
         spare = (
             decoy_slot(extra, kdf) if duress is None else duress_slot(identity, extra, duress, kdf)
@@ -116,7 +120,9 @@ def _wipe_outbox(home: FieldHome) -> None:
     if not home.outbox.is_dir():
         return
     for path in home.outbox.iterdir():
-        if path.name != INDEX_FILE and (path.is_file() or path.is_symlink()):
+        # the desk's announced keys stay: they say nothing a captor holding the unlocked
+        # home does not see anyway, and sealing to a retired key would only delay reports
+        if path.name not in (INDEX_FILE, DESK_KEYS_FILE) and (path.is_file() or path.is_symlink()):
             path.unlink()
     fsync_dir(home.outbox)
 
@@ -138,7 +144,51 @@ class FieldSession:
 
     @property
     def desk(self) -> DeskPublic:
-        return DeskPublic.from_bytes(self.settings["desk"].encode())
+        """The desk's keys: those of the invite, moved on by every key handover the desk
+        announced (each signed by the key before it, sijil.crypto.handover)."""
+        current = DeskPublic.from_bytes(self.settings["desk"].encode())
+        for doc in self.adopted_handovers():
+            try:
+                handover = parse_handover(doc)
+            except KeyFileError:
+                continue
+            if handover.old_sign == raw_public(current.sign):
+                age = parse_age_recipient(handover.new_age_recipient)
+                current = DeskPublic(age=age, sign=handover.new_key)
+        return current
+
+    def adopted_handovers(self) -> list[dict[str, Any]]:
+        path = self.home.outbox / DESK_KEYS_FILE
+        if not path.exists():
+            return []
+        try:
+            with path.open("rb") as handle:
+                doc = json.loads(AgeReader(handle, self.identity.box).read())
+        except (EnvelopeError, ValueError):
+            return []  # damaged, or sealed to a key we no longer hold: the invite's key
+        return [dict(d) for d in doc if isinstance(d, dict)] if isinstance(doc, list) else []
+
+    def save_handovers(self, docs: list[dict[str, Any]]) -> None:
+        buf = io.BytesIO()
+        writer = AgeWriter(buf, self.identity.box.public_key())
+        writer.write(json.dumps(docs).encode())
+        writer.close()
+        atomic_write(self.home.outbox / DESK_KEYS_FILE, buf.getvalue())
+
+    def adopt_desk_key(self, doc: dict[str, Any]) -> bool:
+        """Adopt the desk's new keys from a handover; False if they are already ours.
+
+        The handover must start from the desk key this home holds (so only the desk
+        can move it); anything else is a KeyFileError and changes nothing.
+        """
+        handover = parse_handover(doc)
+        current = raw_public(self.desk.sign)
+        if handover.new_sign == current:
+            return False
+        if handover.old_sign != current:
+            raise KeyFileError("a desk key handover that does not start from the desk key held")
+        self.save_handovers([*self.adopted_handovers(), dict(doc)])
+        return True
 
     @property
     def codename(self) -> str:

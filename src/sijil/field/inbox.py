@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sijil.crypto.handover import ANNOUNCE_MARK
 from sijil.envelope.age import AgeReader, AgeWriter
 from sijil.errors import ConfigError, EnvelopeError, KeyFileError, RelayError
 from sijil.field.home import FieldSession
@@ -32,7 +33,7 @@ from sijil.relay.protocol.replies import open_reply
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["INBOX_FILE", "InboxItem", "fetch_inbox", "load_inbox"]
+__all__ = ["INBOX_FILE", "InboxItem", "adopted_relay_token", "fetch_inbox", "load_inbox"]
 
 INBOX_FILE = "inbox.sealed"
 # One fetch takes at most this many replies; the rest wait for the next one.
@@ -71,9 +72,13 @@ def _save_inbox(session: FieldSession, items: list[dict[str, Any]]) -> None:
 
 
 def reseal_inbox(old: FieldSession, new: FieldSession) -> None:
-    """Re-encrypt the kept replies from ``old``'s key to ``new``'s (``sijil field rekey``)."""
+    """Re-encrypt the kept replies and the desk's announced keys from ``old``'s key to
+    ``new``'s (``sijil field rekey``)."""
     if (old.home.outbox / INBOX_FILE).exists():
         _save_inbox(new, load_inbox(old))
+    adopted = old.adopted_handovers()
+    if adopted:
+        new.save_handovers(adopted)
 
 
 def _proven(client: RelayClient, session: FieldSession, method: str, path: str) -> dict[str, str]:
@@ -110,7 +115,43 @@ def _open(
     if item["id"] != served_id:
         problem = "the relay served this reply under an id that is not its hash"
         item.update(text="", created_at="", problem=problem)
+        return item
+    _adopt_announced_key(session, reply.text, item)
+    if reply.relay_token is not None:
+        # a rotated relay token, signed by our desk: 'field send' uses the newest one
+        item["relay_token"] = reply.relay_token
     return item
+
+
+def adopted_relay_token(session: FieldSession) -> str | None:
+    """The newest relay token the desk sent in a verified reply, or None."""
+    try:
+        items = load_inbox(session)
+    except (EnvelopeError, KeyFileError, ValueError):
+        return None  # damaged: the invite's token still works until it is rotated out
+    carrying = [
+        item
+        for item in items
+        if item.get("relay_token") and not item.get("problem") and item.get("created_at")
+    ]
+    if not carrying:
+        return None
+    return str(max(carrying, key=lambda item: str(item["created_at"]))["relay_token"])
+
+
+def _adopt_announced_key(session: FieldSession, text: str, item: dict[str, Any]) -> None:
+    """A reply (signed by the desk key we trust) announcing a key rotation: adopt the new
+    key for the next envelopes. A handover that does not check is kept as a problem."""
+    for line in text.splitlines():
+        if not line.startswith(ANNOUNCE_MARK):
+            continue
+        try:
+            doc = json.loads(line[len(ANNOUNCE_MARK) :])
+            if not isinstance(doc, dict):
+                raise KeyFileError("a desk key handover does not parse")
+            session.adopt_desk_key(doc)
+        except (KeyFileError, ValueError) as exc:
+            item["problem"] = f"the desk's key announcement was not adopted: {exc}"[:200]
 
 
 def fetch_inbox(

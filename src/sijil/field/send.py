@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from sijil.errors import ConfigError, RelayError, RelayUnreachable
 from sijil.field.home import FieldSession
+from sijil.field.inbox import adopted_relay_token
 from sijil.relay.protocol import work
 from sijil.relay.protocol.client import RelayClient
 from sijil.relay.protocol.tus import STORED_HEADER, STORED_YES
@@ -291,7 +292,8 @@ def send_outbox(
     if not addresses:
         raise ConfigError("no relay address: give --relay (the invite named none)")
     say = progress or (lambda _line: None)
-    token = session.settings.get("relay_token") or None  # the network's, from the invite
+    # the network's: the newest a desk reply brought (a rotation), else the invite's
+    token = adopted_relay_token(session) or session.settings.get("relay_token") or None
     index = session.load_index()
     results: dict[str, SendResult] = {}
     for number, address in enumerate(addresses, start=1):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.boundary import aborted, input_name, machine_failure
@@ -86,14 +85,9 @@ def take_envelope(
 
 def run_backfill(desk: WorkerDesk) -> list[Backfilled]:
     """Fingerprint and match every attachment that has no fingerprint yet (oldest first)."""
-    staging = own_staging(desk.home.staging)
     try:
-        return backfill(
-            desk.store, desk.home.root, copy_to=desk.vault.copy_to, staging=Path(staging)
-        )
+        return backfill(desk.store, desk.home.root, open_blob=desk.vault.open_plain)
     except Exception as exc:
         if machine_failure(exc):
             raise aborted(exc, None) from exc
         raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 
 from sijil.errors import LedgerError
 from sijil.ledger import log, merkle
+from sijil.ledger.handover import KeySchedule, key_schedule
 from sijil.ledger.heads import SignedHead, TreeHead
 from sijil.store import LedgerHead, LedgerState
 
@@ -40,7 +41,7 @@ class LedgerAudit:
 
 
 def _heads(
-    conn: Connection, key: Ed25519PublicKey, audit: LedgerAudit
+    conn: Connection, schedule: KeySchedule, audit: LedgerAudit
 ) -> dict[int, list[tuple[int, TreeHead]]]:
     by_size: dict[int, list[tuple[int, TreeHead]]] = {}
     rows = conn.execute(select(LedgerHead).order_by(LedgerHead.id)).all()
@@ -49,7 +50,8 @@ def _heads(
         head_id, tree_size, root_hex = row.id, row.tree_size, row.root_hash
         try:
             signed = SignedHead(body=row.body.encode(), signature=bytes.fromhex(row.signature))
-            head = signed.verify(key)
+            # the key in force at that size: a rotation's handover decides (ledger.handover)
+            head = signed.verify(schedule.key_for(tree_size))
         except (LedgerError, ValueError) as exc:
             reason = str(exc) if isinstance(exc, LedgerError) else "its signature field is damaged"
             audit.problems.append(f"tree head #{head_id} (size {tree_size}): {reason}")
@@ -160,9 +162,15 @@ def _peaks_at(
 
 
 def audit_ledger(conn: Connection, key: Ed25519PublicKey) -> LedgerAudit:
-    """Check every entry, node and signed tree head; return what was found."""
+    """Check every entry, node and signed tree head; return what was found.
+
+    ``key`` is the desk's current signing key; heads signed before a key rotation
+    are checked against the key the ledger's handovers lead back to.
+    """
     audit = LedgerAudit()
-    by_size = _heads(conn, key, audit)
+    schedule = key_schedule(conn, key)
+    audit.problems.extend(schedule.problems)
+    by_size = _heads(conn, schedule, audit)
     state = conn.execute(select(LedgerState.size).where(LedgerState.id == 1)).scalar()
     declared = int(state or 0)
     top = conn.execute(select(LedgerHead.tree_size).order_by(LedgerHead.tree_size.desc())).scalar()

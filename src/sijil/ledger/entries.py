@@ -50,6 +50,9 @@ class EntryKind(StrEnum):
     PUBLISHED = "published"
     EXPORTED = "exported"  # an evidence package left the desk
     USER_ACTION = "user.action"
+    # the desk's keys were rotated: a handover signed by the old and the new signing key
+    # (sijil.crypto.handover); heads after it are signed by the new key
+    KEY_ROTATED = "key.rotated"
 
 
 # Subjects are ids and hashes: 64 characters hold a SHA-256 in hex.

@@ -27,7 +27,7 @@ from sijil.faults import FaultHook, no_faults
 from sijil.ledger import log
 from sijil.ledger.entries import format_time
 from sijil.ledger.merkle import HASH_SIZE
-from sijil.store import LedgerHead, utcnow
+from sijil.store import LedgerEntry, LedgerHead, utcnow
 
 __all__ = [
     "HEAD_FORMAT",
@@ -137,6 +137,21 @@ def head_due(session: Session, *, now: datetime, interval: timedelta = HEAD_INTE
     return current > newest.tree_size and now - newest.issued_at >= interval
 
 
+def _refuse_retired(session: Session, key: Ed25519PrivateKey) -> None:
+    """Refuse to sign with a key the ledger has handed over (``key.rotated``): a process
+    that unlocked the desk before a rotation must not sign heads after it."""
+    ours = base64.b64encode(raw_public(key.public_key())).decode("ascii")
+    newest = latest_head(session)
+    if newest is not None and f'"log_key":"{ours}"' in newest.body:
+        return  # the newest head is ours: no rotation since (the usual, cheap case)
+    stmt = select(LedgerEntry.body).where(LedgerEntry.kind == "key.rotated")
+    for body in session.scalars(stmt):
+        if f'"old_sign_key":"{ours}"' in body:
+            raise LedgerError(
+                "this process holds a retired desk key (the keys were rotated): restart it"
+            )
+
+
 def issue_head(
     session: Session,
     key: Ed25519PrivateKey,
@@ -147,6 +162,7 @@ def issue_head(
     """Sign the ledger's current size and root; store and return the head."""
     when = at or utcnow()
     tree_size = log.lock(session)
+    _refuse_retired(session, key)
     root = log.root_at(session.connection(), tree_size)
     signed = sign_head(key, tree_size=tree_size, root=root, at=when)
     row = LedgerHead(

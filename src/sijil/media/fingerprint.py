@@ -6,10 +6,12 @@ decoder sees them, so a video named ``.jpg`` is still hashed as a video.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 from sijil.errors import DamagedMedia, UnsupportedMedia
+from sijil.media.loopback import Opener
 from sijil.media.pdq import ImagePrint, hash_image
 from sijil.media.video import VideoPrint, hash_video
 
@@ -41,17 +43,27 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def fingerprint_file(path: Path) -> MediaPrint:
-    """PDQ for an image, per-second PDQ for a video; a typed MediaError otherwise."""
+def _open(path: Path) -> BinaryIO:
+    return path.open("rb")
+
+
+def fingerprint_file(path: Path | Opener) -> MediaPrint:
+    """PDQ for an image, per-second PDQ for a video; a typed MediaError otherwise.
+
+    ``path`` is a file, or a function opening a seekable stream of the bytes each
+    time it is called (the desk's vault: nothing decrypted is written to disk).
+    """
+    opener: Opener = path if not isinstance(path, Path) else partial(_open, path)
     try:
-        with path.open("rb") as handle:
+        with opener() as handle:
             head = handle.read(HEAD_BYTES)
     except OSError as exc:
         raise DamagedMedia("file cannot be read") from exc
     kind = sniff(head)
     if kind == IMAGE:
         try:
-            return hash_image(path)
+            with opener() as handle:
+                return hash_image(handle)
         except UnsupportedMedia as exc:
             # it starts like an image, so an unreadable one is damaged, not foreign
             raise DamagedMedia("image signature but no readable image") from exc

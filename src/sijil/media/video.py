@@ -22,6 +22,7 @@ import numpy as np
 
 from sijil.errors import ConfigError, DamagedMedia, MediaTooLarge, UnsupportedMedia
 from sijil.media.index import DEFAULT_RADIUS
+from sijil.media.loopback import Opener, serve_stream
 from sijil.media.pdq import HASH_SIDE, hash_pixels
 
 __all__ = [
@@ -86,11 +87,23 @@ def _tool(name: str) -> str:
     return found
 
 
-def _probe(path: Path) -> tuple[int, int, float]:
+# a stream is read through ffmpeg's HTTP reader (sijil.media.loopback): that protocol only
+_HTTP_ONLY: Final = ("-protocol_whitelist", "http,tcp")
+
+
+def _input(source: str | Path) -> list[str]:
+    """``-i`` and the input, after the options a loopback URL needs."""
+    if isinstance(source, Path):
+        return ["-i", str(source)]
+    return [*_HTTP_ONLY, "-i", source]
+
+
+def _probe(source: str | Path) -> tuple[int, int, float]:
+    target = [str(source)] if isinstance(source, Path) else [*_HTTP_ONLY, source]
     command = [
         _tool("ffprobe"), "-v", "error", "-select_streams", "v:0",
         "-show_entries", "stream=width,height,duration:format=duration",
-        "-of", "json", "--", str(path),
+        "-of", "json", *(["--"] if isinstance(source, Path) else []), *target,
     ]  # fmt: skip
     try:
         done = subprocess.run(  # noqa: S603 - fixed argv, no shell
@@ -115,13 +128,24 @@ def _probe(path: Path) -> tuple[int, int, float]:
         raise DamagedMedia("video stream has no readable size or duration") from exc
 
 
-def hash_video(path: Path) -> VideoPrint:
-    """Hash one frame per second of the first video stream of ``path``."""
+def hash_video(source: Path | Opener) -> VideoPrint:
+    """Hash one frame per second of the first video stream of ``source``.
+
+    ``source`` is a file, or a function opening a seekable stream of the video
+    (served to ffmpeg on loopback, :mod:`sijil.media.loopback`: no file is written).
+    """
+    if isinstance(source, Path):
+        return _hash_video(source)
+    with serve_stream(source) as url:
+        return _hash_video(url)
+
+
+def _hash_video(path: str | Path) -> VideoPrint:
     width, height, duration = _probe(path)
     if duration > MAX_VIDEO_SECONDS:
         raise MediaTooLarge(f"video of {duration:.0f} s is over the {MAX_VIDEO_SECONDS} s limit")
     command = [
-        _tool("ffmpeg"), "-nostdin", "-v", "error", "-i", str(path),
+        _tool("ffmpeg"), "-nostdin", "-v", "error", *_input(path),
         "-map", "0:v:0", "-an", "-sn", "-dn",
         "-vf", f"fps=1,scale={FRAME_SIDE}:{FRAME_SIDE}:flags=lanczos",
         "-frames:v", str(MAX_VIDEO_SECONDS),

@@ -25,7 +25,7 @@ from typing import Any
 
 from sijil.publish.exports_tables import deaths, table_files, table_lines
 from sijil.publish.pages import media_path, safe_code
-from sijil.publish.site_record import Post, Record, SubjectKey, coordinates
+from sijil.publish.site_record import KnownRows, Post, Record, SubjectKey, coordinates
 
 __all__ = [
     "ALWAYS",
@@ -38,7 +38,7 @@ __all__ = [
     "fragment",
 ]
 
-CACHE_FORMAT = "sijil-site-cache/1"
+CACHE_FORMAT = "sijil-site-cache/2"
 # files every new log entry rewrites, besides its own (see docs/publish-format.md)
 ALWAYS = (
     "ar/index.html",
@@ -164,7 +164,7 @@ def fragment(record: Record, key: SubjectKey) -> dict[str, Any]:
 
 
 class Fragments:
-    """Every subject's fragment, kept between builds in the desk home (``publish-cache.json``).
+    """Every subject's fragment, kept between builds in the desk home (``publish-cache``).
 
     A fragment is recomputed when its subject has a newer log entry than the one it
     was made from, so an update parses only the posts it publishes; a missing or
@@ -175,6 +175,7 @@ class Fragments:
         cached = cached if cached and cached.get("format") == CACHE_FORMAT else {}
         self.subjects: dict[str, dict[str, Any]] = dict(cached.get("subjects") or {})
         self.changes: dict[str, Any] = dict(cached.get("changes") or {})
+        self.log: KnownRows | None = _known_rows(cached.get("log"))
 
     def of(self, record: Record, key: SubjectKey) -> dict[str, Any]:
         tag = f"{key[0]}:{key[1]}"
@@ -184,6 +185,12 @@ class Fragments:
         return found
 
     def all(self, record: Record) -> list[tuple[SubjectKey, dict[str, Any]]]:
+        stale = [
+            history[-1].log_index
+            for key, history in record.history.items()
+            if (self.subjects.get(f"{key[0]}:{key[1]}") or {}).get("at") != history[-1].log_index
+        ]
+        record.bodies.fetch(stale)  # one query for what a missing cache must re-derive
         return [(key, self.of(record, key)) for key in record.history]
 
     def verdicts_on(self, record: Record) -> dict[str, list[SubjectKey]]:
@@ -194,9 +201,32 @@ class Fragments:
                 out.setdefault(code, []).append(key)
         return out
 
-    def to_bytes(self) -> bytes:
-        body = {"format": CACHE_FORMAT, "subjects": self.subjects, "changes": self.changes}
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    def to_dict(self) -> dict[str, Any]:
+        """The cache's content: plain dicts, lists, tuples, strings, numbers and bytes."""
+        return {
+            "format": CACHE_FORMAT,
+            "subjects": self.subjects,
+            "changes": self.changes,
+            "log": self.log,
+        }
+
+
+def _known_rows(found: object) -> KnownRows | None:
+    """The cached log rows, if they have the shape ``site_record.known_rows`` gives."""
+    if not (isinstance(found, tuple) and len(found) == 2):
+        return None
+    root, rows = found
+    if not (isinstance(root, bytes) and isinstance(rows, list)):
+        return None
+    shape = (str, str, str, bytes)
+    for row in rows:
+        if not (
+            isinstance(row, tuple)
+            and len(row) == len(shape)
+            and all(isinstance(v, t) for v, t in zip(row, shape, strict=True))
+        ):
+            return None
+    return root, rows
 
 
 def changes(record: Record, state: dict[str, Any]) -> bytes:
@@ -210,6 +240,7 @@ def changes(record: Record, state: dict[str, Any]) -> bytes:
     entries: list[str] = state.setdefault("entries", [])
     shown: dict[str, int] = state.setdefault("shown", {})
     current: dict[str, list[str]] = state.setdefault("current", {})
+    record.bodies.fetch(range(int(state.get("size", 0)), record.size))
     for post in record.posts[int(state.get("size", 0)) :]:
         tag = f"{post.kind}:{post.subject}"
         old = set(current.get(tag, []))

@@ -30,8 +30,13 @@ from sijil.errors import PublicationError
 from sijil.fsutil import atomic_write
 from sijil.publish.exports import api_path, api_subject
 from sijil.publish.ledger_heads import heads_file
-from sijil.publish.pages import Pages, list_page, media_path
-from sijil.publish.signing import write_log
+from sijil.publish.pages import LATEST, PER_PAGE, Pages, list_page, media_path
+from sijil.publish.feeds import FEED_SIZE
+from sijil.publish.signing import (
+    log_entries_to_write,
+    write_log_from_hashes,
+    write_public_keys,
+)
 from sijil.publish.site import (
     MARKER,
     global_files,
@@ -88,7 +93,8 @@ def _list_pages(
             numbers.add(max(1, list_page(len(before) - 1)) if before else 1)  # gains a "next" link
         if not subjects:
             numbers.add(1)
-        out.update(pages.list_pages(kind, sorted(numbers)))
+        if numbers:  # (an empty list would render them all)
+            out.update(pages.list_pages(kind, sorted(numbers)))
     return out
 
 
@@ -108,6 +114,29 @@ def _search(site: Path, record: Record, keys: set[SubjectKey]) -> dict[str, byte
     return out
 
 
+def _wanted(record: Record, keys: set[SubjectKey], built: int) -> set[int]:
+    """The posts an update shows: new ones, the feeds' and home pages', ``keys``' versions."""
+    recent = record.posts[-max(FEED_SIZE, LATEST) :]
+    out = {post.log_index for post in recent}
+    out.update(log_entries_to_write(built, record.size))
+    for key in keys | {post.key for post in recent}:
+        history = record.history[key]
+        out.update(post.log_index for post in history)
+    return out
+
+
+def _list_page_posts(record: Record, pages: Pages, keys: set[SubjectKey]) -> set[int]:
+    """The current posts of every subject on the list pages holding ``keys`` and their neighbours."""
+    out: set[int] = set()
+    for kind in ("incident", "verdict"):
+        subjects = record.subjects(kind)
+        for number in {pages.list_page_of(k) for k in keys if k[0] == kind}:
+            for n in (number - 1, number):
+                for key in subjects[max(0, n - 1) * PER_PAGE : n * PER_PAGE]:
+                    out.add(record.latest(key).log_index)
+    return out
+
+
 def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
     """Show the log entries published since the last build or update; None if no site."""
     site = site_location(home)
@@ -115,8 +144,9 @@ def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
         return None
     marker = read_marker(site) or {}
     built = int(str(marker.get("log_size", 0)))
+    fragments = load_cache(home)
     with store.session() as session:
-        record = load_record(session)
+        record = load_record(session, lazy=True, known=fragments.log)
         if record.size < built:
             raise PublicationError("the site shows more posts than the log holds: rebuild it")
         if record.size == built:
@@ -124,8 +154,10 @@ def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
         if not record.checkpoint:
             raise PublicationError("the publication log has posts but no signed checkpoint")
         new = record.posts[built:]
-        fragments = load_cache(home)
-        for post in new:
+        # a key rotation post (kind "key") is in the log and posts/, but has no page
+        paged = [post for post in new if post.key in record.history]
+        record.bodies.fetch(_wanted(record, {post.key for post in paged}, built))
+        for post in paged:
             fragments.of(record, post.key)
         verdicts_on = fragments.verdicts_on(record)
         pages = Pages(record, verdicts_on=verdicts_on)
@@ -134,7 +166,12 @@ def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
             files[f"posts/{post.log_index}.json"] = post.body
             files[f"posts/{post.log_index}.json.minisig"] = post.minisig.encode()
             files[f"posts/{post.log_index}.json.sig"] = post.sshsig.encode()
-        keys = _related(record, new, verdicts_on)
+        keys = _related(record, paged, verdicts_on)
+        shows = _wanted(record, keys, built) | _list_page_posts(record, pages, keys)
+        for key in keys:
+            if key[0] == "incident":
+                shows.update(record.latest(k).log_index for k in verdicts_on.get(key[1], []))
+        record.bodies.fetch(shows)
         for key in keys:
             fragments.of(record, key)
         shown = {
@@ -149,16 +186,20 @@ def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
         for key in sorted(keys):
             files.update(pages.subject(key))
             files[api_path(key)] = api_subject(record, key)
-        files.update(_list_pages(record, pages, {p.key for p in new}, built))
+        files.update(_list_pages(record, pages, {p.key for p in paged}, built))
         files.update(
             global_files(record, pages, fragments, heads=heads_file(session, now=utcnow()))
         )
-        files.update(_search(site, record, {p.key for p in new}))
+        files.update(_search(site, record, {p.key for p in paged}))
+        log_bodies = {i: record.posts[i].body for i in log_entries_to_write(built, record.size)}
+    leaf_hashes = [post.leaf_hash for post in record.posts]
     fresh = {rel: data for rel, data in files.items() if not (site / rel).exists()}
     changed = {rel: data for rel, data in files.items() if rel not in fresh}
     for rel, data in fresh.items():
         atomic_write(site / rel, data, mode=MODE)
-    write_log(site / "log", [p.body for p in record.posts], record.checkpoint, previous_size=built)
+    write_log_from_hashes(
+        site / "log", leaf_hashes, log_bodies, record.checkpoint, previous_size=built
+    )
     for rel, data in changed.items():
         if (site / rel).read_bytes() != data:
             atomic_write(site / rel, data, mode=MODE)
@@ -169,7 +210,9 @@ def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
             if f"media/{found.name}" not in shown and not found.name.startswith("."):
                 found.unlink()
                 deleted += 1
+    if len(paged) != len(new):  # the publication key was rotated: keys/ names both
+        write_public_keys(site / "keys", home)
     atomic_write(site / MARKER, marker_bytes(record.size), mode=MODE)
     remember(home, site, record.size)
-    save_cache(home, fragments)
+    save_cache(home, fragments, record)
     return UpdateResult(site, len(new), len(files), deleted)

@@ -44,6 +44,7 @@ __all__ = [
     "check_origin",
     "key_file",
     "public_file",
+    "retired_public_keys",
 ]
 
 PUBLIC_FORMAT = "sijil-publication-pub/1"
@@ -181,6 +182,38 @@ class PublicationPublic:
             )
         return cls.from_bytes(path.read_bytes())
 
+    def to_bytes_with(self, retired: list[PublicationPublic]) -> bytes:
+        """publication.json naming, after the key, the keys rotations retired (oldest first)."""
+        doc = json.loads(self.to_bytes())
+        doc["retired"] = [{"public_key": b64(r.raw), "key_id": r.key_id.hex()} for r in retired]
+        return (json.dumps(doc, indent=1) + "\n").encode()
+
+
+def retired_public_keys(home: DeskHome) -> list[PublicationPublic]:
+    """The publication keys earlier rotations retired, oldest first (from publication.json)."""
+    path = public_file(home)
+    if not path.is_file():
+        return []
+    try:
+        doc = json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise KeyFileError("not a sijil publication public-key file") from exc
+    items = doc.get("retired", []) if isinstance(doc, dict) else []
+    if not isinstance(items, list):
+        raise KeyFileError("publication.json's retired keys do not parse")
+    origin = check_origin(str(doc.get("origin", "")))
+    return [
+        PublicationPublic(
+            key=Ed25519PublicKey.from_public_bytes(
+                unb64(item.get("public_key"), size=32, what="retired publication key")
+            ),
+            key_id=_key_id(item.get("key_id")),
+            origin=origin,
+        )
+        for item in items
+        if isinstance(item, dict)
+    ]
+
 
 def _key_id(text: object) -> bytes:
     try:
@@ -199,6 +232,10 @@ class PublicationKey:
     private: Ed25519PrivateKey
     key_id: bytes
     origin: str
+    # while a rotation is under way (sijil.publish.key_rotation): the key it replaces,
+    # which signs the announcement, and the desk user who asked for it
+    previous: PublicationKey | None = None
+    rotating_by: int | None = None
 
     @classmethod
     def generate(cls, origin: str = DEFAULT_ORIGIN) -> PublicationKey:
@@ -220,17 +257,36 @@ class PublicationKey:
     def lock(self, passphrase: str, kdf: KdfParams) -> bytes:
         raw = self.private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         secret = {"sign": b64(raw), "key_id": self.key_id.hex(), "origin": self.origin}
+        if self.previous is not None:
+            old = self.previous.private.private_bytes(
+                Encoding.Raw, PrivateFormat.Raw, NoEncryption()
+            )
+            secret.update(previous_sign=b64(old), previous_key_id=self.previous.key_id.hex())
+            secret["rotating_by"] = str(self.rotating_by or 0)
         return lock_secret(KEY_KIND, secret, passphrase, kdf)
 
     @classmethod
     def unlock(cls, data: bytes, passphrase: str) -> PublicationKey:
         secret = unlock_secret(data, passphrase, kind=KEY_KIND)
+        origin = check_origin(secret.get("origin", ""))
+        previous = None
+        if "previous_sign" in secret:
+            previous = cls(
+                private=Ed25519PrivateKey.from_private_bytes(
+                    unb64(secret.get("previous_sign"), size=32, what="previous publication key")
+                ),
+                key_id=_key_id(secret.get("previous_key_id")),
+                origin=origin,
+            )
+        by = secret.get("rotating_by", "")
         return cls(
             private=Ed25519PrivateKey.from_private_bytes(
                 unb64(secret.get("sign"), size=32, what="publication key")
             ),
             key_id=_key_id(secret.get("key_id")),
-            origin=check_origin(secret.get("origin", "")),
+            origin=origin,
+            previous=previous,
+            rotating_by=int(by) if by.isdigit() else None,
         )
 
     @classmethod
@@ -254,6 +310,13 @@ class PublicationKey:
         if not path.is_file():
             raise ConfigError(f"the desk at {home.root} has no publication.key beside its .json")
         key = cls.unlock(path.read_bytes(), passphrase)
+        if key.previous is not None:
+            # a rotation was cut short: publication.json may still be the old key's
+            if public.raw not in (key.public.raw, key.previous.public.raw):
+                raise KeyFileError("publication.key and publication.json belong to different keys")
+            from sijil.publish.key_rotation import finish_publication_rotation  # it needs us
+
+            return finish_publication_rotation(home, key, passphrase)
         if key.public.raw != public.raw or key.key_id != public.key_id:
             raise KeyFileError("publication.key and publication.json belong to different keys")
         return key

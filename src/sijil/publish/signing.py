@@ -6,7 +6,7 @@ this is the small, stable surface the rest of ``sijil.publish`` uses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,14 +14,16 @@ from sijil.desk.home import DeskHome
 from sijil.fsutil import atomic_write
 from sijil.ledger import merkle
 from sijil.publish import minisign, signed_note, sshsig, tlog
-from sijil.publish.keys import PublicationKey, PublicationPublic, check_origin
+from sijil.publish.keys import PublicationKey, PublicationPublic, check_origin, retired_public_keys
 
 __all__ = [
     "PostSignatures",
     "log_root",
     "sign_checkpoint",
     "sign_post",
+    "log_entries_to_write",
     "write_log",
+    "write_log_from_hashes",
     "write_public_keys",
 ]
 
@@ -30,6 +32,8 @@ MINISIGN_PUB = "publication.pub"
 SSH_PUB = "publication.ssh.pub"
 ALLOWED_SIGNERS = "allowed_signers"
 NOTE_VERIFIER = "checkpoint.vkey"
+#: Under ``keys/``: the publication keys earlier rotations retired (publication-<ID>.pub).
+RETIRED_DIR = "retired"
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,29 @@ def write_log(
     tlog.write(log_dir, entries, checkpoint_note, previous_size=previous_size)
 
 
+def write_log_from_hashes(
+    log_dir: Path,
+    leaf_hashes: Sequence[bytes],
+    entries: Mapping[int, bytes],
+    checkpoint_note: str,
+    *,
+    previous_size: int = 0,
+) -> None:
+    """``write_log`` from every post's stored leaf hash and only the bodies it writes.
+
+    ``entries`` maps log index to post body for at least ``log_entries_to_write``'s
+    indexes (the new data tiles'); the tiles are the same bytes ``write_log`` writes.
+    """
+    tlog.write_from_hashes(
+        log_dir, leaf_hashes, entries, checkpoint_note, previous_size=previous_size
+    )
+
+
+def log_entries_to_write(previous_size: int, size: int) -> range:
+    """The log indexes whose bodies ``write_log_from_hashes`` needs to grow the log."""
+    return tlog.new_entries(previous_size, size)
+
+
 def write_public_keys(keys_dir: Path, home: DeskHome | PublicationPublic) -> None:
     """publication.pub (minisign), publication.ssh.pub, allowed_signers, checkpoint.vkey.
 
@@ -89,3 +116,11 @@ def write_public_keys(keys_dir: Path, home: DeskHome | PublicationPublic) -> Non
     }
     for name, text in forms.items():
         atomic_write(keys_dir / name, text.encode(), mode=0o644)
+    if isinstance(home, PublicationPublic):
+        return
+    # keys a rotation retired: posts before the rotation verify with them, and the
+    # rotation post (kind "key", signed by the old key) says which came after which
+    for old in retired_public_keys(home):
+        name = f"{RETIRED_DIR}/publication-{old.key_id_hex}"
+        atomic_write(keys_dir / f"{name}.pub", old.minisign_public().encode(), mode=0o644)
+        atomic_write(keys_dir / f"{name}.ssh.pub", old.ssh_public().encode(), mode=0o644)

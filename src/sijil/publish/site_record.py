@@ -14,7 +14,7 @@ version after a retraction) makes it current again.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -23,33 +23,91 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sijil.errors import PublicationError
+from sijil.ledger.merkle import HASH_SIZE
 from sijil.store.models_publish import Publication as P
 from sijil.store.models_publish import PublicationCheckpoint, PublicationMedia
 
-__all__ = ["Post", "Record", "coordinates", "load_record", "subject_key"]
+__all__ = [
+    "Bodies",
+    "KnownRows",
+    "Post",
+    "Record",
+    "known_rows",
+    "coordinates",
+    "load_record",
+    "subject_key",
+]
 
 SubjectKey = tuple[str, str]  # (kind, subject)
+FETCH_CHUNK = 500  # rows per query (SQLite allows 32,766 bound parameters)
 
 
 def subject_key(kind: str, subject: str) -> SubjectKey:
     return (kind, subject)
 
 
-@dataclass(frozen=True)
+class Bodies:
+    """The posts' bytes and signatures, read from the log's rows when first asked for.
+
+    A full build reads every row at once; an update reads the few it shows
+    (:meth:`fetch`, or one row at a time while its session is open).
+    """
+
+    def __init__(self, session: Session | None = None) -> None:
+        self.session = session
+        self.rows: dict[int, tuple[bytes, str, str]] = {}
+
+    def fetch(self, indexes: Iterable[int]) -> None:
+        """Read the rows of ``indexes`` not read yet, in as few queries as it takes."""
+        wanted = sorted({i for i in indexes if i not in self.rows})
+        if not wanted:
+            return
+        if self.session is None:
+            raise PublicationError("the post bodies were asked for after the log was read")
+        columns = (P.log_index, P.body, P.minisig, P.sshsig)
+        for start in range(0, len(wanted), FETCH_CHUNK):
+            chunk = wanted[start : start + FETCH_CHUNK]
+            rows = self.session.execute(select(*columns).where(P.log_index.in_(chunk)))
+            for index, body, minisig, sshsig in rows:
+                self.rows[index] = (bytes(body), minisig, sshsig)
+        if any(i not in self.rows for i in wanted):
+            raise PublicationError("a post of the publication log is missing its row")
+
+    def row(self, index: int) -> tuple[bytes, str, str]:
+        found = self.rows.get(index)
+        if found is None:
+            self.fetch([index])
+            found = self.rows[index]
+        return found
+
+
+@dataclass(frozen=True, eq=False)
 class Post:
     """One leaf of the publication log: the bytes, their signatures, and the parsed post.
 
-    The header (action, kind, subject, version) comes from the row's columns; the
-    body is parsed on first use, so an update that needs a few posts parses a few.
+    The header (action, kind, subject, leaf hash) comes from the row's columns; the
+    body is read (:class:`Bodies`) and parsed on first use, so an update that needs a
+    few posts reads and parses a few.
     """
 
     log_index: int
-    body: bytes
-    minisig: str
-    sshsig: str
     action: str
     kind: str
     subject: str
+    leaf_hash: bytes
+    bodies: Bodies = field(repr=False)
+
+    @property
+    def body(self) -> bytes:
+        return self.bodies.row(self.log_index)[0]
+
+    @property
+    def minisig(self) -> str:
+        return self.bodies.row(self.log_index)[1]
+
+    @property
+    def sshsig(self) -> str:
+        return self.bodies.row(self.log_index)[2]
 
     @cached_property
     def data(self) -> dict[str, Any]:
@@ -98,6 +156,7 @@ class Record:
     history: dict[SubjectKey, list[Post]] = field(default_factory=dict)
     checkpoint: str | None = None
     media: dict[str, str] = field(default_factory=dict)  # sha256 -> media type
+    bodies: Bodies = field(default_factory=Bodies)
 
     @property
     def size(self) -> int:
@@ -153,17 +212,70 @@ def coordinates(where: object) -> tuple[float, float] | None:
     return lat, lon
 
 
-def load_record(session: Session, *, with_media: bool = True) -> Record:
-    """Read the whole publication log, its newest checkpoint and the media index."""
-    record = Record()
-    columns = (P.log_index, P.body, P.minisig, P.sshsig, P.action, P.kind, P.subject)
-    rows = session.execute(select(*columns).order_by(P.log_index))
-    for expected, (index, body, minisig, sshsig, action, kind, subject) in enumerate(rows):
+#: What a build or update keeps of the log's rows for the next update:
+#: (root hash of the log of these rows, each row's (action, kind, subject, leaf hash)).
+KnownRows = tuple[bytes, list[tuple[str, str, str, bytes]]]
+
+
+def known_rows(record: Record, root: bytes) -> KnownRows:
+    """The record's rows as ``load_record`` may take them back (``root``: the log's root)."""
+    return root, [(p.action, p.kind, p.subject, p.leaf_hash) for p in record.posts]
+
+
+def _known(session: Session, known: KnownRows | None) -> list[tuple[str, str, str, bytes]]:
+    """The rows of ``known`` when the desk signed a checkpoint of exactly them, else none.
+
+    Log rows never change once written: a checkpoint of the same size and root
+    proves the same leaves, and the header columns are those leaves' own.
+    """
+    if known is None or not known[1]:
+        return []
+    root, rows = known
+    found = session.execute(
+        select(PublicationCheckpoint.root_hash).where(PublicationCheckpoint.size == len(rows))
+    ).scalar_one_or_none()
+    return rows if found == root.hex() else []
+
+
+def load_record(
+    session: Session,
+    *,
+    with_media: bool = True,
+    lazy: bool = False,
+    known: KnownRows | None = None,
+) -> Record:
+    """Read the whole publication log, its newest checkpoint and the media index.
+
+    ``lazy`` leaves the posts' bytes and signatures in the database until they are
+    asked for (``record.bodies.fetch``, or one by one while ``session`` is open);
+    ``known`` (with ``lazy``) are the rows a previous build read, which are then not
+    read again when the log's checkpoint of that size still has their root.
+    """
+    record = Record(bodies=Bodies(session))
+    header: list[tuple[int, str, str, str, bytes | str]] = []
+    start = 0
+    if lazy:
+        rows = _known(session, known)
+        header = [(i, *row) for i, row in enumerate(rows)]
+        start = len(header)
+    columns = [P.log_index, P.action, P.kind, P.subject, P.leaf_hash]
+    if not lazy:
+        columns += [P.body, P.minisig, P.sshsig]
+    query = select(*columns).where(P.log_index >= start).order_by(P.log_index)
+    for row in session.execute(query):
+        header.append(tuple(row[:5]))  # type: ignore[arg-type]
+        if not lazy:
+            record.bodies.rows[row[0]] = (bytes(row[5]), row[6], row[7])
+    for expected, (index, action, kind, subject, leaf) in enumerate(header):
         if index != expected:
             raise PublicationError(f"the publication log has a gap before entry {index}")
-        post = Post(index, bytes(body), minisig, sshsig, action, kind, subject)
+        leaf_hash = leaf if isinstance(leaf, bytes) else _unhex(leaf)
+        if len(leaf_hash) != HASH_SIZE:
+            raise PublicationError(f"post {index} has no leaf hash in the publication log")
+        post = Post(index, action, kind, subject, leaf_hash, record.bodies)
         record.posts.append(post)
-        record.history.setdefault(post.key, []).append(post)
+        if kind != "key":  # a publication key rotation: in the log, but no subject page
+            record.history.setdefault(post.key, []).append(post)
     newest = session.execute(
         select(PublicationCheckpoint.note).order_by(PublicationCheckpoint.size.desc()).limit(1)
     ).scalar_one_or_none()
@@ -172,6 +284,13 @@ def load_record(session: Session, *, with_media: bool = True) -> Record:
         found = session.execute(select(PublicationMedia.sha256, PublicationMedia.media_type))
         record.media = {sha: media_type for sha, media_type in found}
     return record
+
+
+def _unhex(text: object) -> bytes:
+    try:
+        return bytes.fromhex(str(text))
+    except ValueError:
+        return b""
 
 
 def media_content(session: Session, sha256: str) -> bytes:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +37,12 @@ __all__ = [
     "changed_tiles",
     "data_tile",
     "hash_tile",
+    "new_entries",
     "parse_data_tile",
     "tile_path",
     "tree_levels",
+    "write",
+    "write_from_hashes",
 ]
 
 TILE_HEIGHT = 8  # tlog-tiles fixes it: a tile spans eight tree levels
@@ -118,8 +121,12 @@ def hash_tile(levels: Sequence[Sequence[bytes]], level: int, index: int, width: 
 
 def data_tile(entries: Sequence[bytes], index: int, width: int) -> bytes:
     """An entry bundle: each entry behind its length as a big-endian uint16."""
+    return _bundle(entries[index * TILE_WIDTH : index * TILE_WIDTH + width])
+
+
+def _bundle(entries: Iterable[bytes]) -> bytes:
     out = bytearray()
-    for entry in entries[index * TILE_WIDTH : index * TILE_WIDTH + width]:
+    for entry in entries:
         if len(entry) > MAX_ENTRY:
             raise PublicationError(
                 f"a post of {len(entry)} bytes is over the log's entry limit of {MAX_ENTRY}"
@@ -178,11 +185,59 @@ def write(
     Tiles first, the checkpoint last: a crash between them leaves the old
     checkpoint, which the tiles on disk still prove (old tiles are never changed).
     """
+
+    def tile(index: int, width: int) -> bytes:
+        return data_tile(entries, index, width)
+
+    _write(log_dir, merkle.leaf_hashes(entries), tile, checkpoint_note, previous_size)
+
+
+def new_entries(previous_size: int, size: int) -> range:
+    """The entries whose data tiles a log growing from ``previous_size`` to ``size`` writes."""
+    if not 0 <= previous_size <= size:
+        raise ValueError("a log only grows")
+    return range(previous_size - previous_size % TILE_WIDTH, size)
+
+
+def write_from_hashes(
+    log_dir: Path,
+    leaf_hashes: Sequence[bytes],
+    entries: Mapping[int, bytes],
+    checkpoint_note: str,
+    *,
+    previous_size: int = 0,
+) -> None:
+    """:func:`write`, from the log's stored leaf hashes and only the entries it must write.
+
+    ``entries`` maps a log index to its entry for at least every index of
+    :func:`new_entries`; each one is checked against its leaf hash. The tiles are
+    byte for byte those :func:`write` makes from every entry.
+    """
+    needed = new_entries(previous_size, len(leaf_hashes))
+    if any(i not in entries for i in needed):
+        raise PublicationError("an entry of a new data tile of the log is missing")
+    if any(merkle.leaf_hash(entries[i]) != leaf_hashes[i] for i in needed):
+        raise PublicationError("a post does not match its leaf hash in the log; nothing written")
+
+    def tile(index: int, width: int) -> bytes:
+        start = index * TILE_WIDTH
+        return _bundle(entries[i] for i in range(start, start + width))
+
+    _write(log_dir, leaf_hashes, tile, checkpoint_note, previous_size)
+
+
+def _write(
+    log_dir: Path,
+    leaf_hashes: Sequence[bytes],
+    data: Callable[[int, int], bytes],
+    checkpoint_note: str,
+    previous_size: int,
+) -> None:
     from sijil.publish import signed_note
 
-    size = len(entries)
+    size = len(leaf_hashes)
     body = Checkpoint.parse(signed_note.parse(checkpoint_note).text)
-    levels = tree_levels(merkle.leaf_hashes(entries))
+    levels = tree_levels(leaf_hashes)
     root = merkle.root_from_peaks([levels[k][i] for k, i in merkle.root_nodes(size)])
     if body.size != size or body.root != root:
         raise PublicationError("the checkpoint does not match the log's entries; nothing written")
@@ -195,7 +250,7 @@ def write(
         if level == 0:
             atomic_write(
                 log_dir / tile_path(ENTRIES, index, width),
-                data_tile(entries, index, width),
+                data(index, width),
                 mode=0o644,
             )
     atomic_write(log_dir / "checkpoint", checkpoint_note.encode(), mode=0o644)

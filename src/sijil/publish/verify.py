@@ -19,6 +19,7 @@ from pathlib import Path
 from sijil.errors import PublicationError
 from sijil.ledger import merkle
 from sijil.publish import minisign, signed_note, sshsig, tlog
+from sijil.publish.key_rotation import handover_of
 from sijil.publish.keys import PublicationPublic
 
 __all__ = ["LogVerification", "PostVerification", "find_site_root", "verify_log", "verify_post"]
@@ -76,10 +77,81 @@ def _public(site: Path, public_key: Path | PublicationPublic | None) -> Publicat
     return PublicationPublic.from_minisign(text)
 
 
-def _checkpoint(site: Path, public: PublicationPublic) -> tuple[tlog.Checkpoint, tlog.TileReader]:
+@dataclass(frozen=True)
+class _Chain:
+    """The publication keys in force along the log: the pinned key's chain of rotation
+    posts (kind "key"), each signed by the key before it and accepted by the next."""
+
+    pinned: PublicationPublic
+    # (log index of the rotation post, old key, new key), in log order
+    steps: list[tuple[int, PublicationPublic, PublicationPublic]]
+    bodies: dict[int, bytes]
+
+    def for_post(self, index: int) -> PublicationPublic:
+        """The key that signs post ``index``: the rotation post itself is the old key's."""
+        if not self.steps:
+            return self.pinned
+        key = self.steps[0][1]
+        for at, _old, new in self.steps:
+            if at < index:
+                key = new
+        return key
+
+    def for_size(self, size: int) -> PublicationPublic:
+        """The key that signs a checkpoint of ``size`` entries (that of its last post)."""
+        return self.for_post(size - 1)
+
+    def check_logged(self, reader: tlog.TileReader, size: int) -> None:
+        """Every rotation post the chain rests on is the log's entry at its index."""
+        for at, _old, _new in self.steps:
+            if at < size and reader.entry(at) != self.bodies[at]:
+                raise PublicationError(f"the key rotation post {at} is not the log's entry {at}")
+
+
+def _chain(site: Path, pinned: PublicationPublic) -> _Chain:
+    """Read the site's rotation posts; the pinned key must be one of the chain's keys."""
+    steps: list[tuple[int, PublicationPublic, PublicationPublic]] = []
+    bodies: dict[int, bytes] = {}
+    folder = site / "posts"
+    names = (
+        sorted((int(p.stem), p) for p in folder.glob("*.json") if p.stem.isdigit() and p.is_file())
+        if folder.is_dir()
+        else []
+    )
+    for index, path in names:
+        body = _read(path, MAX_POST, "the post")
+        if b'"kind":"key"' not in body:
+            continue
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PublicationError(f"posts/{index}.json is not JSON") from exc
+        if not isinstance(doc, dict) or doc.get("kind") != "key":
+            continue
+        if doc.get("log_index") != index:
+            raise PublicationError(f"posts/{index}.json names another log index")
+        old, new = handover_of(doc)
+        minisig = _read(path.with_name(path.name + ".minisig"), MAX_SIGNATURE_FILE, "the signature")
+        minisign.verify(old, body, minisig.decode("utf-8", "replace"))
+        if steps and steps[-1][2].raw != old.raw:
+            raise PublicationError(f"the key rotation post {index} does not follow the one before")
+        steps.append((index, old, new))
+        bodies[index] = body
+    keys = [steps[0][1].raw, *(new.raw for _, _, new in steps)] if steps else [pinned.raw]
+    if pinned.raw not in keys:
+        raise PublicationError(
+            "the site's publication keys do not include your key, before or after a rotation"
+        )
+    return _Chain(pinned=pinned, steps=steps, bodies=bodies)
+
+
+def _checkpoint(site: Path, chain: _Chain) -> tuple[tlog.Checkpoint, tlog.TileReader]:
     """The checkpoint, its signature checked: the note's key name is the log's origin."""
     note = _read(site / "log" / "checkpoint", signed_note.MAX_NOTE, "the checkpoint")
-    origin = signed_note.parse(note).text.split("\n", 1)[0]
+    text = signed_note.parse(note).text
+    origin = text.split("\n", 1)[0]
+    # which key signed it depends on its size (a rotation): read unverified, then checked
+    public = chain.for_size(tlog.Checkpoint.parse(text).size)
     try:
         verifier = signed_note.Verifier.of(origin, public.raw)
     except PublicationError as exc:
@@ -108,11 +180,13 @@ def verify_post(
     minisig = _read(path.with_name(path.name + ".minisig"), MAX_SIGNATURE_FILE, "the signature")
     sshsig_text = _read(path.with_name(path.name + ".sig"), MAX_SIGNATURE_FILE, "the signature")
     site = find_site_root(path.parent)
-    public = _public(site, public_key)
+    chain = _chain(site, _public(site, public_key))
+    index = _log_index(body)
+    public = chain.for_post(index)
     comment = minisign.verify(public, body, minisig.decode("utf-8", "replace"))
     sshsig.verify(public.raw, body, sshsig_text.decode("utf-8", "replace"))
-    index = _log_index(body)
-    checkpoint, reader = _checkpoint(site, public)
+    checkpoint, reader = _checkpoint(site, chain)
+    chain.check_logged(reader, checkpoint.size)
     if index >= checkpoint.size:
         raise PublicationError(
             f"the log does not contain this post at index {index}"
@@ -135,11 +209,12 @@ def verify_post(
 
 
 def _check_since(
-    note: bytes, public: PublicationPublic, now: tlog.Checkpoint, levels: list[list[bytes]]
+    note: bytes, chain: _Chain, now: tlog.Checkpoint, levels: list[list[bytes]]
 ) -> None:
     """The log grew only by appending since the checkpoint ``note`` a mirror kept."""
     try:
-        verifier = signed_note.Verifier.of(now.origin, public.raw)
+        size = tlog.Checkpoint.parse(signed_note.parse(note).text).size
+        verifier = signed_note.Verifier.of(now.origin, chain.for_size(size).raw)
         old = tlog.Checkpoint.parse(signed_note.open_note(note, verifier))
     except PublicationError as exc:
         raise PublicationError(f"the earlier checkpoint does not check: {exc}") from exc
@@ -169,9 +244,11 @@ def verify_log(
     unchanged (its root must be the root of the same first entries now).
     """
     site = Path(site)
-    public = _public(site, public_key)
-    checkpoint, reader = _checkpoint(site, public)
+    chain = _chain(site, _public(site, public_key))
+    checkpoint, reader = _checkpoint(site, chain)
+    public = chain.for_size(checkpoint.size)
     entries = [reader.entry(index) for index in range(checkpoint.size)]
+    chain.check_logged(reader, checkpoint.size)
     levels = tlog.tree_levels(merkle.leaf_hashes(entries))
     for level, index, width in tlog.changed_tiles(0, checkpoint.size):
         path = tlog.tile_path(level, index, width)
@@ -182,7 +259,7 @@ def verify_log(
     if reader.root() != checkpoint.root:
         raise PublicationError("the log's entries do not lead to the checkpoint's root")
     if since is not None:
-        _check_since(since, public, checkpoint, levels)
+        _check_since(since, chain, checkpoint, levels)
     checked = 0
     for index, entry in enumerate(entries):
         post = site / "posts" / f"{index}.json"

@@ -77,6 +77,7 @@ from sijil.store.models_revocation import (
     RevocationCause,
 )
 from sijil.store.models_search import SEARCH_INDEX_OBJECTS, DocKind, SearchDoc
+from sijil.store.models_security_keys import KeyCeremony, SecurityKey, SecurityKeyChallenge
 from sijil.store.models_web import (
     ActivityEntry,
     ActivityHead,
@@ -125,6 +126,7 @@ __all__ = [
     "Incident",
     "IncidentRevision",
     "IncidentRisk",
+    "KeyCeremony",
     "LedgerEntry",
     "LedgerHead",
     "LedgerNode",
@@ -150,6 +152,8 @@ __all__ = [
     "Revocation",
     "RevocationCause",
     "SearchDoc",
+    "SecurityKey",
+    "SecurityKeyChallenge",
     "Source",
     "Store",
     "UTCDateTime",

@@ -51,6 +51,7 @@ class PostAction(StrEnum):
 class PostKind(StrEnum):
     INCIDENT = "incident"  # subject: the incident's public code
     VERDICT = "verdict"  # subject: the claim's public code
+    KEY = "key"  # subject: the new publication key's id; announces a key rotation (0016)
 
 
 def _one_of(column: str, values: type[StrEnum]) -> str:

@@ -26,8 +26,12 @@ from sijil.errors import BlobAltered
 
 __all__ = [
     "CHUNK",
+    "HEADER_SIZE",
     "MAGIC",
+    "SEALED_CHUNK",
+    "ChunkSealer",
     "VaultKey",
+    "decrypt_chunk",
     "decrypt_chunks",
     "encrypt_to",
     "plaintext_size",
@@ -38,6 +42,8 @@ SALT_SIZE = 16
 TAG_SIZE = 16
 # 1 MiB: large enough that per-chunk overhead vanishes, small enough to stream.
 CHUNK = 1 << 20
+HEADER_SIZE = len(MAGIC) + SALT_SIZE
+SEALED_CHUNK = CHUNK + TAG_SIZE
 
 
 def _derive(secret: bytes, info: bytes, salt: bytes | None = None) -> bytes:
@@ -131,3 +137,43 @@ def decrypt_chunks(key: VaultKey, blob: BinaryIO) -> Iterator[bytes]:
             return
         counter += 1
         sealed = following
+
+
+class ChunkSealer:
+    """Push-style twin of :func:`encrypt_to`: take plaintext as it comes, write sealed chunks.
+
+    Holds at most one chunk plus what the last ``push`` added: a chunk is sealed
+    only once a byte after it arrived (so the last one is known to be last when
+    :meth:`finish` seals it). Produces exactly the blobs :func:`encrypt_to` does.
+    """
+
+    def __init__(self, key: VaultKey, write: Callable[[bytes], object]) -> None:
+        salt = os.urandom(SALT_SIZE)
+        self._cipher = key.blob_cipher(salt)
+        self._write = write
+        self._buffer = bytearray()
+        self._counter = 0
+        write(MAGIC + salt)
+
+    def push(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) > CHUNK:
+            chunk = bytes(self._buffer[:CHUNK])
+            del self._buffer[:CHUNK]
+            self._write(self._cipher.encrypt(_nonce(self._counter, False), chunk, None))
+            self._counter += 1
+
+    def finish(self) -> None:
+        chunk, self._buffer = bytes(self._buffer), bytearray()
+        self._write(self._cipher.encrypt(_nonce(self._counter, True), chunk, None))
+
+
+def decrypt_chunk(cipher: AESGCM, index: int, sealed: bytes, *, last: bool) -> bytes:
+    """Chunk ``index`` of a blob (random access); BlobAltered if it fails authentication.
+
+    ``cipher`` is the blob's (:meth:`VaultKey.blob_cipher` of its salt).
+    """
+    try:
+        return cipher.decrypt(_nonce(index, last), sealed, None)
+    except InvalidTag as exc:
+        raise BlobAltered("the blob fails authentication (altered or cut short)") from exc

@@ -28,10 +28,21 @@ from sijil.errors import BlobAltered, VaultError
 from sijil.faults import FaultHook, no_faults
 from sijil.fsutil import atomic_writer
 from sijil.store import BLOB_KINDS, VaultBlob
-from sijil.vault.blobstore import BlobStore, FolderBlobStore
-from sijil.vault.cipher import VaultKey, decrypt_chunks, encrypt_to, plaintext_size
+from sijil.vault.blobstore import BlobStore, FolderBlobStore, PendingBlob
+from sijil.vault.cipher import (
+    CHUNK,
+    HEADER_SIZE,
+    MAGIC,
+    SEALED_CHUNK,
+    ChunkSealer,
+    VaultKey,
+    decrypt_chunk,
+    decrypt_chunks,
+    encrypt_to,
+    plaintext_size,
+)
 
-__all__ = ["BlobRef", "Vault", "record_blob"]
+__all__ = ["BlobRef", "BlobWriter", "Vault", "record_blob"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +91,20 @@ class Vault:
         self.faults("vault.before_commit")
         pending.commit(self.name_of(sha))
         return BlobRef(sha256=sha, size=size)
+
+    def writer(self, *, expected_sha256: str | None = None) -> BlobWriter:
+        """A blob written chunk by chunk as its plaintext arrives (see :class:`BlobWriter`)."""
+        return BlobWriter(self, expected_sha256)
+
+    def open_plain(self, sha256: str) -> BinaryIO:
+        """A seekable reader of the blob's plaintext, decrypting one chunk at a time.
+
+        For decoders that seek (images, video containers): nothing is written
+        anywhere and memory stays at a chunk or two. Every chunk it returns has
+        authenticated (in place: chunks cannot be moved, dropped or cut off); the
+        whole-content hash is not checked here, :meth:`chunks` does that.
+        """
+        return io.BufferedReader(_PlainReader(self, sha256), buffer_size=CHUNK)
 
     def put_file(self, path: Path, *, expected_sha256: str | None = None) -> BlobRef:
         with Path(path).open("rb") as handle:
@@ -132,6 +157,151 @@ class Vault:
 
     def stored_names(self) -> set[str]:
         return set(self.blobs.names())
+
+
+class BlobWriter:
+    """A blob written as its plaintext comes (``write``), then ``commit`` or ``abort``.
+
+    The plaintext is hashed and encrypted on the way; only ciphertext reaches the
+    blob store (a pending blob: ``vault/.tmp`` or an unfinished multipart upload,
+    never visible as a blob), so nothing in the clear is ever written. Memory stays
+    at one chunk (and an object store's one buffered part). With ``expected_sha256``
+    the commit refuses other content; a blob already there is not written again
+    (the bytes are only hashed).
+    """
+
+    def __init__(self, vault: Vault, expected_sha256: str | None) -> None:
+        self._vault = vault
+        self._expected = expected_sha256
+        self._hasher = hashlib.sha256()
+        self.size = 0
+        self._pending: PendingBlob | None = None
+        self._sealer: ChunkSealer | None = None
+        if expected_sha256 is None or not vault.has(expected_sha256):
+            name = None if expected_sha256 is None else vault.name_of(expected_sha256)
+            self._pending = vault.blobs.begin(name)
+            try:
+                self._sealer = ChunkSealer(vault.key, self._pending.write)
+            except BaseException:
+                self.abort()
+                raise
+
+    def write(self, data: bytes, /) -> int:
+        self._hasher.update(data)
+        self.size += len(data)
+        if self._sealer is not None:
+            try:
+                self._sealer.push(data)
+            except BaseException:
+                self.abort()
+                raise
+        return len(data)
+
+    def commit(self) -> BlobRef:
+        sha = self._hasher.hexdigest()
+        pending, sealer = self._pending, self._sealer
+        self._pending = self._sealer = None
+        if self._expected is not None and sha != self._expected:
+            if pending is not None:
+                pending.abort()
+            raise VaultError("the content does not match the hash it was announced with")
+        if pending is None or sealer is None:
+            return BlobRef(sha256=sha, size=self.size)
+        try:
+            sealer.finish()
+            self._vault.faults("vault.before_commit")
+        except BaseException:
+            pending.abort()
+            raise
+        pending.commit(self._vault.name_of(sha))
+        return BlobRef(sha256=sha, size=self.size)
+
+    def abort(self) -> None:
+        """Drop what was written (idempotent; after a commit it does nothing)."""
+        pending, self._pending, self._sealer = self._pending, None, None
+        if pending is not None:
+            pending.abort()
+
+
+class _PlainReader(io.RawIOBase):
+    """Random access to a blob's plaintext: one chunk decrypted (and kept) at a time."""
+
+    def __init__(self, vault: Vault, sha256: str) -> None:
+        super().__init__()
+        self._blobs = vault.blobs
+        self._name = vault.name_of(sha256)
+        self._key = vault.key
+        stored = self._blobs.size(self._name)
+        self._size = plaintext_size(stored)
+        self._count = max(1, -(-(stored - HEADER_SIZE) // SEALED_CHUNK))
+        self._pos = 0
+        self._cached: tuple[int, bytes] | None = None
+        self._handle = self._blobs.open(self._name)
+        self._at = 0  # the chunk the handle is positioned at
+        self._cipher = self._key.blob_cipher(self._header())
+
+    def _header(self) -> bytes:
+        header = self._handle.read(HEADER_SIZE)
+        if len(header) != HEADER_SIZE or not header.startswith(MAGIC):
+            raise BlobAltered("the blob's header is damaged")
+        return header[len(MAGIC) :]
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET, /) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._pos >= self._size:
+            return 0
+        index = self._pos // CHUNK
+        chunk = self._chunk(index)
+        start = self._pos - index * CHUNK
+        count = min(len(buffer), len(chunk) - start)
+        memoryview(buffer)[:count] = chunk[start : start + count]
+        self._pos += count
+        return count
+
+    def _chunk(self, index: int) -> bytes:
+        if self._cached is not None and self._cached[0] == index:
+            return self._cached[1]
+        self._position(index)
+        sealed = self._handle.read(SEALED_CHUNK)
+        self._at = index + 1
+        plain = decrypt_chunk(self._cipher, index, sealed, last=index == self._count - 1)
+        self._cached = (index, plain)
+        return plain
+
+    def _position(self, index: int) -> None:
+        if index == self._at:
+            return
+        if self._handle.seekable():
+            self._handle.seek(HEADER_SIZE + index * SEALED_CHUNK)
+        else:  # an object store's stream: forward by reading, backward from the start
+            if index < self._at:
+                self._handle.close()
+                self._handle = self._blobs.open(self._name)
+                self._header()
+                self._at = 0
+            for _ in range(index - self._at):
+                self._handle.read(SEALED_CHUNK)
+        self._at = index
+
+    def close(self) -> None:
+        if not self.closed:
+            self._handle.close()
+        super().close()
 
 
 def record_blob(

@@ -79,6 +79,14 @@ ROUTE_ACCESS: dict[str, Gate | frozenset[Role]] = {
     "assign": _READERS,
     "report_reply": _DESK_WORK,
     "thumbnail": _READERS,
+    # security keys: each user their own (sijil.desk.security_keys checks the owner)
+    "keys": Gate.SIGNED_IN,
+    "key_options": Gate.SIGNED_IN,
+    "key_add": Gate.SIGNED_IN,
+    "key_remove": Gate.SIGNED_IN,
+    # a key instead of the TOTP code, after the password
+    "key_login_options": Gate.SECOND_FACTOR,
+    "key_login": Gate.SECOND_FACTOR,
 }
 
 

@@ -30,6 +30,7 @@ from sijil.web.routes_incidents import incident_routes
 from sijil.web.routes_work import work_routes
 from sijil.web.views_auth import AuthViews
 from sijil.web.views_desk import DeskViews
+from sijil.web.views_keys import key_routes
 
 __all__ = ["create_app"]
 
@@ -63,6 +64,7 @@ def create_app(config: WebConfig, *, clock: Callable[[], datetime] = utcnow) -> 
     routes = _routes(config, AuthViews(pages), DeskViews(pages))
     routes += incident_routes(pages)
     routes += work_routes(pages)
+    routes += key_routes(pages)
 
     async def sijil_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, StoreError):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
+from sijil.desk.key_ceremony import DEFAULT_RP_ID, RelyingParty
 from sijil.errors import ConfigError
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "STATIC_DIR", "TEMPLATES_DIR", "WebConfig"]
@@ -39,8 +40,14 @@ class WebConfig:
     #: the relay replies to correspondents are left at (``sijil desk serve --relay``)
     relay: str | None = None
     relay_proxy: str | None = None
+    #: the domain security keys are bound to (WebAuthn's relying-party id): the name
+    #: the editors' browsers reach the desk by; never an IP address (browsers refuse one)
+    rp_id: str = DEFAULT_RP_ID
+    #: the one origin keys may sign for (``https://desk.example``); None: any on ``rp_id``
+    rp_origin: str | None = None
 
     def __post_init__(self) -> None:
+        self.relying_party()  # refuses an IP address or a malformed origin at start-up
         self.home.require()
         missing = [n for n in VENDORED if not (self.static_dir / "vendor" / n).is_file()]
         if missing:
@@ -48,3 +55,6 @@ class WebConfig:
                 f"the web app's vendored files are missing ({', '.join(missing)}): "
                 "run scripts/vendor-web.sh (make tools)"
             )
+
+    def relying_party(self) -> RelyingParty:
+        return RelyingParty(self.rp_id, self.rp_origin)

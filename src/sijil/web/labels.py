@@ -120,6 +120,8 @@ LABELS: dict[str, str] = {
     "user.roles": N_("changed a user's roles"),
     "user.removed": N_("removed a user"),
     "reply.sent": N_("replied to a correspondent"),
+    "key.added": N_("added a security key"),
+    "key.removed": N_("removed a security key"),
 }
 
 

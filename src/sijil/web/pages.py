@@ -51,6 +51,8 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "enrolment": (400, N_("That enrolment code is not valid. Ask an admin for a new one.")),
     "password": (400, N_("Choose a password of 12 to 1024 characters, typed the same twice.")),
     "session": (400, N_("The sign-in has expired. Start again.")),
+    "security_key": (400, N_("The security key was not accepted. Try again, or use a code.")),
+    "key_limit": (400, N_("You have as many security keys as the desk allows. Remove one first.")),
     "language": (400, N_("That language is not available.")),
     "query": (400, N_("The search is too long or has too many words.")),
     "unknown": (404, N_("Not found.")),

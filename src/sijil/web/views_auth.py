@@ -12,7 +12,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from sijil.desk import accounts
+from sijil.desk import accounts, security_keys
 from sijil.errors import SignInRefused
 from sijil.web.guard import LANG_COOKIE, SESSION_COOKIE, cookie_header
 from sijil.web.pages import Pages, field
@@ -50,7 +50,8 @@ class AuthViews:
 
     def second_factor(self, request: Request) -> Response:
         if request.method == "GET":
-            return self.pages.render(request, "second_factor.html", {})
+            has_key = security_keys.has_keys(self.store, request.state.session.user_id)
+            return self.pages.render(request, "second_factor.html", {"has_key": has_key})
         code = field(request.state.form, "code", max_len=MAX_CODE)
         token = accounts.second_factor(self.store, request.state.token, code, clock=self.clock)
         return self._with_session(

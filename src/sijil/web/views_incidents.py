@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from sijil.desk.activity_log import log_activity
+from sijil.desk.assignments import AssignmentKind, assignee_of, possible_assignees
 from sijil.desk.incident_history import incident_history
 from sijil.desk.incident_view import show_incident
 from sijil.desk.incidents import create_incident, edit_incident, get_incident
@@ -150,7 +151,14 @@ class IncidentViews:
     def show(self, request: Request) -> Response:
         with self.store.session() as session:
             shown = show_incident(session, request.path_params["code"])
-        return self.pages.render(request, "incident_show.html", {"incident": shown})
+            number = get_incident(session, shown["code"]).id
+            assignment = {
+                "assign_id": number,
+                "assignee": assignee_of(session, AssignmentKind.INCIDENT, number),
+                "assignees": possible_assignees(session),
+            }
+        context = {"incident": shown, **assignment}
+        return self.pages.render(request, "incident_show.html", context)
 
     def edit(self, request: Request) -> Response:
         code = request.path_params["code"]

@@ -20,7 +20,7 @@ from sijil.desk.assessments import review as review_assessment
 from sijil.desk.casualties import Group, Outcome, Status
 from sijil.desk.codes import assessment_token
 from sijil.desk.incident_view import show_incident
-from sijil.desk.review_queue import assessment_page, review_queue
+from sijil.desk.review_queue import assessment_page, review_queue, verdict_queue
 from sijil.errors import CasualtyRangeError, DeskError, ReviewRefused, UnknownCode
 from sijil.store.models_desk import Grading, Harm
 from sijil.web.i18n import N_
@@ -177,4 +177,6 @@ class ReviewViews:
         info = request.state.session
         with self.store.session() as session:
             items = review_queue(session, info.user_id)
-        return self.pages.render(request, "review_queue.html", {"items": items})
+            verdicts = verdict_queue(session, info.user_id)
+        context = {"items": items, "verdicts": verdicts}
+        return self.pages.render(request, "review_queue.html", context)

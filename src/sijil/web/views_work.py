@@ -19,6 +19,7 @@ from sijil.desk.assignments import (
     AssignmentKind,
     assign,
     assignee_of,
+    incident_code,
     possible_assignees,
     unassign,
     waiting_for,
@@ -91,10 +92,15 @@ class WorkViews:
             else:
                 assign(session, parsed.kind, parsed.object_id, to=parsed.to, by=info.name,
                        clock=self.clock)  # fmt: skip
-        if parsed.kind is AssignmentKind.REPORT:
-            back = request.app.url_path_for("report", report_id=str(parsed.object_id))
+            code = (
+                incident_code(session, parsed.object_id)
+                if parsed.kind is AssignmentKind.INCIDENT
+                else None
+            )
+        if code is not None:
+            back = request.app.url_path_for("incident", code=code)
         else:
-            back = request.app.url_path_for("mine")
+            back = request.app.url_path_for("report", report_id=str(parsed.object_id))
         return RedirectResponse(str(back), status_code=303)
 
     def reply(self, request: Request) -> Response:

@@ -3,17 +3,17 @@ import cut short between registering a report and fingerprinting it.
 
 Attachments are taken in the order they arrived (attachment id), so each one is
 matched only against what came before it, exactly as if it had been fingerprinted
-on import. The plaintext is fetched through a callable (the vault's verified
-``copy_to``) into a temporary file in the desk's staging folder and removed at once.
+on import. The plaintext is read through a callable (the vault's ``open_plain``),
+decrypted in memory as the decoder asks for it: no decrypted copy is written.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 from sqlalchemy import select
 
@@ -26,7 +26,7 @@ __all__ = ["BATCH", "Backfilled", "backfill"]
 # rows fetched per query: bounds memory on an archive of millions of attachments
 BATCH: Final = 500
 
-CopyTo = Callable[[str, Path], None]
+OpenBlob = Callable[[str], BinaryIO]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,26 +53,22 @@ def backfill(
     store: Store,
     home: Path,
     *,
-    copy_to: CopyTo,
-    staging: Path,
+    open_blob: OpenBlob,
     progress: Callable[[Backfilled], None] | None = None,
 ) -> list[Backfilled]:
     """Fingerprint and match every attachment without a fingerprint, oldest first."""
     done: list[Backfilled] = []
-    staging.mkdir(parents=True, exist_ok=True, mode=0o700)
     after = 0
     while batch := _missing(store, after):
         for attachment_id, report_id, position, sha256 in batch:
             after = attachment_id
-            plain = staging / f".media-{secrets.token_hex(8)}"
             try:
-                copy_to(sha256, plain)
-                item = fingerprint_one(position, plain)
+                # a missing blob fails here, not inside the fingerprinting
+                open_blob(sha256).close()
+                item = fingerprint_one(position, partial(open_blob, sha256))
             except SijilError as exc:
                 # a missing or altered blob is the vault's finding; note it and go on
                 item = Fingerprinted(position=position, media=None, error=f"vault: {exc}"[:500])
-            finally:
-                plain.unlink(missing_ok=True)
             matches = record_prints(store, home, report_id, [item])
             outcome = Backfilled(
                 attachment_id=attachment_id,

@@ -1,8 +1,8 @@
 """Fingerprint a report's photos and videos as it arrives, and record what they resemble.
 
 Desk intake calls :func:`fingerprint_report` once the report is registered,
-while the verified plaintext attachments are still in staging (the vault
-holds only encrypted copies). It hashes each file, matches it against
+reading each attachment back from the vault (decrypted in memory a chunk at a
+time, never written to disk). It hashes each file, matches it against
 everything the desk already holds, stores the fingerprint and the matches,
 and appends each match to the custody ledger (kind ``media.matched``), in the same
 transaction. It never raises: a photo that cannot be hashed is recorded as
@@ -22,11 +22,12 @@ from sqlalchemy import select
 
 from sijil.desk.neardup.catalog import Catalog, Found
 from sijil.desk.records import match_facts
-from sijil.errors import MediaError, UnsupportedMedia
+from sijil.errors import MediaError, UnsupportedMedia, VaultError
 from sijil.ledger import log as ledger_log
 from sijil.ledger.entries import EntryKind, NewEntry
 from sijil.media.fingerprint import fingerprint_file
 from sijil.media.index import DEFAULT_RADIUS
+from sijil.media.loopback import Opener
 from sijil.media.pdq import ImagePrint
 from sijil.media.video import VideoPrint, pack_frames
 from sijil.store import Attachment, MediaMatch, MediaPrintRow, Store
@@ -74,13 +75,15 @@ class Fingerprinted:
         return "other" if self.error is None else "error"
 
 
-def fingerprint_one(position: int, path: Path) -> Fingerprinted:
+def fingerprint_one(position: int, path: Path | Opener) -> Fingerprinted:
     try:
         return Fingerprinted(position=position, media=fingerprint_file(path))
     except MediaError as exc:
         if isinstance(exc, UnsupportedMedia):
             return Fingerprinted(position=position, media=None)
         return Fingerprinted(position=position, media=None, error=f"{type(exc).__name__}: {exc}")
+    except VaultError as exc:  # read back from the vault: a missing or altered blob
+        return Fingerprinted(position=position, media=None, error=f"vault: {exc}"[:500])
     except Exception as exc:  # noqa: BLE001 - a hashing bug must not cost an import
         log.warning("fingerprinting failed: %s", type(exc).__name__, exc_info=_debug())
         return Fingerprinted(
@@ -88,9 +91,13 @@ def fingerprint_one(position: int, path: Path) -> Fingerprinted:
         )
 
 
-def fingerprint_files(paths: Sequence[Path]) -> list[Fingerprinted]:
-    """Fingerprint each attachment (in manifest order); never raises."""
-    return [fingerprint_one(i, Path(p)) for i, p in enumerate(paths)]
+def fingerprint_files(paths: Sequence[Path | Opener]) -> list[Fingerprinted]:
+    """Fingerprint each attachment (in manifest order); never raises.
+
+    Each is a file, or a function opening a seekable plaintext stream of it (the
+    vault's ``open_plain``), so the desk never writes a decrypted copy.
+    """
+    return [fingerprint_one(i, p) for i, p in enumerate(paths)]
 
 
 def catalog_for(store: Store, home: Path | None, *, radius: int = DEFAULT_RADIUS) -> Catalog:
@@ -205,9 +212,9 @@ def record_prints(
 
 
 def fingerprint_report(
-    store: Store, home: Path | None, report_id: int, files: Sequence[Path]
+    store: Store, home: Path | None, report_id: int, files: Sequence[Path | Opener]
 ) -> list[MediaMatch]:
-    """Fingerprint report ``report_id``'s plaintext ``files`` (manifest order); never raises."""
+    """Fingerprint report ``report_id``'s ``files`` (manifest order); never raises."""
     try:
         return record_prints(store, home, report_id, fingerprint_files(files))
     except Exception as exc:  # noqa: BLE001 - the report is safe; a derived fact can wait

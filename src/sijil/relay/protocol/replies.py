@@ -4,11 +4,13 @@ Plaintext inside the age layer (age v1, X25519, the correspondent's reply key)::
 
     b"SIJIL-REPLY/1\\n"    format line
     uint32 big-endian     length of the JSON
-    JSON                  {"created_at", "text", "to"}: canonical (sorted keys, UTF-8)
+    JSON                  {"created_at", "text", "to"} and, when the desk hands out a
+                          new relay token, "relay_token": canonical (sorted keys, UTF-8)
     64 bytes              Ed25519 signature by the desk over SIGN_CONTEXT || JSON
 
 ``to`` is the mailbox id, so a reply cannot be passed off as meant for someone
-else. The relay stores the ciphertext only; it cannot read or forge a reply.
+else. ``relay_token`` (signed with the rest) is the network's new relay token after a
+rotation; a phone adopts it for its next uploads, and older phones ignore it. The relay stores the ciphertext only; it cannot read or forge a reply.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from sijil.envelope.age import AgeReader, AgeWriter
+from sijil.envelope.invite import RELAY_TOKEN_PATTERN
 from sijil.errors import BadSignature, EnvelopeError, MalformedEnvelope
 from sijil.relay.protocol.auth import mailbox_id
 
@@ -43,10 +46,17 @@ class Reply:
     # SHA-256 of the signed JSON and its signature: what the desk wrote, whatever
     # ciphertext or id the relay serves it under (a replay keeps this, not those)
     signed_sha256: str = ""
+    # the network's new relay token, when the desk rotated it (never shown as text)
+    relay_token: str | None = None
 
 
 def seal_reply(
-    text: str, *, desk_sign: Ed25519PrivateKey, to: X25519PublicKey, now: datetime | None = None
+    text: str,
+    *,
+    desk_sign: Ed25519PrivateKey,
+    to: X25519PublicKey,
+    now: datetime | None = None,
+    relay_token: str | None = None,
 ) -> bytes:
     if not text.strip():
         raise MalformedEnvelope("a reply needs some text")
@@ -58,6 +68,10 @@ def seal_reply(
         "text": text,
         "to": mailbox_id(to),
     }
+    if relay_token is not None:
+        if not RELAY_TOKEN_PATTERN.fullmatch(relay_token):
+            raise MalformedEnvelope("a relay token must be 32-128 URL-safe characters")
+        doc["relay_token"] = relay_token
     body = json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     out = io.BytesIO()
     writer = AgeWriter(out, to)
@@ -85,11 +99,15 @@ def open_reply(data: bytes, *, identity: X25519PrivateKey, desk: Ed25519PublicKe
         raise BadSignature("the reply is not signed by your desk") from exc
     try:
         doc = json.loads(body)
+        token = doc.get("relay_token")
+        if token is not None and not RELAY_TOKEN_PATTERN.fullmatch(str(token)):
+            raise MalformedEnvelope("the reply's relay token is damaged")
         reply = Reply(
             text=str(doc["text"]),
             created_at=str(doc["created_at"]),
             to=str(doc["to"]),
             signed_sha256=hashlib.sha256(body + signature).hexdigest(),
+            relay_token=None if token is None else str(token),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise MalformedEnvelope("the reply's contents do not parse") from exc

@@ -149,9 +149,14 @@ class _State:
 
     def sender(self, request: Request) -> Sender:
         token = request.headers.get(RELAY_TOKEN_HEADER.lower())
-        if token and token_digest(token) in self.config.relay_tokens:
-            return Sender.ENROLLED
-        return Sender.ANONYMOUS
+        if not token:
+            return Sender.ANONYMOUS
+        digest = token_digest(token)
+        if digest not in self.config.relay_tokens:
+            return Sender.ANONYMOUS
+        # a rotated-out token is honoured until its grace period ends
+        until = self.config.relay_token_until.get(digest)
+        return Sender.ENROLLED if until is None or self.clock() < until else Sender.ANONYMOUS
 
     def take(self, sender: Sender) -> None:
         self.rates[sender].take(now=self.clock())

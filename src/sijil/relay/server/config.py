@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -26,6 +28,7 @@ __all__ = [
     "WORK_AT_SHARE",
     "RateLimiter",
     "RelayConfig",
+    "load_relay_token_file",
     "load_relay_tokens",
 ]
 
@@ -73,6 +76,8 @@ ANONYMOUS_SHARE = 0.75
 WORK_AT_SHARE = 0.5
 # A relay token is a shared secret handed out in invites; shorter is guessable.
 MIN_TOKEN_CHARS = 32
+# a token given by its digest in the token file (what the desk writes)
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # Replies are a few lines of text; a sealed reply larger than this is not one.
 MAX_REPLY_BYTES = 64 << 10
 MAX_REPLIES_PER_BOX = 200
@@ -98,6 +103,9 @@ class RelayConfig:
     # SHA-256 (hex) of each relay token accepted (load_relay_tokens); none: every
     # sender is anonymous and may use every limit whole
     relay_tokens: frozenset[str] = frozenset()
+    # digest -> unix time after which that token is refused (a rotated-out token's
+    # grace period, ``until=`` in the token file); a token not here never expires
+    relay_token_until: Mapping[str, float] = field(default_factory=dict)
     # proof of work asked of strangers under pressure (protocol/work.py); 0: never
     work_bits: int = WORK_BITS
 
@@ -144,16 +152,43 @@ class RelayConfig:
 
 
 def load_relay_tokens(path: Path) -> frozenset[str]:
-    """The digests of the tokens in ``path``: one a line, ``#`` comments; rotate by
-    adding the new token, and removing the old once every device has the new one."""
+    """The digests of the tokens in ``path`` (see :func:`load_relay_token_file`)."""
+    return frozenset(load_relay_token_file(path))
+
+
+def load_relay_token_file(path: Path) -> dict[str, float | None]:
+    """Each accepted token's digest, and when it stops being accepted (None: never).
+
+    One token a line, ``#`` comments. A line is the token itself, or (as ``sijil desk
+    relay-token rotate`` writes it, so the file holds no secret) ``sha256:<digest>``;
+    either may end in `` until=<unix time>``: a rotated-out token, kept for a grace
+    period while the new one reaches every device.
+    """
     try:
         lines = path.read_text("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the relay token file {path.name}") from exc
-    tokens = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    if not tokens or any(len(token) < MIN_TOKEN_CHARS for token in tokens):
+    accepted: dict[str, float | None] = {}
+    for line in lines:
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        until: float | None = None
+        if len(words) == 2 and words[1].startswith("until=") and words[1][6:].isdigit():
+            until = float(words[1][6:])
+        elif len(words) != 1:
+            raise ConfigError(f"a line of {path.name} is neither a token nor 'TOKEN until=TIME'")
+        token = words[0]
+        if _DIGEST.fullmatch(token):
+            digest = token[len("sha256:") :]
+        elif len(token) >= MIN_TOKEN_CHARS:
+            digest = token_digest(token)
+        else:
+            raise ConfigError(f"each relay token must be at least {MIN_TOKEN_CHARS} characters")
+        accepted[digest] = until
+    if not accepted:
         raise ConfigError(f"each relay token must be at least {MIN_TOKEN_CHARS} characters")
-    return frozenset(token_digest(token) for token in tokens)
+    return accepted
 
 
 class RateLimiter:
