@@ -23,11 +23,13 @@ from sijil.desk.assignments import (
     AssignmentKind,
     assign,
     assignee_of,
+    incident_code,
     possible_assignees,
     unassign,
     waiting_for,
 )
 from sijil.desk.desk_audit import audit_desk_work
+from sijil.desk.incidents import create_incident
 from sijil.desk.revocation import revoke
 from sijil.desk.thumbnails import THUMB_EDGE, make_thumbnail, report_marks, thumbnail
 from sijil.desk.user_admin import add_desk_user, remove_user, set_roles, user_rows
@@ -260,3 +262,20 @@ def test_a_revoked_correspondents_later_reports_are_marked(desk: Desk) -> None:
     # Then every report carries the flag
     assert marked == 3
     assert {marks[r].flag for r in desk.reports} == {ReportFlagKind.POSSIBLY_COERCED}
+
+
+def test_an_assigned_incident_waits_with_its_code_and_title(desk: Desk) -> None:
+    with desk.store.session(write=True) as session:
+        made = create_incident(session, title_ar="قصف السوق", title_en="Market shelling",
+                               incident_type="shelling", start=NOW, at="35.95,39.01",
+                               by="dima")  # fmt: skip
+        assign(session, AssignmentKind.INCIDENT, made.id, to="lina", by="dima", clock=lambda: NOW)
+        number, code = made.id, made.code
+    with desk.store.session() as session:
+        waiting = waiting_for(session, get_user(session, "lina").id)
+        assert incident_code(session, number) == code
+        with pytest.raises(UnknownCode):
+            incident_code(session, 999_999)
+    assert [(w.kind, w.id, w.label, w.title_en) for w in waiting] == [
+        ("incident", number, code, "Market shelling")
+    ]

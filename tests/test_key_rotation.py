@@ -282,3 +282,12 @@ def test_cli_rotate_prints_both_fingerprints_and_a_wrong_passphrase_changes_noth
     assert _audit(desk) == []
     with pytest.raises(PassphraseError):
         desk.home.unlock("not the passphrase")
+
+
+def test_the_verifiers_copy_of_the_handover_format_is_sijils() -> None:
+    from sijil.crypto import handover
+
+    assert verifier.HANDOVER_FORMAT == handover.HANDOVER_FORMAT
+    assert verifier.HANDOVER_CONTEXT == handover.SIGN_CONTEXT
+    assert verifier.HANDOVER_STATEMENT == handover.STATEMENT_FIELDS
+    assert EntryKind.KEY_ROTATED.value == verifier._KEY_ROTATED

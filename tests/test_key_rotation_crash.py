@@ -150,6 +150,8 @@ def test_kill_9_while_finishing_an_interrupted_rotation(
     _killed(desk, ["desk", "key", "rotate"], "rotate.key_written", tmp_path / "one.out")
     # When the command that finishes it (any unlock) is killed too, after the ledger commit
     _killed(desk, ["verify"], "rotate.ledger_committed", tmp_path / "two.out")
+    # (and running the rotation again only finishes it: no second rotation)
+    assert rotate_desk_key(desk.home, PASSPHRASE).finished_earlier
     # Then the next unlock finishes the first rotation, with one handover and no second
     # rotation; envelopes sealed to the old key and the new one import
     _check_works(

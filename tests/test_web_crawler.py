@@ -140,6 +140,15 @@ QUERY_PARAMS = ("before", "from", "q", "kind", "grading", "state", "source", "in
                 "replied")  # fmt: skip
 QUERY_VALUES = ("abc", "9" * 40, "a\x00b", "\u202e1", "A" * 5000)
 
+#: Cookie headers a browser of this app never sends.
+HOSTILE_COOKIES = (
+    "sijil_session=" + "A" * 4000,
+    "sijil_session=%00; sijil_lang=xx",
+    'sijil_lang="ar\\"; sijil_pre=' + "p" * 300,
+    "sijil_lang=%E2%80%AEen",
+    "=; ;;sijil_session",
+)
+
 #: Hostile address parts, already percent-encoded as they go on the wire.
 HOSTILE_PATHS = (
     "abc",
@@ -430,6 +439,15 @@ class Crawl:
                     self.send("GET", f"{path}?{query}", what=f"GET {path} {name}={value[:20]!r}")
         return len(pages)
 
+    def hostile_cookies(self) -> int:
+        """The sign-in page and a desk page with cookies nobody's browser holds; the headers."""
+        for cookie in HOSTILE_COOKIES:
+            for url in ("/login", "/incidents"):
+                answer = self.client.request("GET", url, headers={"cookie": cookie})
+                self.requests += 1
+                self.check(answer, f"GET {url} with cookie {cookie[:30]!r}")
+        return len(HOSTILE_COOKIES)
+
     def hostile_paths(self, routes: list[Any]) -> int:
         """Every route pattern with each parameter set to each hostile value; the patterns."""
         patterns = 0
@@ -543,6 +561,7 @@ def test_every_form_and_address_refuses_hostile_values_with_a_page_in_arabic(
     crawl.submit_all()
     queried = crawl.hostile_queries()
     routes = crawl.hostile_paths(list(crawl.client.app.routes))
+    crawl.hostile_cookies()  # last: the app clears a session cookie it does not know
     # Then nothing broke, and the crawl reached enough of the app to mean something
     assert not crawl.failures, "\n".join(dict.fromkeys(f.split("=")[0] for f in crawl.failures))
     assert pages >= MIN_PAGES, f"only {pages} pages reached: {sorted(crawl.seen)}"

@@ -71,9 +71,7 @@ def revoke_cmd(
     click.echo(f"{marked} report(s) marked possibly coerced; replies to this mailbox stop")
     click.echo("Their envelopes are still received and kept, and marked as they arrive.")
     if rotate_token and relay:
-        rotate_relay_token(
-            home, db_url, relay, proxy, passphrase=read_passphrase("the desk key")
-        )
+        rotate_relay_token(home, db_url, relay, proxy, passphrase=read_passphrase("the desk key"))
     else:
         click.echo(
             "Their device holds the network's relay token: rotate it "

@@ -114,9 +114,7 @@ def invite(home: Path, db_url: str | None, name: str, out: Path, relays: tuple[s
     identity = desk_home.unlock(read_passphrase("the desk key"))
     tokens, token_file = ensure_token(desk_home, identity)
     with open_desk_store(desk_home, identity) as store:
-        made = desk_home.invite(
-            store, codename=name, relays=relays, relay_token=tokens.current
-        )
+        made = desk_home.invite(store, codename=name, relays=relays, relay_token=tokens.current)
     atomic_write(out, made.to_bytes(), mode=0o600)
     click.echo(f"Invite for {name!r} written to {out}")
     click.echo("Carry it by hand. Whoever holds it can enrol as this correspondent once.")

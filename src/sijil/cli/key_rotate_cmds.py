@@ -55,6 +55,8 @@ def desk_rotate(home: Path, db_url: str | None, relay: str | None, proxy: str | 
     desk_home = desk_at(home, db_url)
     passphrase = read_passphrase("the desk key")
     rotation = rotate_desk_key(desk_home, passphrase)
+    if rotation.finished_earlier:
+        click.echo("finished the rotation an earlier run began; no new keys were made")
     click.echo(f"old fingerprint: {rotation.old_fingerprint}")
     click.echo(f"new fingerprint: {rotation.new_fingerprint}")
     click.echo(
@@ -91,6 +93,8 @@ def publish_rotate(home: Path, db_url: str | None, by: str | None) -> None:
     desk_home = desk_at(home, db_url)
     desk_home.require()
     rotation = rotate_publication_key(desk_home, read_passphrase("the desk key"), by=by)
+    if rotation.finished_earlier:
+        click.echo("finished the rotation an earlier run began; no new key was made")
     click.echo(f"old publication key: {rotation.old_key_id}")
     click.echo(f"new publication key: {rotation.new_key_id}")
     click.echo(f"announced in post {rotation.log_index}, signed by the old key")

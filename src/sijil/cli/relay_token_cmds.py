@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,14 +12,16 @@ from sijil.cli.options import DB, DESK_HOME, desk_at
 from sijil.cli.passphrase import read_passphrase
 from sijil.cli.relay_client_cmds import PROXY
 
+if TYPE_CHECKING:
+    from sijil.desk.relay_token import Rotation
+
 __all__ = ["echo_rotation", "register_relay_token", "rotate_relay_token"]
 
 
-def echo_rotation(done: object) -> None:
+def echo_rotation(done: Rotation) -> None:
     """Say what a rotation or a send did, and what the relay's operator must do."""
-    from sijil.desk.relay_token import RELAY_TOKEN_GRACE_S, Rotation
+    from sijil.desk.relay_token import RELAY_TOKEN_GRACE_S
 
-    assert isinstance(done, Rotation)
     for codename in done.sent:
         click.echo(f"new relay token sent to {terminal_safe(codename)} (sealed reply)")
     for codename in done.revoked:

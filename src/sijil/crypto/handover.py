@@ -31,6 +31,7 @@ __all__ = [
     "ANNOUNCE_MARK",
     "HANDOVER_FORMAT",
     "SIGN_CONTEXT",
+    "STATEMENT_FIELDS",
     "Handover",
     "follow_chain",
     "make_handover",
@@ -41,7 +42,7 @@ HANDOVER_FORMAT = "sijil-key-handover/1"
 #: The line of a desk reply that carries a handover, followed by its canonical JSON.
 ANNOUNCE_MARK = "SIJIL-KEY-HANDOVER/1 "
 SIGN_CONTEXT = b"sijil-key-handover/1\x00"
-_STATEMENT = (
+STATEMENT_FIELDS = (
     "format",
     "old_sign_key",
     "new_sign_key",
@@ -104,9 +105,9 @@ def parse_handover(doc: Mapping[str, Any]) -> Handover:
     """Check a handover's form and both signatures; KeyFileError names what is wrong."""
     if not isinstance(doc, Mapping) or doc.get("format") != HANDOVER_FORMAT:
         raise KeyFileError("not a sijil key handover")
-    if set(doc) != {*_STATEMENT, "old_signature", "new_signature"}:
+    if set(doc) != {*STATEMENT_FIELDS, "old_signature", "new_signature"}:
         raise KeyFileError("a key handover has missing or extra fields")
-    statement = {k: doc[k] for k in _STATEMENT}
+    statement = {k: doc[k] for k in STATEMENT_FIELDS}
     tree_size, root_hash, at = doc["tree_size"], doc["root_hash"], doc["at"]
     if not isinstance(tree_size, int) or isinstance(tree_size, bool) or tree_size < 0:
         raise KeyFileError("a key handover has a bad tree size")

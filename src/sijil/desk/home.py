@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from sijil.crypto.identity import DeskIdentity, DeskPublic
 from sijil.crypto.kdf import KdfParams
+from sijil.desk.key_handover import finish_rotation
 from sijil.desk.vault_config import VAULT_CONFIG, open_blob_store
 from sijil.envelope.invite import Invite
 from sijil.errors import ConfigError
@@ -151,8 +152,6 @@ class DeskHome:
                 identity.retired[0].public.fingerprint,
             ):
                 raise ConfigError("desk.key and desk.pub belong to different desks")
-            from sijil.desk.key_rotation import finish_rotation  # it imports DeskHome
-
             return finish_rotation(self, identity, passphrase)
         if identity.public.fingerprint != published:
             raise ConfigError("desk.key and desk.pub belong to different desks")

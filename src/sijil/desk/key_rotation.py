@@ -27,35 +27,30 @@ key still open: intake tries the current key, then the retired ones.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from sijil.crypto.canonical import canonical_json
 from sijil.crypto.handover import ANNOUNCE_MARK
 from sijil.crypto.identity import DeskIdentity, RetiredDeskKey, raw_public
 from sijil.crypto.kdf import KdfParams
 from sijil.desk.home import DeskHome
+from sijil.desk.key_handover import append_handover_once, finish_rotation, key_file_kdf, relock
 from sijil.desk.reply import send_reply
 from sijil.errors import (
     ConfigError,
-    KeyFileError,
-    PassphraseError,
     RelayAuthError,
     RelayError,
 )
-from sijil.faults import FaultHook
 from sijil.fsutil import atomic_write
-from sijil.ledger import log
 from sijil.ledger.entries import parse_entry
-from sijil.ledger.handover import append_handover, find_handover
+from sijil.ledger.handover import find_handover
 from sijil.store import Correspondent, LedgerEntry, Revocation, Store
 
 __all__ = [
@@ -76,32 +71,26 @@ class Rotation:
     old_fingerprint: str
     new_fingerprint: str
     handover_seq: int
-
-
-def key_file_kdf(data: bytes) -> KdfParams:
-    """The scrypt costs a key file was locked with (its authenticated header)."""
-    try:
-        kdf = json.loads(data)["kdf"]
-        return KdfParams(log_n=int(kdf["log_n"]), r=int(kdf["r"]), p=int(kdf["p"]))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise KeyFileError(
-            "desk.key is damaged: its key-derivation parameters do not parse"
-        ) from exc
-
-
-def _relock(identity: DeskIdentity, passphrase: str, kdf: KdfParams) -> bytes:
-    locked = identity.lock(passphrase, kdf)
-    opened = DeskIdentity.unlock(locked, passphrase)
-    if opened.public.fingerprint != identity.public.fingerprint or len(opened.retired) != len(
-        identity.retired
-    ):
-        raise PassphraseError("the re-locked desk key does not open; nothing was changed")
-    return locked
+    # True when this run only finished a rotation an earlier run had begun
+    finished_earlier: bool = False
 
 
 def rotate_desk_key(home: DeskHome, passphrase: str, *, kdf: KdfParams | None = None) -> Rotation:
-    """Rotate ``home``'s age and signing keys (steps above); return the two fingerprints."""
-    current = home.unlock(passphrase)  # finishes an earlier, interrupted rotation first
+    """Rotate ``home``'s age and signing keys (steps above); return the two fingerprints.
+
+    A rotation found cut short is finished instead, and no new one is started.
+    """
+    home.require()
+    found = DeskIdentity.unlock(home.key_file.read_bytes(), passphrase)
+    if found.rotating and found.retired:
+        done = home.unlock(passphrase)  # finishes it
+        return Rotation(
+            old_fingerprint=found.retired[0].public.fingerprint,
+            new_fingerprint=done.public.fingerprint,
+            handover_seq=_handover_seq(home, done),
+            finished_earlier=True,
+        )
+    current = home.unlock(passphrase)
     kdf = kdf or key_file_kdf(home.key_file.read_bytes())
     retired = (RetiredDeskKey(age=current.age, sign=current.sign), *current.retired)
     rotated = DeskIdentity(
@@ -111,58 +100,26 @@ def rotate_desk_key(home: DeskHome, passphrase: str, *, kdf: KdfParams | None = 
         retired=retired,
         rotating=True,
     )
-    locked = _relock(rotated, passphrase, kdf)
+    locked = relock(rotated, passphrase, kdf)
     home.faults("rotate.before_key")
     atomic_write(home.key_file, locked)
     home.faults("rotate.key_written")
     finished = finish_rotation(home, rotated, passphrase, kdf=kdf)
-    store = home.open_store(finished)
-    try:
-        with store.session() as session:
-            seq = find_handover(session, raw_public(finished.sign.public_key()))
-    finally:
-        store.close()
     return Rotation(
         old_fingerprint=current.public.fingerprint,
         new_fingerprint=finished.public.fingerprint,
-        handover_seq=-1 if seq is None else seq,
+        handover_seq=_handover_seq(home, finished),
     )
 
 
-def finish_rotation(
-    home: DeskHome, identity: DeskIdentity, passphrase: str, *, kdf: KdfParams | None = None
-) -> DeskIdentity:
-    """Complete a rotation whose key file is written (steps 2-4); idempotent."""
-    if not identity.retired:
-        raise KeyFileError("desk.key is marked as rotating but holds no retired key")
-    kdf = kdf or key_file_kdf(home.key_file.read_bytes())
-    previous = identity.retired[0]
+def _handover_seq(home: DeskHome, identity: DeskIdentity) -> int:
     store = home.open_store(identity)
     try:
-        with store.session(write=True) as session:
-            # under the ledger's lock, so two processes finishing at once append one handover
-            append_handover_once(session, previous, identity, faults=home.faults)
-            home.faults("rotate.before_commit")
-        home.faults("rotate.ledger_committed")
+        with store.session() as session:
+            seq = find_handover(session, raw_public(identity.sign.public_key()))
     finally:
         store.close()
-    atomic_write(home.public_file, identity.public.to_bytes(), mode=0o644)
-    home.faults("rotate.pub_written")
-    done = replace(identity, rotating=False)
-    atomic_write(home.key_file, _relock(done, passphrase, kdf))
-    home.faults("rotate.done")
-    return done
-
-
-def append_handover_once(
-    session: Session, previous: RetiredDeskKey, identity: DeskIdentity, *, faults: FaultHook
-) -> None:
-    """Append the handover from ``previous`` to ``identity`` unless the ledger has it."""
-    log.lock(session)
-    if find_handover(session, raw_public(identity.sign.public_key())) is None:
-        append_handover(
-            session, previous.sign, identity.sign, new_age=identity.age.public_key(), faults=faults
-        )
+    return -1 if seq is None else seq
 
 
 # -- announcing the new key to correspondents -------------------------------------------

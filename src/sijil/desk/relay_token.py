@@ -57,7 +57,7 @@ __all__ = [
     "token_file_text",
 ]
 
-RELAY_TOKEN_FILE: Final = "relay-token.sealed"
+RELAY_TOKEN_FILE: Final = "relay-token.sealed"  # noqa: S105 - a file name
 # What the relay's operator installs as its --token-file (digests only: no secret).
 RELAY_TOKENS_OUT: Final = "relay-tokens.txt"
 # After a rotation the relay still honours the previous token this long, so devices
@@ -89,9 +89,7 @@ class Rotation:
 
 
 def _cipher(identity: DeskIdentity) -> AESGCM:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_LABEL).derive(
-        identity.vault
-    )
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_LABEL).derive(identity.vault)
     return AESGCM(key)
 
 

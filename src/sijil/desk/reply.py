@@ -60,9 +60,7 @@ def send_reply(
             raise DeskError(f"replies to {codename!r} have stopped: their key is revoked")
         correspondent_id, reply_key = who.id, who.reply_key
     to = X25519PublicKey.from_public_bytes(unb64(reply_key, size=32, what="reply key"))
-    sealed = seal_reply(
-        text, desk_sign=sign_with or identity.sign, to=to, relay_token=relay_token
-    )
+    sealed = seal_reply(text, desk_sign=sign_with or identity.sign, to=to, relay_token=relay_token)
     box = mailbox_id(to)
     with RelayClient(relay, proxy=proxy) as client:
         url = f"v1/desk/mailboxes/{box}"

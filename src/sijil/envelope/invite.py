@@ -6,9 +6,10 @@ a random enrolment token. ``relay`` holds the first address, so a sijil that rea
 only that field still finds a relay; ``relays`` holds them all. ``relay_token``
 (optional; absent from invites written before it, and then not written at all) is
 the network's relay token: one secret shared by every correspondent, which lets
-them use the capacity the relay keeps for them, without proof of work. The correspondent's device puts
-the token in the (encrypted, signed) manifest of its envelopes; the first envelope
-carrying a token binds that pseudonym key to the codename at the desk.
+them use the capacity the relay keeps for them, without proof of work. The
+correspondent's device puts the enrolment token in the (encrypted, signed) manifest
+of its envelopes; the first envelope carrying a token binds that pseudonym key to the
+codename at the desk.
 """
 
 from __future__ import annotations

@@ -176,22 +176,28 @@ class Fragments:
         self.subjects: dict[str, dict[str, Any]] = dict(cached.get("subjects") or {})
         self.changes: dict[str, Any] = dict(cached.get("changes") or {})
         self.log: KnownRows | None = _known_rows(cached.get("log"))
+        self._all: tuple[Record, int, list[tuple[SubjectKey, dict[str, Any]]]] | None = None
 
     def of(self, record: Record, key: SubjectKey) -> dict[str, Any]:
         tag = f"{key[0]}:{key[1]}"
         found = self.subjects.get(tag)
         if found is None or found.get("at") != record.latest(key).log_index:
             found = self.subjects[tag] = fragment(record, key)
+            self._all = None
         return found
 
     def all(self, record: Record) -> list[tuple[SubjectKey, dict[str, Any]]]:
+        if self._all is not None and self._all[0] is record and self._all[1] == record.size:
+            return self._all[2]
         stale = [
             history[-1].log_index
             for key, history in record.history.items()
             if (self.subjects.get(f"{key[0]}:{key[1]}") or {}).get("at") != history[-1].log_index
         ]
         record.bodies.fetch(stale)  # one query for what a missing cache must re-derive
-        return [(key, self.of(record, key)) for key in record.history]
+        parts = [(key, self.of(record, key)) for key in record.history]
+        self._all = (record, record.size, parts)
+        return parts
 
     def verdicts_on(self, record: Record) -> dict[str, list[SubjectKey]]:
         """Incident code -> the current verdicts resting on it."""
@@ -218,14 +224,8 @@ def _known_rows(found: object) -> KnownRows | None:
     root, rows = found
     if not (isinstance(root, bytes) and isinstance(rows, list)):
         return None
-    shape = (str, str, str, bytes)
-    for row in rows:
-        if not (
-            isinstance(row, tuple)
-            and len(row) == len(shape)
-            and all(isinstance(v, t) for v, t in zip(row, shape, strict=True))
-        ):
-            return None
+    if not all(type(row) is tuple and len(row) == 4 for row in rows):
+        return None  # (load_record checks each value as it reads the row)
     return root, rows
 
 
@@ -242,6 +242,8 @@ def changes(record: Record, state: dict[str, Any]) -> bytes:
     current: dict[str, list[str]] = state.setdefault("current", {})
     record.bodies.fetch(range(int(state.get("size", 0)), record.size))
     for post in record.posts[int(state.get("size", 0)) :]:
+        if post.key not in record.history:  # a key rotation post: no page, no media
+            continue
         tag = f"{post.kind}:{post.subject}"
         old = set(current.get(tag, []))
         new = {str(m["sha256"]) for m in post.media} if post.action != "retraction" else set()

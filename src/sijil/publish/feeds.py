@@ -41,7 +41,8 @@ def _stamp(day: str) -> str:
 def _recent(record: Record) -> list[SubjectKey]:
     seen: dict[SubjectKey, None] = {}
     for post in reversed(record.posts[-FEED_SIZE:]):
-        seen.setdefault(post.key, None)
+        if post.key in record.history:  # not a key rotation post, which has no page
+            seen.setdefault(post.key, None)
     return list(seen)
 
 

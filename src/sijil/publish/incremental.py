@@ -22,16 +22,18 @@ full build) finishes the job, since the marker still names the older size.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from sijil.desk.home import DeskHome
 from sijil.errors import PublicationError
-from sijil.fsutil import atomic_write
+from sijil.fsutil import atomic_write, fsync_dir
 from sijil.publish.exports import api_path, api_subject
+from sijil.publish.feeds import FEED_SIZE
 from sijil.publish.ledger_heads import heads_file
 from sijil.publish.pages import LATEST, PER_PAGE, Pages, list_page, media_path
-from sijil.publish.feeds import FEED_SIZE
 from sijil.publish.signing import (
     log_entries_to_write,
     write_log_from_hashes,
@@ -119,14 +121,14 @@ def _wanted(record: Record, keys: set[SubjectKey], built: int) -> set[int]:
     recent = record.posts[-max(FEED_SIZE, LATEST) :]
     out = {post.log_index for post in recent}
     out.update(log_entries_to_write(built, record.size))
-    for key in keys | {post.key for post in recent}:
+    for key in keys | {post.key for post in recent if post.key in record.history}:
         history = record.history[key]
         out.update(post.log_index for post in history)
     return out
 
 
 def _list_page_posts(record: Record, pages: Pages, keys: set[SubjectKey]) -> set[int]:
-    """The current posts of every subject on the list pages holding ``keys`` and their neighbours."""
+    """The current posts of the subjects on the list pages of ``keys`` and the pages before."""
     out: set[int] = set()
     for kind in ("incident", "verdict"):
         subjects = record.subjects(kind)
@@ -135,6 +137,30 @@ def _list_page_posts(record: Record, pages: Pages, keys: set[SubjectKey]) -> set
                 for key in subjects[max(0, n - 1) * PER_PAGE : n * PER_PAGE]:
                     out.add(record.latest(key).log_index)
     return out
+
+
+def _write_files(site: Path, files: dict[str, bytes]) -> None:
+    """Each file atomically (temp file, fsync, rename), each folder fsynced once at the end."""
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for rel, data in files.items():
+            target = site / rel
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            fd, name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+            temps.append((Path(name), target))
+            with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), MODE)
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for temp, target in temps:
+            temp.replace(target)
+    except BaseException:
+        for temp, _ in temps:
+            temp.unlink(missing_ok=True)
+        raise
+    for folder in sorted({target.parent for _, target in temps}):
+        fsync_dir(folder)
 
 
 def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
@@ -195,14 +221,13 @@ def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
     leaf_hashes = [post.leaf_hash for post in record.posts]
     fresh = {rel: data for rel, data in files.items() if not (site / rel).exists()}
     changed = {rel: data for rel, data in files.items() if rel not in fresh}
-    for rel, data in fresh.items():
-        atomic_write(site / rel, data, mode=MODE)
+    _write_files(site, fresh)
     write_log_from_hashes(
         site / "log", leaf_hashes, log_bodies, record.checkpoint, previous_size=built
     )
-    for rel, data in changed.items():
-        if (site / rel).read_bytes() != data:
-            atomic_write(site / rel, data, mode=MODE)
+    _write_files(
+        site, {rel: data for rel, data in changed.items() if (site / rel).read_bytes() != data}
+    )
     deleted = 0
     media_dir = site / "media"
     if media_dir.is_dir():

@@ -14,8 +14,10 @@ The steps, each atomic, so that a kill -9 leaves a publication key that works:
 3. ``publication.json`` names the new key (and, under ``retired``, the old ones).
 4. ``publication.key`` is rewritten without ``previous``.
 
-``PublicationKey.load`` finishes a rotation it finds under way before anything is
-signed: the announcement is appended only if the log does not hold it yet.
+A rotation cut short before step 3 stops ``PublicationKey.load`` with one line
+(nothing is signed with a key the log may not announce yet) until ``sijil publish
+key rotate`` is run again, which finishes it: the announcement is appended only if
+the log does not hold it yet. After step 3, ``load`` does step 4 itself.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ class PublicationRotation:
     old_key_id: str
     new_key_id: str
     log_index: int
+    # True when this run only finished a rotation an earlier run had begun
+    finished_earlier: bool = False
 
 
 def _handover(old: PublicationKey, new: PublicationKey) -> dict[str, Any]:
@@ -194,9 +198,23 @@ def rotate_publication_key(
     by: str | None,
     kdf: KdfParams | None = None,
 ) -> PublicationRotation:
-    """Make a new publication key and announce it with the old one (steps above)."""
-    old = PublicationKey.load(home, passphrase)  # finishes an interrupted rotation first
+    """Make a new publication key and announce it with the old one (steps above).
+
+    A rotation found cut short is finished instead, and no new one is started.
+    """
     identity = home.unlock(passphrase)
+    pending = PublicationKey.unlock(key_file(home).read_bytes(), passphrase)
+    if pending.previous is not None:
+        done = finish_publication_rotation(home, pending, passphrase)
+        with home.open_store(identity) as store, store.session() as session:
+            index = _announced(session, done)
+        return PublicationRotation(
+            old_key_id=pending.previous.public.key_id_hex,
+            new_key_id=done.public.key_id_hex,
+            log_index=-1 if index is None else index,
+            finished_earlier=True,
+        )
+    old = PublicationKey.load(home, passphrase)
     store = home.open_store(identity)
     try:
         with store.session() as session:

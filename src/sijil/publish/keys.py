@@ -19,7 +19,7 @@ import base64
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -215,6 +215,17 @@ def retired_public_keys(home: DeskHome) -> list[PublicationPublic]:
     ]
 
 
+def _kdf_of(data: bytes) -> KdfParams:
+    """The scrypt costs a key file was locked with (its authenticated header)."""
+    try:
+        kdf = json.loads(data)["kdf"]
+        return KdfParams(log_n=int(kdf["log_n"]), r=int(kdf["r"]), p=int(kdf["p"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise KeyFileError(
+            "publication.key is damaged: its key-derivation costs do not parse"
+        ) from exc
+
+
 def _key_id(text: object) -> bytes:
     try:
         raw = bytes.fromhex(str(text))
@@ -311,12 +322,20 @@ class PublicationKey:
             raise ConfigError(f"the desk at {home.root} has no publication.key beside its .json")
         key = cls.unlock(path.read_bytes(), passphrase)
         if key.previous is not None:
-            # a rotation was cut short: publication.json may still be the old key's
-            if public.raw not in (key.public.raw, key.previous.public.raw):
+            # A rotation was cut short (sijil.publish.key_rotation). publication.json names
+            # the new key only once the announcement is in the log: then only the key
+            # file's last rewrite is missing, and it is done here. Before that, whether
+            # the announcement was committed is the database's to say: rotate again.
+            if public.raw == key.public.raw:
+                done = replace(key, previous=None, rotating_by=None)
+                atomic_write(path, done.lock(passphrase, _kdf_of(path.read_bytes())))
+                return done
+            if public.raw != key.previous.public.raw:
                 raise KeyFileError("publication.key and publication.json belong to different keys")
-            from sijil.publish.key_rotation import finish_publication_rotation  # it needs us
-
-            return finish_publication_rotation(home, key, passphrase)
+            raise ConfigError(
+                "a publication key rotation was cut short: run 'sijil publish key rotate"
+                " --as NAME' to finish it (it then stops)"
+            )
         if key.public.raw != public.raw or key.key_id != public.key_id:
             raise KeyFileError("publication.key and publication.json belong to different keys")
         return key

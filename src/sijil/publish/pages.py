@@ -201,7 +201,8 @@ class Pages:
         return list_page(self._positions[key[0]][key])
 
     def fixed_pages(self, *, map_height: int, has_heads: bool) -> Iterator[tuple[str, bytes]]:
-        latest = [p for p in reversed(self.record.posts[-LATEST:])]
+        # a key rotation post (no subject page) is in the log, not in the list
+        latest = [p for p in reversed(self.record.posts[-LATEST:]) if p.key in self.record.history]
         counts = {kind: sum(1 for _ in self.record.live(kind)) for kind in ("incident", "verdict")}
         for lang in LANGS:
             yield (

@@ -18,10 +18,10 @@ from sijil.publish.keys import PublicationKey, PublicationPublic, check_origin, 
 
 __all__ = [
     "PostSignatures",
+    "log_entries_to_write",
     "log_root",
     "sign_checkpoint",
     "sign_post",
-    "log_entries_to_write",
     "write_log",
     "write_log_from_hashes",
     "write_public_keys",

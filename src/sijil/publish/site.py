@@ -35,13 +35,13 @@ from sijil.desk.home import DeskHome
 from sijil.errors import ConfigError, PublicationError
 from sijil.fsutil import atomic_write
 from sijil.ledger import merkle
+from sijil.publish import signed_note, tlog
 from sijil.publish.exports import Fragments, api_path, api_subject, export_files
 from sijil.publish.feeds import feed_files
 from sijil.publish.ledger_heads import HEADS_PATH, heads_file
 from sijil.publish.pages import HEADERS, ROOT_INDEX, Pages, media_path
 from sijil.publish.signing import write_log, write_public_keys
 from sijil.publish.site_map import map_data, map_json, map_svg
-from sijil.publish import signed_note, tlog
 from sijil.publish.site_record import Record, known_rows, load_record, media_content
 from sijil.publish.site_search import indexes
 from sijil.store import Store, utcnow

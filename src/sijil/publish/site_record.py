@@ -32,8 +32,8 @@ __all__ = [
     "KnownRows",
     "Post",
     "Record",
-    "known_rows",
     "coordinates",
+    "known_rows",
     "load_record",
     "subject_key",
 ]
@@ -231,6 +231,15 @@ def _known(session: Session, known: KnownRows | None) -> list[tuple[str, str, st
     if known is None or not known[1]:
         return []
     root, rows = known
+    if not all(
+        type(a) is str
+        and type(k) is str
+        and type(s) is str
+        and type(h) is bytes
+        and len(h) == HASH_SIZE
+        for a, k, s, h in rows
+    ):
+        return []  # not what known_rows gives: read them again
     found = session.execute(
         select(PublicationCheckpoint.root_hash).where(PublicationCheckpoint.size == len(rows))
     ).scalar_one_or_none()
@@ -263,9 +272,10 @@ def load_record(
         columns += [P.body, P.minisig, P.sshsig]
     query = select(*columns).where(P.log_index >= start).order_by(P.log_index)
     for row in session.execute(query):
-        header.append(tuple(row[:5]))  # type: ignore[arg-type]
+        values: tuple[Any, ...] = tuple(row)
+        header.append((values[0], values[1], values[2], values[3], values[4]))
         if not lazy:
-            record.bodies.rows[row[0]] = (bytes(row[5]), row[6], row[7])
+            record.bodies.rows[values[0]] = (bytes(values[5]), values[6], values[7])
     for expected, (index, action, kind, subject, leaf) in enumerate(header):
         if index != expected:
             raise PublicationError(f"the publication log has a gap before entry {index}")

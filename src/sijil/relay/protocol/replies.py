@@ -10,7 +10,8 @@ Plaintext inside the age layer (age v1, X25519, the correspondent's reply key)::
 
 ``to`` is the mailbox id, so a reply cannot be passed off as meant for someone
 else. ``relay_token`` (signed with the rest) is the network's new relay token after a
-rotation; a phone adopts it for its next uploads, and older phones ignore it. The relay stores the ciphertext only; it cannot read or forge a reply.
+rotation; a phone adopts it for its next uploads, and older phones ignore it. The
+relay stores the ciphertext only; it cannot read or forge a reply.
 """
 
 from __future__ import annotations
