@@ -20,7 +20,7 @@ from sijil.errors import DamagedMedia
 from sijil.media import regions
 from sijil.media.index import HammingIndex, hamming
 from sijil.media.pdq import ImagePrint, hash_image
-from sijil.media.region_index import RegionIndex
+from sijil.media.region_index import RegionIndex, SubcodeIndex
 from sijil.store import Store
 
 CODES = [r.code for r in regions.STORED]
@@ -215,3 +215,32 @@ def test_many_queries_at_once_equal_one_at_a_time(seed: int, n: int, radius: int
         for r, d in zip(*(lambda h: (h.rows, h.distances))(index.query(queries[q])), strict=True)
     }
     assert together == alone
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 20_000), chunk=st.integers(1, 6000))
+def test_sub_code_lookups_are_exact_pairs_and_miss_none_within_11_bits(
+    seed: int, n: int, chunk: int
+) -> None:
+    # Given region hashes added in batches (merged, re-sorted as the prefixes grow, a tail)
+    rng = np.random.default_rng(seed)
+    hashes = rng.integers(0, 256, (n, 16), dtype=np.uint8)
+    index = SubcodeIndex()
+    for start in range(0, n, chunk):
+        index.add(hashes[start : start + chunk])
+    # When probes 0-22 bits from stored hashes are looked up
+    picks = hashes[rng.integers(0, n, 8)] if n else rng.integers(0, 256, (8, 16), dtype=np.uint8)
+    bits = np.unpackbits(picks, axis=1)
+    for i, flips in enumerate(rng.integers(0, 23, len(bits))):
+        bits[i, rng.choice(128, int(flips), replace=False)] ^= 1
+    probes = np.packbits(bits, axis=1)
+    found = {tuple(map(int, t)) for t in zip(*index.query_many(probes), strict=True)}
+    exact = {tuple(map(int, t)) for t in zip(*index.query_exact(probes), strict=True)}
+    # Then every pair found is a true pair at its true distance, and none within 11 bits
+    # (some word of 6 then differs in at most one bit) is missed
+    assert found <= exact
+    assert {p for p in exact if p[2] <= 11} <= found
+    # And the saved tables answer the same
+    again = SubcodeIndex()
+    again.restore(index.hashes, *index.tables())
+    assert {tuple(map(int, t)) for t in zip(*again.query_many(probes), strict=True)} == found

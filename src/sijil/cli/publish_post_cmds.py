@@ -42,6 +42,12 @@ MEDIA = click.option(
 )
 REASON_AR = click.option("--reason-ar", default="", help="Why, in Arabic (shown on the post).")
 REASON_EN = click.option("--reason-en", default="", help="Why, in English (shown on the post).")
+QUEUE = click.option(
+    "--queue",
+    "queued",
+    is_flag=True,
+    help="Leave the site's update to a worker ('sijil desk worker'; a desk on PostgreSQL).",
+)
 _TIER_AREA = {5: "~250 km²", 6: "~36 km²", 7: "~5 km²"}
 
 
@@ -60,14 +66,21 @@ class _Desk:
 
 @contextmanager
 def _publishing(
-    home: Path, db_url: str | None, *, key: bool, media: bool, write: bool = True
+    home: Path,
+    db_url: str | None,
+    *,
+    key: bool,
+    media: bool,
+    write: bool = True,
+    queued: bool = False,
 ) -> Iterator[_Desk]:
     """One transaction, with the publication key and the vault's reader when needed.
 
     Without a key or media, no passphrase is asked unless the database is encrypted.
     The key is loaded before the database is opened: a desk without one writes nothing.
     With the key (a post, correction or retraction), the site built last is brought up
-    to date once the transaction has committed.
+    to date once the transaction has committed: here, or by a worker if ``queued``
+    (a desk on PostgreSQL; any other is refused before anything is written).
     """
     if not key and not media:
         with desk_session(home, db_url, write=write) as session:
@@ -77,6 +90,10 @@ def _publishing(
 
     desk_home = desk_at(home, db_url)
     desk_home.require()
+    if queued:
+        from sijil.jobs.queue import queue_url
+
+        queue_url(desk_home)  # a SQLite desk is refused before the passphrase is asked
     passphrase = read_passphrase("the desk key")
     publication = PublicationKey.load(desk_home, passphrase) if key else None
     identity = None
@@ -86,8 +103,18 @@ def _publishing(
     with open_desk_store(desk_home, identity) as store:
         with store.session(write=write) as session:
             yield _Desk(session, publication, read)
-        if key and write:
+        if key and write and queued:
+            _queue_site_update(desk_home)
+        elif key and write:
             _update_site(home, desk_home, store)
+
+
+def _queue_site_update(desk_home: DeskHome) -> None:
+    """Leave the update of the site built last to a worker (one waits at a time)."""
+    from sijil.jobs.enqueue import enqueue_site
+
+    new = enqueue_site(desk_home)
+    click.echo("site update queued" if new else "site update already waiting (it shows this too)")
 
 
 def _update_site(home: Path, desk_home: DeskHome, store: Store) -> None:
@@ -118,14 +145,20 @@ def _published(home: Path, body: bytes) -> None:
 @DB
 @ACTING
 @MEDIA
+@QUEUE
 @click.argument("target", metavar="(CODE | VERDICT_ID)")
 def post_cmd(
-    home: Path, db_url: str | None, acting: str | None, media: tuple[str, ...], target: str
+    home: Path,
+    db_url: str | None,
+    acting: str | None,
+    media: tuple[str, ...],
+    queued: bool,
+    target: str,
 ) -> None:
     """Run the safety gate on an incident (CODE) or a verdict (V-<n>) and publish it."""
     from sijil.publish.posting import post
 
-    with _publishing(home, db_url, key=True, media=bool(media)) as desk:
+    with _publishing(home, db_url, key=True, media=bool(media), queued=queued) as desk:
         result = post(desk.session, desk.signer, target, media=media, read=desk.read, by=acting)
     _published(home, result.body)
 
@@ -137,6 +170,7 @@ def post_cmd(
 @MEDIA
 @REASON_AR
 @REASON_EN
+@QUEUE
 @click.argument("target", metavar="(CODE | VERDICT_ID)")
 def correct_cmd(
     home: Path,
@@ -145,12 +179,13 @@ def correct_cmd(
     media: tuple[str, ...],
     reason_ar: str,
     reason_en: str,
+    queued: bool,
     target: str,
 ) -> None:
     """Publish a new version of a published subject that supersedes its latest one."""
     from sijil.publish.posting import correct
 
-    with _publishing(home, db_url, key=True, media=bool(media)) as desk:
+    with _publishing(home, db_url, key=True, media=bool(media), queued=queued) as desk:
         result = correct(
             desk.session,
             desk.signer,
@@ -170,6 +205,7 @@ def correct_cmd(
 @ACTING
 @REASON_AR
 @REASON_EN
+@QUEUE
 @click.argument("subject", metavar="(CODE | CLAIM_ID)")
 def retract_cmd(
     home: Path,
@@ -177,12 +213,13 @@ def retract_cmd(
     acting: str | None,
     reason_ar: str,
     reason_en: str,
+    queued: bool,
     subject: str,
 ) -> None:
     """Withdraw a published incident (CODE) or verdict (C-<n>): a tombstone with the reason."""
     from sijil.publish.posting import retract
 
-    with _publishing(home, db_url, key=True, media=False) as desk:
+    with _publishing(home, db_url, key=True, media=False, queued=queued) as desk:
         result = retract(
             desk.session, desk.signer, subject, reason_ar=reason_ar, reason_en=reason_en, by=acting
         )

@@ -34,11 +34,25 @@ def _kib(size: int) -> str:
     default=None,
     help="Page templates to use instead of the built-in ones (Jinja2, autoescaped).",
 )
-def build(home: Path, db_url: str | None, out: Path, templates: Path | None) -> None:
+@click.option(
+    "--queue",
+    "queued",
+    is_flag=True,
+    help="Leave the build to a worker ('sijil desk worker'; a desk on PostgreSQL).",
+)
+def build(home: Path, db_url: str | None, out: Path, templates: Path | None, queued: bool) -> None:
     """Build the public site (pages, feeds, data, log) into a new folder and swap it in."""
     from sijil.publish.site import build_site
 
     desk_home = desk_at(home, db_url)
+    if queued:
+        from sijil.jobs.enqueue import enqueue_site
+
+        desk_home.require()
+        new = enqueue_site(desk_home, out=out, templates=templates)
+        where = terminal_safe(str(out.absolute()))
+        click.echo(f"site build queued: {where}" if new else "a site build is already waiting")
+        return
     started = time.monotonic()
     show = sys.stderr.isatty()
 

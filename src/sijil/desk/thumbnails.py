@@ -6,6 +6,12 @@ out), decoded with Pillow and written again as a small baseline JPEG: the
 original bytes never reach the page, nor any metadata they might hold. Only a
 user who may read the report gets one (sijil.desk.reading.REPORT_READERS).
 
+A desk with workers pre-renders them after intake (``sijil.jobs``, the thumbnail
+job) and keeps each as an encrypted vault blob: kind ``derived``, role
+:data:`THUMB_ROLE`, its parent the attachment's SHA-256, with a ``derivative.made``
+ledger entry. :func:`thumbnail` serves a stored one when there is one, and renders
+it on request otherwise (a SQLite desk always: see docs/scale.md).
+
 ``report_marks`` gives, for each report of a page, the flag a revoked or
 coerced correspondent left on it (sijil.desk.revocation) and the attachments
 that can be previewed.
@@ -25,17 +31,20 @@ from sqlalchemy.orm import Session
 from sijil.desk.reading import REPORT_READERS
 from sijil.desk.revocation import flags_for
 from sijil.errors import DeskError, PermissionDenied, UnknownCode
-from sijil.store import Attachment, ReportFlagKind
+from sijil.store import Attachment, ReportFlagKind, VaultBlob
 from sijil.store.models_desk import Role
 from sijil.vault import Vault
 
 __all__ = [
     "PREVIEWABLE",
     "THUMB_EDGE",
+    "THUMB_ROLE",
     "ReportMarks",
     "Thumbnail",
     "make_thumbnail",
+    "previewable",
     "report_marks",
+    "stored_thumbnail",
     "thumbnail",
 ]
 
@@ -47,6 +56,8 @@ MAX_SOURCE_BYTES = 40 * 1024 * 1024
 #: Pillow refuses to decode more pixels than this (a decompression bomb, not a photo).
 MAX_PIXELS = 80_000_000
 PREVIEWABLE = frozenset({"image/jpeg", "image/png", "image/webp"})
+#: The role of a stored thumbnail's vault blob (kind ``derived``).
+THUMB_ROLE = "thumbnail"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +95,24 @@ def report_marks(session: Session, report_ids: Iterable[int]) -> dict[int, Repor
     return {i: ReportMarks(flag=flags.get(i), previews=tuple(previews.get(i, ()))) for i in ids}
 
 
+def previewable(attachment: Attachment) -> bool:
+    """True for a photo small enough to preview."""
+    return attachment.media_type in PREVIEWABLE and attachment.size <= MAX_SOURCE_BYTES
+
+
+def stored_thumbnail(session: Session, sha256: str) -> str | None:
+    """The SHA-256 of the stored thumbnail of the attachment ``sha256``, if one was made."""
+    return session.scalar(
+        select(VaultBlob.sha256)
+        .where(
+            VaultBlob.parent_sha256 == sha256,
+            VaultBlob.kind == "derived",
+            VaultBlob.role == THUMB_ROLE,
+        )
+        .limit(1)
+    )
+
+
 def make_thumbnail(data: bytes, *, edge: int = THUMB_EDGE) -> bytes:
     """``data`` (an image) decoded and written again as a JPEG at most ``edge`` pixels long."""
     try:
@@ -111,12 +140,14 @@ def thumbnail(
     if not roles & REPORT_READERS:
         raise PermissionDenied("previews of reports need the editor, analyst or reviewer role")
     attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.media_type not in PREVIEWABLE:
+    if attachment is None or not previewable(attachment):
         raise UnknownCode(f"no preview for attachment #{attachment_id}")
-    if attachment.size > MAX_SOURCE_BYTES:
-        raise UnknownCode(f"no preview for attachment #{attachment_id}")
-    if not vault.has(attachment.sha256):
+    stored = stored_thumbnail(session, attachment.sha256)
+    if stored is not None and vault.has(stored):
+        data = vault.read_bytes(stored)  # pre-rendered by a worker, checked against its hash
+    elif not vault.has(attachment.sha256):
         raise UnknownCode(f"attachment #{attachment_id} is not in the vault")
-    data = make_thumbnail(vault.read_bytes(attachment.sha256))
+    else:
+        data = make_thumbnail(vault.read_bytes(attachment.sha256))
     name = f"report-{attachment.report_id}-{attachment.position}.jpg"
     return Thumbnail(data=data, media_type="image/jpeg", filename=name)

@@ -36,6 +36,10 @@ from sijil.jobs.queue import (
     BACKFILL_TASK,
     INTAKE_TASK,
     QUEUE,
+    SITE_BUILD_LOCK,
+    SITE_LOCK,
+    SITE_TASK,
+    SITE_UPDATE_LOCK,
     ensure_schema,
     make_app,
     queue_url,
@@ -43,7 +47,7 @@ from sijil.jobs.queue import (
 )
 from sijil.store import Envelope, Store
 
-__all__ = ["Enqueuer", "enqueue_backfill", "enqueue_paths"]
+__all__ = ["Enqueuer", "enqueue_backfill", "enqueue_paths", "enqueue_site"]
 
 
 class Enqueuer:
@@ -165,4 +169,26 @@ def enqueue_backfill(home: DeskHome, identity: DeskIdentity, store: Store) -> bo
                 ).defer()
         except AlreadyEnqueued:
             return False
+    return True
+
+
+def enqueue_site(home: DeskHome, *, out: Path | None = None, templates: Path | None = None) -> bool:
+    """Queue an update of the site built last (``out`` None) or a whole build into ``out``.
+
+    False if one of the same kind is waiting already: a waiting update shows every
+    post made before it runs, a waiting build builds from the log as it is then.
+    """
+    url = queue_url(home)
+    try:
+        ensure_schema(url)
+        app = make_app(url)
+        with translated(), app.open():
+            waiting = SITE_UPDATE_LOCK if out is None else SITE_BUILD_LOCK
+            task = app.configure_task(SITE_TASK, queue=QUEUE, queueing_lock=waiting, lock=SITE_LOCK)
+            task.defer(
+                out="" if out is None else str(out.absolute()),
+                templates="" if templates is None else str(templates.absolute()),
+            )
+    except AlreadyEnqueued:
+        return False
     return True

@@ -32,6 +32,11 @@ __all__ = [
     "BACKFILL_TASK",
     "INTAKE_TASK",
     "QUEUE",
+    "SITE_BUILD_LOCK",
+    "SITE_LOCK",
+    "SITE_TASK",
+    "SITE_UPDATE_LOCK",
+    "THUMBNAIL_TASK",
     "conninfo",
     "ensure_schema",
     "job_counts",
@@ -41,12 +46,23 @@ __all__ = [
     "translated",
 ]
 
-#: The one queue intake's jobs go to (workers listen to it).
+#: The one queue every job goes to (workers listen to it); named when intake was all.
 QUEUE: Final = "sijil-intake"
 #: Take one envelope kept in the vault: args ``envelope_id``, ``channel``, ``source``.
 INTAKE_TASK: Final = "sijil.intake.envelope"
 #: Fingerprint every attachment that has no media fingerprint yet.
 BACKFILL_TASK: Final = "sijil.media.backfill"
+#: Pre-render the inbox thumbnails of one report's photos: arg ``envelope_id``.
+THUMBNAIL_TASK: Final = "sijil.desk.thumbnails"
+#: Bring the public site up to date (arg ``out`` empty), or build it whole into ``out``
+#: (with ``templates``, empty for the built-in ones).
+SITE_TASK: Final = "sijil.publish.site"
+#: Queueing locks: one update and one full build wait at a time. A waiting update
+#: reads the log when it runs, so a post made while it waits is shown by it too.
+SITE_UPDATE_LOCK: Final = "sijil.publish.site.update"
+SITE_BUILD_LOCK: Final = "sijil.publish.site.build"
+#: The lock both hold: an update and a build of the site never run at once.
+SITE_LOCK: Final = "sijil.publish.site"
 # pg_advisory_lock key held while procrastinate's schema is applied: any
 # constant no other part of sijil uses ("sijilq" in ASCII)
 _SCHEMA_LOCK: Final = 0x73696A696C71
@@ -126,7 +142,7 @@ def _has_schema(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
 
 
 def job_counts(url: str) -> dict[str, int]:
-    """How many of intake's jobs are in each state (``todo``, ``doing``, ``failed``, ...).
+    """How many jobs are in each state (``todo``, ``doing``, ``failed``, ...).
 
     Jobs that succeeded are deleted as they finish (the ledger is their record).
     """

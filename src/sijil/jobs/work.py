@@ -1,4 +1,6 @@
-"""What a job does: take one envelope kept in the vault, or backfill media fingerprints.
+"""What an intake job does: take one envelope kept in the vault, or backfill media fingerprints.
+
+(Thumbnails: :mod:`sijil.jobs.thumbs`; the public site: :mod:`sijil.jobs.site`.)
 
 A job runs the same intake as ``sijil desk import`` (:class:`sijil.desk.intake.Intake`),
 on the sealed envelope copied back out of the vault into this worker's own
@@ -16,7 +18,9 @@ worker killed mid-job safe to retry.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.boundary import aborted, input_name, machine_failure
@@ -40,6 +44,13 @@ class WorkerDesk:
     store: Store
     vault: Vault
     emit: Progress
+    # a job's one-line report that is not an intake outcome (a site update)
+    note: Callable[[str], None] = field(default=lambda line: _say(line))
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(f"{line}\n")
+    sys.stdout.flush()
 
 
 def take_envelope(

@@ -1,4 +1,7 @@
-"""Worker processes: each runs a procrastinate worker on the intake queue, one job at a time.
+"""Worker processes: each runs a procrastinate worker on sijil's queue, one job at a time.
+
+Jobs: intake of one envelope (then its thumbnails are queued), media backfill,
+a report's thumbnails (:mod:`sijil.jobs.thumbs`), the public site (:mod:`sijil.jobs.site`).
 
 ``--concurrency N`` starts N processes, not N threads: intake is CPU work in
 Python (decryption, hashing, fingerprints), which threads would serialise on the
@@ -31,22 +34,27 @@ from typing import Any, Final
 
 import psycopg
 from procrastinate import App, BaseRetryStrategy, RetryDecision
-from procrastinate.exceptions import ProcrastinateException
+from procrastinate.exceptions import AlreadyEnqueued, ProcrastinateException
 from procrastinate.jobs import DeleteJobCondition, Job
 
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
-from sijil.desk.inputs import Progress
+from sijil.desk.inputs import ImportOutcome, ImportStatus, Progress
 from sijil.errors import ConfigError, IntakeAborted
 from sijil.jobs.queue import (
     BACKFILL_TASK,
     INTAKE_TASK,
     QUEUE,
+    SITE_LOCK,
+    SITE_TASK,
+    THUMBNAIL_TASK,
     ensure_schema,
     make_app,
     queue_url,
     translated,
 )
+from sijil.jobs.site import run_site
+from sijil.jobs.thumbs import missing_thumbnails, store_thumbnails
 from sijil.jobs.work import WorkerDesk, run_backfill, take_envelope
 
 __all__ = ["MAX_CONCURRENCY", "STALLED_AFTER_S", "WorkerSettings", "run_workers"]
@@ -123,11 +131,40 @@ def _register(app: App, desk: WorkerDesk, settings: WorkerSettings) -> None:
 
     @app.task(name=INTAKE_TASK, queue=QUEUE, retry=retry)
     def intake(envelope_id: str, channel: str, source: str) -> None:
-        take_envelope(desk, envelope_id=envelope_id, channel=channel, source=source)
+        outcomes = take_envelope(desk, envelope_id=envelope_id, channel=channel, source=source)
+        _queue_thumbnails(app, desk, outcomes)
 
     @app.task(name=BACKFILL_TASK, queue=QUEUE, retry=retry)
     def media_backfill() -> None:
         run_backfill(desk)
+
+    @app.task(name=THUMBNAIL_TASK, queue=QUEUE, retry=retry)
+    def thumbnails(envelope_id: str) -> None:
+        store_thumbnails(desk, envelope_id)
+
+    @app.task(name=SITE_TASK, queue=QUEUE, retry=retry, lock=SITE_LOCK)
+    def site(out: str, templates: str) -> None:
+        desk.note(run_site(desk, out=out, templates=templates))
+
+
+def _queue_thumbnails(app: App, desk: WorkerDesk, outcomes: list[ImportOutcome]) -> None:
+    """Queue the thumbnails of each report registered (or found registered) without them.
+
+    A duplicate counts too: a worker killed between registering an envelope and
+    queueing its thumbnails leaves the retried job a duplicate. Queueing is best
+    effort: a photo without a stored thumbnail is rendered on request.
+    """
+    for outcome in outcomes:
+        if outcome.status not in (ImportStatus.IMPORTED, ImportStatus.DUPLICATE):
+            continue
+        if not outcome.envelope_id or not missing_thumbnails(desk.store, outcome.envelope_id):
+            continue
+        lock = f"{THUMBNAIL_TASK}:{outcome.envelope_id}"
+        # one waiting per report; one running per report (two would only repeat the work)
+        with contextlib.suppress(AlreadyEnqueued):
+            app.configure_task(THUMBNAIL_TASK, queue=QUEUE, queueing_lock=lock, lock=lock).defer(
+                envelope_id=outcome.envelope_id
+            )
 
 
 async def _sweep(app: App, stalled_after_s: float) -> None:

@@ -12,17 +12,19 @@ pigeonhole over 8 words of 16 bits each word must be probed at 2 bits (137
 buckets a word, ~6.7M candidates a look-up, seconds), and no split of 128 bits
 does better. So the hash is cut into ``len(WORDS)`` words of 21-22 bits, each word
 probed at 0 or 1 flipped bit (``WORD_FLIPS``), and every candidate's full distance
-is checked (``REGION_RADIUS``). A pair within the radius is found when some word
-of it differs in at most one bit: always up to distance 11 (pigeonhole), and
-mostly beyond, since a true copy meets its original through several region
-pairs. Measured on the near-duplicate set (docs/media.md, "Speed"): the copies it
-finds are those an exact search finds but for 0.3% (0.986 of copies against
-0.989), while a look-up over a million photos reads ~30K candidates, not 6.7M.
+is checked (``REGION_RADIUS``). The tables hold row numbers sorted by each word's
+top bits (``prefixes_for``: all of its bits on a large index). A pair within the
+radius is found when some word of it differs in at most one bit: always up to
+distance 11 (pigeonhole), and mostly beyond, since a true copy meets its original
+through several region pairs. Measured on the near-duplicate set (docs/media.md):
+a pair within the radius for 1,724 of 1,746 cropped, captioned and logo copies, where an exact
+search finds 1,726; a look-up over a million photos reads ~21K candidates, not 6.7M.
 The pairs it returns are exact (distance checked): only some far pairs are missed.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -32,7 +34,7 @@ from numpy.typing import NDArray
 from sijil.media import regions
 from sijil.media.region_check import MIN_AGREEMENT, agreement, band_covered
 
-__all__ = ["WORDS", "WORD_FLIPS", "RegionHit", "RegionIndex", "SubcodeIndex"]
+__all__ = ["WORDS", "WORD_FLIPS", "RegionHit", "RegionIndex", "SubcodeIndex", "prefixes_for"]
 
 # the owner and code arrays grow by doubling, from at least this many rows
 _MIN_GROW: Final = 1024
@@ -41,16 +43,15 @@ _MIN_GROW: Final = 1024
 MAX_CHECKED_PAIRS: Final = 6
 #: the words a 128-bit hash is cut into, as (first bit, bits), most significant bit
 #: first: 21, 21, 22, 21, 21, 22 bits; no word straddles the two 64-bit halves
-WORDS: Final = tuple(
-    (i * regions.REGION_BITS // 6, (i + 1) * regions.REGION_BITS // 6 - i * regions.REGION_BITS // 6)
-    for i in range(6)
-)
+_CUTS: Final = [i * regions.REGION_BITS // 6 for i in range(7)]
+WORDS: Final = tuple((a, b - a) for a, b in itertools.pairwise(_CUTS))
 #: bits flipped in each word of a probe: 0 or 1 (23 buckets a word of 22 bits)
 WORD_FLIPS: Final = 1
-# a word's table: offsets over its top PREFIX bits, then the rows sorted by the
-# word, with the word's remaining 5-6 low bits kept beside each row (1 byte)
-PREFIX: Final = 16
-BUCKETS: Final = 1 << PREFIX
+# a word's table: offsets over the word's top ``prefix`` bits (all of them from about
+# 8M rows on), and the row numbers sorted by that prefix. The prefix grows with the
+# index, so a bucket holds about 2-4 rows while the words are longer than needed:
+# offsets cost 1-2 bytes a row a table, never a fixed 2^22 entries for a small desk.
+MIN_PREFIX: Final = 8
 # rows past the tables are scanned exactly; past this many they are merged in
 MAX_TAIL: Final = 4096
 
@@ -65,7 +66,7 @@ def _word_keys(hashes: U8) -> I64:
     halves = halves.astype(np.uint64)
     keys = np.empty((len(halves), len(WORDS)), dtype=np.int64)
     for t, (first, bits) in enumerate(WORDS):
-        half, end = divmod(first, 64)[0], first % 64 + bits
+        half, end = first // 64, first % 64 + bits
         shifted = halves[:, half] >> np.uint64(64 - end)
         keys[:, t] = (shifted & np.uint64((1 << bits) - 1)).astype(np.int64)
     return keys
@@ -77,21 +78,13 @@ def _flips(bits: int) -> I64:
 
 
 _FLIPS: Final = [_flips(bits) for _first, bits in WORDS]
-_LOW_BITS: Final = np.array([bits - PREFIX for _first, bits in WORDS], dtype=np.int64)
+_BITS: Final = np.array([bits for _first, bits in WORDS], dtype=np.int64)
 
 
-def _lower_bound(values: U8, lo: I64, hi: I64, target: I64) -> I64:
-    """Per needle, the first position in values[lo:hi) (sorted) holding >= target."""
-    lo, hi = lo.copy(), hi.copy()
-    active = np.nonzero(lo < hi)[0]
-    while len(active):
-        a_lo, a_hi = lo[active], hi[active]
-        mid = (a_lo + a_hi) >> 1
-        right = np.take(values, mid) < target[active]
-        lo[active] = np.where(right, mid + 1, a_lo)
-        hi[active] = np.where(right, a_hi, mid)
-        active = active[lo[active] < hi[active]]
-    return lo
+def prefixes_for(rows: int) -> I64:
+    """The prefix bits of each word's table for an index of ``rows`` rows."""
+    want = max(MIN_PREFIX, int(np.ceil(np.log2(max(rows, 1)))) - 2)
+    return np.minimum(_BITS, want)
 
 
 class SubcodeIndex:
@@ -107,10 +100,15 @@ class SubcodeIndex:
         self._hashes: U8 = np.zeros((0, regions.REGION_BYTES), dtype=np.uint8)
         self._size = 0
         self._indexed = 0
-        words = len(WORDS)
-        self._offsets: U32 = np.zeros((words, BUCKETS + 1), dtype=np.uint32)
-        self._postings: U32 = np.zeros((words, 0), dtype=np.uint32)
-        self._lows: U8 = np.zeros((words, 0), dtype=np.uint8)
+        self._adopt(prefixes_for(0), None, np.zeros((len(WORDS), 0), dtype=np.uint32))
+
+    def _adopt(self, prefix: I64, offsets: U32 | None, postings: U32) -> None:
+        sizes = (1 << prefix) + 1
+        # each table's offsets, one after another in one array
+        self._prefix, self._starts = prefix, np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        if offsets is None:
+            offsets = np.zeros(int(sizes.sum()), dtype=np.uint32)
+        self._offsets, self._postings = offsets, postings
 
     def __len__(self) -> int:
         return self._size
@@ -120,8 +118,8 @@ class SubcodeIndex:
         return self._hashes[: self._size]
 
     def nbytes(self) -> int:
-        """Memory held: the hashes, the offsets, the postings and their low bits."""
-        tables = self._offsets.nbytes + self._postings.nbytes + self._lows.nbytes
+        """Memory held: the hashes, the offsets and the postings."""
+        tables = self._offsets.nbytes + self._postings.nbytes
         return int(self._size * regions.REGION_BYTES + tables)
 
     def add(self, hashes: U8) -> None:
@@ -137,53 +135,61 @@ class SubcodeIndex:
             self.merge()
 
     def merge(self) -> None:
-        """Put the tail into the tables: sort its rows by word and merge them in (O(n))."""
+        """Put the tail into the tables: inserted at its buckets' ends (O(n)), or every
+        row sorted again when the index has grown enough for longer prefixes."""
         if self._indexed == self._size:
             return
-        tail = _word_keys(self._hashes[self._indexed : self._size])
         n = self._size
-        offsets = np.empty_like(self._offsets)
+        prefix = prefixes_for(n)
+        rebuild = bool((prefix != self._prefix).any())
+        first = 0 if rebuild else self._indexed
+        buckets = _word_keys(self._hashes[first:n]) >> (_BITS - prefix)[None, :]
+        offsets = np.empty(int(((1 << prefix) + 1).sum()), dtype=np.uint32)
         postings = np.empty((len(WORDS), n), dtype=np.uint32)
-        lows = np.empty((len(WORDS), n), dtype=np.uint8)
+        starts = np.concatenate(([0], np.cumsum((1 << prefix) + 1)[:-1]))
         for t in range(len(WORDS)):
-            low_bits = int(_LOW_BITS[t])
-            # the words of the rows in the tables, in table order, from offsets and lows
-            counts = np.diff(self._offsets[t].astype(np.int64))
-            prefixes = np.repeat(np.arange(BUCKETS, dtype=np.int64), counts)
-            have = (prefixes << low_bits) | self._lows[t]
-            order = np.argsort(tail[:, t], kind="stable")
-            new = tail[order, t]
-            at = np.searchsorted(have, new, side="right")  # after equal words: row order
-            keys = np.insert(have, at, new)
-            postings[t] = np.insert(self._postings[t], at, order + self._indexed)
-            lows[t] = (keys & ((1 << low_bits) - 1)).astype(np.uint8)
-            offsets[t, 0] = 0
-            bucket = np.bincount(keys >> low_bits, minlength=BUCKETS)
-            offsets[t, 1:] = np.cumsum(bucket, dtype=np.uint32)
-        self._offsets, self._postings, self._lows, self._indexed = offsets, postings, lows, n
+            size = 1 << int(prefix[t])
+            order = np.argsort(buckets[:, t], kind="stable")
+            counts = np.bincount(buckets[:, t], minlength=size)
+            if rebuild:
+                postings[t] = order
+            else:
+                old = self._offsets[starts[t] : starts[t] + size + 1].astype(np.int64)
+                counts = counts + np.diff(old)
+                at = np.take(old, buckets[order, t] + 1)  # at the end of each bucket
+                postings[t] = np.insert(self._postings[t], at, order + first)
+            offsets[starts[t]] = 0
+            offsets[starts[t] + 1 : starts[t] + size + 1] = np.cumsum(counts, dtype=np.uint32)
+        self._indexed = n
+        self._adopt(prefix, offsets, postings)
 
-    def tables(self) -> tuple[U32, U32, U8]:
-        """The tables, merged first so they cover every row (for saving)."""
+    def tables(self) -> tuple[I64, U32, U32]:
+        """The prefix bits, offsets and postings, merged first to cover every row (saving)."""
         self.merge()
-        return self._offsets, self._postings, self._lows
+        return self._prefix, self._offsets, self._postings
 
-    def restore(self, hashes: U8, offsets: U32, postings: U32, lows: U8) -> None:
+    def restore(self, hashes: U8, prefix: I64, offsets: U32, postings: U32) -> None:
         """Adopt tables saved earlier for exactly these hashes (ValueError if they do not fit)."""
         n, words = len(hashes), len(WORDS)
         if (
             hashes.shape != (n, regions.REGION_BYTES)
-            or offsets.shape != (words, BUCKETS + 1)
+            or prefix.shape != (words,)
+            or (prefix < 1).any()
+            or (prefix > _BITS).any()
+            or offsets.shape != (int(((1 << prefix) + 1).sum()),)
             or postings.shape != (words, n)
-            or lows.shape != (words, n)
         ):
             raise ValueError("saved region tables do not fit the hashes")
-        if n and (int(offsets[:, -1].min()) != n or int(postings.max()) >= n):
+        ends = np.cumsum((1 << prefix) + 1) - 1
+        if n and (int(offsets[ends].min()) != n or int(postings.max()) >= n):
             raise ValueError("saved region tables do not fit the hashes")
         self._hashes = np.ascontiguousarray(hashes, dtype=np.uint8).copy()
         self._size = self._indexed = n
-        self._offsets = np.ascontiguousarray(offsets, dtype=np.uint32).copy()
-        self._postings = np.ascontiguousarray(postings, dtype=np.uint32).copy()
-        self._lows = np.ascontiguousarray(lows, dtype=np.uint8).copy()
+        self._adopt(
+            prefix.astype(np.int64),
+            np.ascontiguousarray(offsets, dtype=np.uint32).copy(),
+            np.ascontiguousarray(postings, dtype=np.uint32).copy(),
+        )
 
     def query_many(self, queries: U8, *, radius: int | None = None) -> tuple[I64, I64, I64]:
         """(query number, row, distance) of the rows found within ``radius`` of each query.
@@ -197,37 +203,27 @@ class SubcodeIndex:
         found_q, found_r = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         if self._indexed and len(q):
             keys = _word_keys(q)
-            needles, which, table = [], [], []
+            slots, who, table = [], [], []
             for t, flips in enumerate(_FLIPS):
-                needles.append((keys[:, t, None] ^ flips[None, :]).ravel())
-                which.append(np.repeat(np.arange(len(q), dtype=np.int64), len(flips)))
-                table.append(np.full(len(q) * len(flips), t, dtype=np.int64))
-            key, who, tab = np.concatenate(needles), np.concatenate(which), np.concatenate(table)
-            low_bits = _LOW_BITS[tab]
-            slots = tab * (BUCKETS + 1) + (key >> low_bits)
-            offsets = self._offsets.ravel()
-            start = np.take(offsets, slots).astype(np.int64)
-            end = np.take(offsets, slots + 1).astype(np.int64)
-            base = tab * self._indexed
-            low = key & ((1 << low_bits) - 1)
-            # the rows of each bucket holding exactly this word: [first, past)
-            bounds = _lower_bound(
-                self._lows.ravel(),
-                np.concatenate((base + start, base + start)),
-                np.concatenate((base + end, base + end)),
-                np.concatenate((low, low + 1)),
-            )
-            first, past = bounds[: len(key)], bounds[len(key) :]
-            lengths = past - first
+                bucket = (keys[:, t, None] ^ flips[None, :]) >> (_BITS[t] - self._prefix[t])
+                slots.append(bucket.ravel() + self._starts[t])
+                who.append(np.repeat(np.arange(len(q), dtype=np.int64), len(flips)))
+                table.append(np.full(bucket.size, t * self._indexed, dtype=np.int64))
+            slot, which, base = np.concatenate(slots), np.concatenate(who), np.concatenate(table)
+            if (self._prefix < _BITS).any():  # a shorter prefix: a bucket met by several flips
+                _pairs, unique = np.unique(slot * len(q) + which, return_index=True)
+                slot, which, base = slot[unique], which[unique], base[unique]
+            start = np.take(self._offsets, slot).astype(np.int64)
+            lengths = np.take(self._offsets, slot + 1).astype(np.int64) - start
             total = int(lengths.sum())
             if total:
-                shift = np.repeat(first - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+                shift = np.repeat(base + start - np.cumsum(lengths) + lengths, lengths)
                 rows = np.take(self._postings.ravel(), shift + np.arange(total)).astype(np.int64)
-                who = np.repeat(who, lengths)
-                x = np.take(table64, rows, axis=0) ^ q64[who]
+                which = np.repeat(which, lengths)
+                x = np.take(table64, rows, axis=0) ^ q64[which]
                 distance = np.bitwise_count(x).sum(axis=1, dtype=np.int64)
                 keep = distance <= r
-                found_q.append(who[keep])
+                found_q.append(which[keep])
                 found_r.append(rows[keep])
         if self._indexed < self._size and len(q):
             tail = table64[self._indexed : self._size]
@@ -236,8 +232,9 @@ class SubcodeIndex:
             found_q.append(qi.astype(np.int64))
             found_r.append(ti.astype(np.int64) + self._indexed)
         # a pair met through several words is one pair
-        pair = np.unique(np.concatenate(found_q) * max(self._size, 1) + np.concatenate(found_r))
-        which_q, rows_all = np.divmod(pair, max(self._size, 1))
+        width = max(self._size, 1)
+        pair = np.unique(np.concatenate(found_q) * width + np.concatenate(found_r))
+        which_q, rows_all = np.divmod(pair, width)
         x = np.take(table64, rows_all, axis=0) ^ q64[which_q]
         return which_q, rows_all, np.bitwise_count(x).sum(axis=1, dtype=np.int64)
 
@@ -254,7 +251,7 @@ class SubcodeIndex:
             found_r.append(near.astype(np.int64))
             found_d.append(dist[near])
         if not found_q:
-            return (np.zeros(0, np.int64),) * 3  # type: ignore[return-value]
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
         return np.concatenate(found_q), np.concatenate(found_r), np.concatenate(found_d)
 
 
@@ -435,7 +432,7 @@ class RegionIndex:
 
     def arrays(self) -> dict[str, NDArray[np.generic]]:
         self.flush()
-        offsets, postings, lows = self.index.tables()
+        prefix, offsets, postings = self.index.tables()
         return {
             "region_hashes": self.index.hashes,
             "region_owners": self.owners,
@@ -443,9 +440,9 @@ class RegionIndex:
             "region_aspects": self.aspects,
             "region_thumbs": self._thumb_buf[: self._thumbs],
             "region_thumb_owners": self._thumb_owner_buf[: self._thumbs],
+            "region_prefix": prefix,
             "region_offsets": offsets,
             "region_postings": postings,
-            "region_lows": lows,
         }
 
     def restore(self, saved: dict[str, NDArray[np.generic]]) -> None:
@@ -458,9 +455,9 @@ class RegionIndex:
             raise ValueError("region arrays disagree")
         self.index.restore(
             hashes,
+            np.asarray(saved["region_prefix"], dtype=np.int64),
             np.asarray(saved["region_offsets"], dtype=np.uint32),
             np.asarray(saved["region_postings"], dtype=np.uint32),
-            np.asarray(saved["region_lows"], dtype=np.uint8),
         )
         self._owner_buf, self._code_buf = owners.copy(), codes.copy()
         self._aspect_buf = aspects.copy()

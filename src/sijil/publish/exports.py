@@ -177,6 +177,8 @@ class Fragments:
         self.changes: dict[str, Any] = dict(cached.get("changes") or {})
         self.log: KnownRows | None = _known_rows(cached.get("log"))
         self._all: tuple[Record, int, list[tuple[SubjectKey, dict[str, Any]]]] | None = None
+        # lang -> (SHA-256 of the site's search/<lang>.json, that index parsed)
+        self.search: dict[str, tuple[bytes, dict[str, Any]]] = _search_copies(cached.get("search"))
 
     def of(self, record: Record, key: SubjectKey) -> dict[str, Any]:
         tag = f"{key[0]}:{key[1]}"
@@ -189,13 +191,18 @@ class Fragments:
     def all(self, record: Record) -> list[tuple[SubjectKey, dict[str, Any]]]:
         if self._all is not None and self._all[0] is record and self._all[1] == record.size:
             return self._all[2]
-        stale = [
-            history[-1].log_index
-            for key, history in record.history.items()
-            if (self.subjects.get(f"{key[0]}:{key[1]}") or {}).get("at") != history[-1].log_index
-        ]
-        record.bodies.fetch(stale)  # one query for what a missing cache must re-derive
-        parts = [(key, self.of(record, key)) for key in record.history]
+        subjects = self.subjects
+        parts: list[tuple[SubjectKey, dict[str, Any]]] = []
+        stale: list[int] = []
+        for key, history in record.history.items():
+            found = subjects.get(f"{key[0]}:{key[1]}")
+            if found is None or found.get("at") != history[-1].log_index:
+                stale.append(history[-1].log_index)
+                found = {}
+            parts.append((key, found))
+        if stale:
+            record.bodies.fetch(stale)  # one query for what a missing cache must re-derive
+            parts = [(key, self.of(record, key)) for key in record.history]
         self._all = (record, record.size, parts)
         return parts
 
@@ -214,7 +221,21 @@ class Fragments:
             "subjects": self.subjects,
             "changes": self.changes,
             "log": self.log,
+            "search": self.search,
         }
+
+
+def _search_copies(found: object) -> dict[str, tuple[bytes, dict[str, Any]]]:
+    if not isinstance(found, dict):
+        return {}
+    return {
+        lang: (copy[0], copy[1])
+        for lang, copy in found.items()
+        if isinstance(copy, tuple)
+        and len(copy) == 2
+        and isinstance(copy[0], bytes)
+        and isinstance(copy[1], dict)
+    }
 
 
 def _known_rows(found: object) -> KnownRows | None:

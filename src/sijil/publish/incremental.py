@@ -21,6 +21,7 @@ full build) finishes the job, since the marker still names the older size.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -30,7 +31,7 @@ from pathlib import Path
 from sijil.desk.home import DeskHome
 from sijil.errors import PublicationError
 from sijil.fsutil import atomic_write, fsync_dir
-from sijil.publish.exports import api_path, api_subject
+from sijil.publish.exports import Fragments, api_path, api_subject
 from sijil.publish.feeds import FEED_SIZE
 from sijil.publish.ledger_heads import heads_file
 from sijil.publish.pages import LATEST, PER_PAGE, Pages, list_page, media_path
@@ -100,19 +101,27 @@ def _list_pages(
     return out
 
 
-def _search(site: Path, record: Record, keys: set[SubjectKey]) -> dict[str, bytes]:
+def _search(
+    site: Path, record: Record, keys: set[SubjectKey], fragments: Fragments
+) -> dict[str, bytes]:
+    """Both search indexes, patched; parsed from the cache's copy when it is of the same file."""
     out: dict[str, bytes] = {}
     removed = {f"{k[0]}/{k[1]}.html" for k in keys}
     current = [p for k in keys if (p := record.current(k)) is not None]
     for lang in LANGS:
         path = site / "search" / f"{lang}.json"
         try:
-            index = json.loads(path.read_bytes())
+            found = path.read_bytes()
+            copy = fragments.search.pop(lang, None)
+            if copy is not None and copy[0] == hashlib.sha256(found).digest():
+                index = copy[1]
+            else:
+                index = json.loads(found)
         except (OSError, ValueError) as exc:
             raise PublicationError(f"the site's search index {path.name} cannot be read") from exc
-        out[f"search/{lang}.json"] = index_bytes(
-            patch_index(index, removed, docs_for(current, lang))
-        )
+        patched = patch_index(index, removed, docs_for(current, lang))
+        out[f"search/{lang}.json"] = data = index_bytes(patched)
+        fragments.search[lang] = (hashlib.sha256(data).digest(), patched)
     return out
 
 
@@ -216,7 +225,7 @@ def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
         files.update(
             global_files(record, pages, fragments, heads=heads_file(session, now=utcnow()))
         )
-        files.update(_search(site, record, {p.key for p in paged}))
+        files.update(_search(site, record, {p.key for p in paged}, fragments))
         log_bodies = {i: record.posts[i].body for i in log_entries_to_write(built, record.size)}
     leaf_hashes = [post.leaf_hash for post in record.posts]
     fresh = {rel: data for rel, data in files.items() if not (site / rel).exists()}

@@ -191,7 +191,7 @@ def _all_files(
         yield from pages.list_pages(kind)
     heads = heads_file(session, now=utcnow())
     yield from global_files(record, pages, fragments, heads=heads).items()
-    yield from indexes(record).items()
+    yield from indexes(record, fragments.search).items()
 
 
 def build_site(

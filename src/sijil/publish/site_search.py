@@ -15,6 +15,7 @@ writes it compact.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -120,6 +121,18 @@ def subject_page(key: SubjectKey) -> str:
     return f"{key[0]}/{safe_code(key[1])}.html"
 
 
-def indexes(record: Record) -> dict[str, bytes]:
-    """``search/<lang>.json`` for both languages, built from scratch."""
-    return {f"search/{lang}.json": index_bytes(build_index(record, lang)) for lang in LANGS}
+def indexes(
+    record: Record, keep: dict[str, tuple[bytes, dict[str, Any]]] | None = None
+) -> dict[str, bytes]:
+    """``search/<lang>.json`` for both languages, built from scratch.
+
+    ``keep`` gets each language's index with the SHA-256 of its file, for the
+    next update to patch without reading the file's JSON back.
+    """
+    out = {}
+    for lang in LANGS:
+        index = build_index(record, lang)
+        out[f"search/{lang}.json"] = data = index_bytes(index)
+        if keep is not None:
+            keep[lang] = (hashlib.sha256(data).digest(), index)
+    return out

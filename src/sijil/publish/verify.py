@@ -12,6 +12,7 @@ reader got elsewhere (``public_key``). Without one the site's own
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,10 +182,13 @@ def verify_post(
     sshsig_text = _read(path.with_name(path.name + ".sig"), MAX_SIGNATURE_FILE, "the signature")
     site = find_site_root(path.parent)
     chain = _chain(site, _public(site, public_key))
-    index = _log_index(body)
-    public = chain.for_post(index)
+    public = chain.pinned
+    if chain.steps:  # the key in force at the post's index (unverified yet: the signature is)
+        with contextlib.suppress(PublicationError):  # a damaged post: the signature says so
+            public = chain.for_post(_log_index(body))
     comment = minisign.verify(public, body, minisig.decode("utf-8", "replace"))
     sshsig.verify(public.raw, body, sshsig_text.decode("utf-8", "replace"))
+    index = _log_index(body)
     checkpoint, reader = _checkpoint(site, chain)
     chain.check_logged(reader, checkpoint.size)
     if index >= checkpoint.size:
