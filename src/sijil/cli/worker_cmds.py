@@ -20,7 +20,10 @@ __all__ = ["register_worker"]
 @click.command(
     help="Take queued envelopes (from 'desk import --queue' and 'desk pull --queue'): "
     "open, verify, register or quarantine, fingerprint and match each, as an inline "
-    "import does.\n\nRuns until stopped (SIGTERM or Ctrl-C lets each worker finish its "
+    "import does; then pre-render each new report's photo thumbnails. Also runs the "
+    "public site's updates and builds queued by 'publish post|correct|retract|build "
+    "--queue' (the site folder must be reachable from here).\n\nRuns until stopped "
+    "(SIGTERM or Ctrl-C lets each worker finish its "
     "job). Start as many as the machines allow, on any machine that reaches the "
     "database and the vault; a worker that dies mid-job has its job taken by another "
     "once its heartbeat is --stalled-after seconds old. Needs a desk on PostgreSQL."
@@ -65,7 +68,7 @@ def queue() -> None:
 @DESK_HOME
 @DB
 def queue_status(home: Path, db_url: str | None) -> None:
-    """Count intake's jobs by state (finished jobs are not kept: the ledger records them)."""
+    """Count the queue's jobs by state (finished jobs are not kept: the ledger records them)."""
     from sijil.jobs.queue import job_counts, queue_url
 
     counts = job_counts(queue_url(desk_at(home, db_url)))

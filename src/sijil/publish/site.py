@@ -128,7 +128,16 @@ def save_cache(home: DeskHome, fragments: Fragments, record: Record | None = Non
     if record is not None and record.checkpoint:
         note = signed_note.parse(record.checkpoint).text
         fragments.log = known_rows(record, tlog.Checkpoint.parse(note).root)
-    atomic_write(home.root / CACHE, marshal.dumps(fragments.to_dict()))
+    # Renamed into place but not fsynced: after a crash an older cache is only stale
+    # (every part is checked against what it was made from), a torn one unreadable.
+    fd, name = tempfile.mkstemp(prefix=".tmp-", dir=home.root)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(marshal.dumps(fragments.to_dict()))
+        Path(name).replace(home.root / CACHE)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
     (home.root / OLD_CACHE).unlink(missing_ok=True)
 
 
