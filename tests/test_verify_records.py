@@ -161,27 +161,33 @@ def test_an_altered_quarantined_file_is_named(
     )
 
 
-def test_deleting_every_tree_head_is_a_problem_once_an_import_had_time_to_sign(
+def test_deleting_every_tree_head_is_a_problem_at_once_even_in_the_desks_first_hour(
     run_cli: Callable[..., CliResult], evidence: Evidence
 ) -> None:
-    # Given every signed tree head deleted
+    # Given a desk whose first import just ran (well inside its first hour)
+    with evidence.desk.home.open_store() as store, store.session() as session:
+        heads = session.scalars(select(LedgerHead.tree_size).order_by(LedgerHead.id)).all()
+    # it holds the head signed at init (the empty ledger) and one signed by that import
+    assert heads[0] == 0 and heads[-1] > 0
+    # When every signed tree head is deleted
     with evidence.desk.home.open_store() as store, store.session(write=True) as session:
         session.execute(delete(LedgerHead))
     identity = evidence.desk.home.unlock(PASSPHRASE)
     vault = evidence.desk.home.open_vault(identity)
     with evidence.desk.home.open_store() as store:
-        # When audited later than an import signs its head, it is a problem
+        now = audit_desk(store, vault, identity.sign.public_key())
         later = audit_desk(
             store, vault, identity.sign.public_key(), now=utcnow() + timedelta(hours=2)
         )
-        # and right away it is only a note: a first import killed before signing looks the same
-        now = audit_desk(store, vault, identity.sign.public_key())
-    assert [p for p in later.problems if p.startswith("no signed tree head")] == [
-        "no signed tree head, though the ledger's first entry is 2 hour(s) old: "
-        "the heads were deleted, or no import ever finished"
+    # Then it is a problem right away, not only once an hour has passed
+    assert [p for p in now.problems if p.startswith("no signed tree head")] == [
+        "no signed tree head, though the ledger has entries (its first is 0 minute(s) old): "
+        "the heads were deleted, or no import ever finished (run 'sijil ledger head')"
     ]
-    assert now.problems == []
-    assert "no signed tree head yet: run 'sijil ledger head'" in now.notes
+    assert [p for p in later.problems if p.startswith("no signed tree head")] == [
+        "no signed tree head, though the ledger has entries (its first is 2 hour(s) old): "
+        "the heads were deleted, or no import ever finished (run 'sijil ledger head')"
+    ]
     # and signing a head clears it
     assert run_cli("ledger", "head", *evidence.desk.args).code == 0
     assert _verify(run_cli, evidence).code == 0

@@ -41,7 +41,6 @@ from sijil.desk.unrecorded_audit import audit_unrecorded
 from sijil.errors import LedgerError, TimestampError
 from sijil.ledger.audit import audit_ledger
 from sijil.ledger.entries import Entry, EntryKind, parse_entry
-from sijil.ledger.heads import HEAD_INTERVAL
 from sijil.ledger.timestamp import verify_token
 from sijil.store import (
     Attachment,
@@ -326,26 +325,27 @@ def _check_timestamps(session: Session, tsa_ca: bytes | None, audit: DeskAudit) 
 
 
 def _check_heads_exist(session: Session, now: datetime, audit: DeskAudit) -> None:
-    """No signed head over a ledger with entries: the heads were deleted, unless
-    the desk's first import was killed before signing (an import signs a head
-    when it ends, whenever one is due, and with none one is always due)."""
+    """No signed head over a ledger with entries: the heads were deleted. A desk signs a
+    head of its empty ledger when it is made (``sijil desk init``) and another at its
+    first import, whatever the hour, so no desk is ever without one: a desk made before
+    that rule whose first import was killed before signing is fixed by
+    ``sijil ledger head``."""
     first = session.scalar(select(LedgerEntry.body).order_by(LedgerEntry.seq).limit(1))
     try:
         at = datetime.strptime(parse_entry((first or "").encode()).at, _TIME_FORMAT)
-        oldest = at.replace(tzinfo=now.tzinfo)
+        age = f"{_age(now - at.replace(tzinfo=now.tzinfo))} old"
     except (LedgerError, ValueError):
-        oldest = now - 2 * HEAD_INTERVAL  # unreadable: already a problem, assume the worst
-    if now - oldest >= HEAD_INTERVAL:
-        audit.problems.append(
-            f"no signed tree head, though the ledger's first entry is "
-            f"{_age(now - oldest)} old: the heads were deleted, or no import ever finished"
-        )
-    else:
-        audit.notes.append("no signed tree head yet: run 'sijil ledger head'")
+        age = "unreadable"  # already a problem of its own
+    audit.problems.append(
+        f"no signed tree head, though the ledger has entries (its first is {age}): "
+        "the heads were deleted, or no import ever finished (run 'sijil ledger head')"
+    )
 
 
 def _age(span: timedelta) -> str:
     hours = int(span.total_seconds() // 3600)
+    if hours == 0:
+        return f"{max(int(span.total_seconds() // 60), 0)} minute(s)"
     return f"{hours} hour(s)" if hours < 48 else f"{hours // 24} day(s)"
 
 

@@ -25,6 +25,7 @@ from sijil.envelope.invite import Invite
 from sijil.errors import ConfigError
 from sijil.faults import FaultHook, no_faults
 from sijil.fsutil import atomic_write
+from sijil.ledger.heads import issue_head
 from sijil.store import Correspondent, Store
 from sijil.store.database import sqlite_file
 from sijil.store.sqlcipher import KEY_BYTES, SqliteFile, file_state
@@ -131,7 +132,10 @@ class DeskHome:
             # owner-only from the start; SQLite gives its -wal and -shm the same mode
             database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        self.open_store(identity).close()
+        with self.open_store(identity) as store, store.session(write=True) as session:
+            # a head of the empty ledger from the start: a desk always has one, so deleting
+            # every head is noticed at once, even in the desk's first hour (sijil verify)
+            issue_head(session, identity.sign)
         atomic_write(self.key_file, identity.lock(passphrase, kdf))
         atomic_write(self.public_file, identity.public.to_bytes(), mode=0o644)
         return identity.public

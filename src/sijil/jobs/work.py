@@ -18,7 +18,6 @@ worker killed mid-job safe to retry.
 from __future__ import annotations
 
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -45,12 +44,7 @@ class WorkerDesk:
     vault: Vault
     emit: Progress
     # a job's one-line report that is not an intake outcome (a site update)
-    note: Callable[[str], None] = field(default=lambda line: _say(line))
-
-
-def _say(line: str) -> None:
-    sys.stdout.write(f"{line}\n")
-    sys.stdout.flush()
+    note: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
 
 
 def take_envelope(

@@ -38,6 +38,7 @@ from procrastinate.exceptions import AlreadyEnqueued, ProcrastinateException
 from procrastinate.jobs import DeleteJobCondition, Job
 
 from sijil.crypto.identity import DeskIdentity
+from sijil.desk.boundary import machine_failure
 from sijil.desk.home import DeskHome
 from sijil.desk.inputs import ImportOutcome, ImportStatus, Progress
 from sijil.errors import ConfigError, IntakeAborted
@@ -151,20 +152,28 @@ def _queue_thumbnails(app: App, desk: WorkerDesk, outcomes: list[ImportOutcome])
     """Queue the thumbnails of each report registered (or found registered) without them.
 
     A duplicate counts too: a worker killed between registering an envelope and
-    queueing its thumbnails leaves the retried job a duplicate. Queueing is best
-    effort: a photo without a stored thumbnail is rendered on request.
+    queueing its thumbnails leaves the retried job a duplicate. So a failure of the
+    database here fails the intake job for a retry, which queues them then.
     """
     for outcome in outcomes:
         if outcome.status not in (ImportStatus.IMPORTED, ImportStatus.DUPLICATE):
             continue
-        if not outcome.envelope_id or not missing_thumbnails(desk.store, outcome.envelope_id):
-            continue
-        lock = f"{THUMBNAIL_TASK}:{outcome.envelope_id}"
-        # one waiting per report; one running per report (two would only repeat the work)
-        with contextlib.suppress(AlreadyEnqueued):
+        try:
+            if not outcome.envelope_id or not missing_thumbnails(desk.store, outcome.envelope_id):
+                continue
+            lock = f"{THUMBNAIL_TASK}:{outcome.envelope_id}"
+            # one waiting per report; one running per report (two would repeat the work)
             app.configure_task(THUMBNAIL_TASK, queue=QUEUE, queueing_lock=lock, lock=lock).defer(
                 envelope_id=outcome.envelope_id
             )
+        except AlreadyEnqueued:
+            continue
+        except Exception as exc:
+            if isinstance(exc, ProcrastinateException | psycopg.Error) or machine_failure(exc):
+                raise IntakeAborted(
+                    f"queueing the thumbnails failed ({type(exc).__name__}); tried again later"
+                ) from exc
+            raise
 
 
 async def _sweep(app: App, stalled_after_s: float) -> None:

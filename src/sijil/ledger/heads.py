@@ -129,10 +129,11 @@ def latest_head(session: Session) -> LedgerHead | None:
 
 
 def head_due(session: Session, *, now: datetime, interval: timedelta = HEAD_INTERVAL) -> bool:
-    """True when the ledger has entries no head covers and the newest head is stale."""
+    """True when the ledger has entries no head covers and the newest head is stale,
+    or covers no entry at all (a desk's first import signs at once, whatever the hour)."""
     newest = latest_head(session)
     current = log.size(session)
-    if newest is None:
+    if newest is None or newest.tree_size == 0:
         return current > 0
     return current > newest.tree_size and now - newest.issued_at >= interval
 

@@ -176,6 +176,13 @@ class Fragments:
         self.subjects: dict[str, dict[str, Any]] = dict(cached.get("subjects") or {})
         self.changes: dict[str, Any] = dict(cached.get("changes") or {})
         self.log: KnownRows | None = _known_rows(cached.get("log"))
+        media = cached.get("media")
+        self.media: dict[str, str] | None = (
+            media
+            if isinstance(media, dict)
+            and all(type(k) is str and type(v) is str for k, v in media.items())
+            else None
+        )
         self._all: tuple[Record, int, list[tuple[SubjectKey, dict[str, Any]]]] | None = None
         # lang -> (SHA-256 of the site's search/<lang>.json, that index parsed)
         self.search: dict[str, tuple[bytes, dict[str, Any]]] = _search_copies(cached.get("search"))
@@ -221,6 +228,7 @@ class Fragments:
             "subjects": self.subjects,
             "changes": self.changes,
             "log": self.log,
+            "media": self.media,
             "search": self.search,
         }
 

@@ -181,7 +181,7 @@ def update_site(home: DeskHome, store: Store) -> UpdateResult | None:
     built = int(str(marker.get("log_size", 0)))
     fragments = load_cache(home)
     with store.session() as session:
-        record = load_record(session, lazy=True, known=fragments.log)
+        record = load_record(session, lazy=True, known=fragments.log, known_media=fragments.media)
         if record.size < built:
             raise PublicationError("the site shows more posts than the log holds: rebuild it")
         if record.size == built:

@@ -128,6 +128,7 @@ def save_cache(home: DeskHome, fragments: Fragments, record: Record | None = Non
     if record is not None and record.checkpoint:
         note = signed_note.parse(record.checkpoint).text
         fragments.log = known_rows(record, tlog.Checkpoint.parse(note).root)
+        fragments.media = dict(record.media)
     # Renamed into place but not fsynced: after a crash an older cache is only stale
     # (every part is checked against what it was made from), a torn one unreadable.
     fd, name = tempfile.mkstemp(prefix=".tmp-", dir=home.root)

@@ -252,13 +252,16 @@ def load_record(
     with_media: bool = True,
     lazy: bool = False,
     known: KnownRows | None = None,
+    known_media: dict[str, str] | None = None,
 ) -> Record:
     """Read the whole publication log, its newest checkpoint and the media index.
 
     ``lazy`` leaves the posts' bytes and signatures in the database until they are
     asked for (``record.bodies.fetch``, or one by one while ``session`` is open);
     ``known`` (with ``lazy``) are the rows a previous build read, which are then not
-    read again when the log's checkpoint of that size still has their root.
+    read again when the log's checkpoint of that size still has their root, nor
+    ``known_media`` (sha256 -> media type of the media those rows published; media
+    rows are never changed or deleted).
     """
     record = Record(bodies=Bodies(session))
     header: list[tuple[int, str, str, str, bytes | str]] = []
@@ -291,8 +294,11 @@ def load_record(
     ).scalar_one_or_none()
     record.checkpoint = newest
     if with_media:
-        found = session.execute(select(PublicationMedia.sha256, PublicationMedia.media_type))
-        record.media = {sha: media_type for sha, media_type in found}
+        query = select(PublicationMedia.sha256, PublicationMedia.media_type)
+        if start and known_media is not None:
+            record.media = dict(known_media)
+            query = query.where(PublicationMedia.log_index >= start)
+        record.media.update({sha: media_type for sha, media_type in session.execute(query)})
     return record
 
 

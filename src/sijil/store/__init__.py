@@ -51,6 +51,7 @@ from sijil.store.models_ledger import (
     LedgerEntry,
     LedgerHead,
     LedgerNode,
+    LedgerSalt,
     LedgerState,
     VaultBlob,
 )
@@ -130,6 +131,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerHead",
     "LedgerNode",
+    "LedgerSalt",
     "LedgerState",
     "MediaMatch",
     "MediaPrintRow",

@@ -21,6 +21,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerHead",
     "LedgerNode",
+    "LedgerSalt",
     "LedgerState",
     "VaultBlob",
 ]
@@ -63,6 +64,21 @@ class LedgerEntry(Base):
     subject: Mapped[str] = mapped_column(String(64), index=True)
     recorded_at: Mapped[datetime]
     body: Mapped[str] = mapped_column(Text)
+
+
+class LedgerSalt(Base):
+    """The secret salt of one value an entry commits to (``SHA-256(salt || value)``).
+
+    Kept beside the ledger, never in an entry: without it a commitment cannot be
+    tested against a guessed value (a correspondent id, a known file's hash).
+    ``name`` says which value of entry ``seq``: ``fields.title``, ``attachments.0``.
+    """
+
+    __tablename__ = "ledger_salts"
+
+    seq: Mapped[int] = mapped_column(_RowId, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
 class LedgerNode(Base):
