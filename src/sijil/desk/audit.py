@@ -31,7 +31,10 @@ from sijil.desk.claims_audit import audit_claims
 from sijil.desk.desk_audit import audit_desk_work
 from sijil.desk.quarantine_audit import audit_quarantine
 from sijil.desk.records import (
+    SALTED,
     attachment_list,
+    committed_attachments,
+    committed_fields,
     envelope_facts,
     match_facts,
     records_a_match,
@@ -47,6 +50,7 @@ from sijil.store import (
     Envelope,
     LedgerEntry,
     LedgerHead,
+    LedgerSalt,
     MediaMatch,
     Report,
     Store,
@@ -113,8 +117,24 @@ def _compare(where: str, entry: Entry, facts: dict[str, Any], audit: DeskAudit) 
             )
 
 
+#: The salts of each entry's commitments (``ledger_salts``): seq -> name -> salt.
+_Salts = dict[int, dict[str, bytes]]
+
+
+def _load_salts(session: Session) -> _Salts:
+    salts: _Salts = {}
+    for seq, name, salt in session.execute(
+        select(LedgerSalt.seq, LedgerSalt.name, LedgerSalt.salt)
+    ):
+        salts.setdefault(seq, {})[name] = bytes(salt)
+    return salts
+
+
 def _check_report(
-    report: Report, entries: dict[tuple[EntryKind, str], list[Entry]], audit: DeskAudit
+    report: Report,
+    entries: dict[tuple[EntryKind, str], list[Entry]],
+    audit: DeskAudit,
+    salts: _Salts,
 ) -> None:
     where = f"report #{report.id} (envelope {report.envelope_id[:12]})"
     found = entries.get((EntryKind.ITEM_REGISTERED, report.envelope_id))
@@ -126,12 +146,21 @@ def _check_report(
     if not isinstance(recorded, dict):
         audit.problems.append(f"{where}: its ledger entry #{entry.seq} has no field digests")
         return
-    for name, value in report_fields(report).items():
-        if recorded.get(name) != value:
+    # an entry with salted commitments is recomputed from the record and its salts;
+    # one written before them holds plain digests (docs/ledger.md)
+    salted = entry.data.get(SALTED) is True
+    kept = salts.get(entry.seq, {})
+    digests = committed_fields(report, kept) if salted else report_fields(report)
+    for name, value in digests.items():
+        if value is None:
+            audit.problems.append(
+                f"{where}: field {name!r}: the salt of its ledger entry #{entry.seq} is missing"
+            )
+        elif recorded.get(name) != value:
             audit.problems.append(
                 f"{where}: field {name!r} differs from its ledger entry #{entry.seq}"
             )
-    now = attachment_list(report)
+    now = committed_attachments(report, kept) if salted else attachment_list(report)
     then = entry.data.get("attachments")
     if not isinstance(then, list) or len(then) != len(now):
         audit.problems.append(f"{where}: its attachments differ from ledger entry #{entry.seq}")
@@ -158,6 +187,7 @@ def _check_envelope(
     entries: dict[tuple[EntryKind, str], list[Entry]],
     expected: dict[str, str],
     audit: DeskAudit,
+    salts: _Salts,
 ) -> None:
     where = f"envelope {envelope.id[:12]}"
     received = entries.get((EntryKind.ENVELOPE_RECEIVED, envelope.id))
@@ -182,7 +212,7 @@ def _check_envelope(
         audit.problems.append(f"{where}: opened, but its report record is missing")
         return
     audit.records += 1 + len(report.attachments)
-    _check_report(report, entries, audit)
+    _check_report(report, entries, audit, salts)
     for item in report.attachments:
         expected.setdefault(item.sha256, f"attachment {item.position + 1} of report #{report.id}")
 
@@ -192,6 +222,7 @@ def _check_records(
     audit: DeskAudit,
     entries: dict[tuple[EntryKind, str], list[Entry]],
     seen: _Seen,
+    salts: _Salts,
 ) -> dict[str, str]:
     """Compare records with their entries; return blob address -> what it is.
 
@@ -205,7 +236,7 @@ def _check_records(
         seen.envelopes[envelope.id] = envelope.status
         if envelope.report is not None:
             seen.reports.add(envelope.id)
-        _check_envelope(envelope, entries, expected, audit)
+        _check_envelope(envelope, entries, expected, audit, salts)
     return expected
 
 
@@ -235,6 +266,10 @@ def _check_entries_have_records(
                     f"#{entry.seq}, but its record is missing"
                 )
             logged = entry.data.get("attachments")
+            if entry.data.get(SALTED) is True:
+                # its files' hashes are commitments, not addresses: the report's record
+                # named them above (and a missing record is already a problem)
+                logged = None
             for item in logged if isinstance(logged, list) else []:
                 if isinstance(item, dict) and isinstance(item.get("sha256"), str):
                     position = item.get("position")
@@ -383,7 +418,7 @@ def audit_desk(
             _check_heads_exist(session, now or utcnow(), audit)
         entries = _record_entries(session, audit)
         seen = _Seen()
-        expected = _check_records(session, audit, entries, seen)
+        expected = _check_records(session, audit, entries, seen, _load_salts(session))
         _check_entries_have_records(entries, seen, expected, audit)
         kept = audit_quarantine(session, vault, home, entries)
         audit.records += kept.records

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Final
 
-from sijil.ledger.entries import Entry, EntryKind, NewEntry, digest, format_time
+from sijil.ledger.entries import Entry, EntryKind, NewEntry, commit, digest, format_time, new_salt
 from sijil.store import Attachment, Envelope, MediaMatch, QuarantineItem, Report
 
 __all__ = [
@@ -21,8 +21,11 @@ __all__ = [
     "LEGACY_MATCH",
     "QUARANTINE_FACTS_SINCE_0005",
     "REPORT_FIELDS",
+    "SALTED",
     "ReportField",
     "attachment_list",
+    "committed_attachments",
+    "committed_fields",
     "envelope_facts",
     "exported_values",
     "match_facts",
@@ -118,19 +121,77 @@ def release_facts(item: QuarantineItem) -> dict[str, Any]:
     }
 
 
-def register_entries(envelope: Envelope, report: Report, sender_key: str) -> list[NewEntry]:
-    """The three entries an opened envelope adds: received, opened, item registered."""
+#: ``data.salted`` is true in an entry whose digests are salted commitments
+#: (``SHA-256(salt || canonical JSON of the value)``, one salt per value, kept in
+#: ``ledger_salts`` under ``fields.<name>``, ``attachments.<position>``, ``manifest``,
+#: ``sender_key``); entries without it hold plain digests and verify as they always did.
+SALTED: Final = "salted"
+
+
+def committed_fields(report: Report, salts: dict[str, bytes]) -> dict[str, str | None]:
+    """The report's field commitments under ``salts`` (None where a salt is missing)."""
+    found = {}
+    for f in REPORT_FIELDS:
+        salt = salts.get(f"fields.{f.name}")
+        found[f.name] = None if salt is None else commit(salt, f.read(report))
+    return found
+
+
+def committed_attachments(report: Report, salts: dict[str, bytes]) -> list[dict[str, Any]]:
+    """:func:`attachment_list` with each file's SHA-256 committed to (None: salt missing)."""
+    items = attachment_list(report)
+    for item in items:
+        salt = salts.get(f"attachments.{item['position']}")
+        item["sha256"] = None if salt is None else commit(salt, item["sha256"])
+    return items
+
+
+def register_entries(
+    envelope: Envelope, report: Report, sender_key: str, *, salted: bool = True
+) -> tuple[list[NewEntry], list[dict[str, bytes]]]:
+    """The three entries an opened envelope adds (received, opened, item registered), and
+    the salts of each (store them beside the entries: ``ledger_salts``).
+
+    ``salted=False`` writes the plain digests of ledgers before salted commitments
+    (kept for tests that hold old ledgers to today's audit)."""
+    received = NewEntry(
+        kind=EntryKind.ENVELOPE_RECEIVED, subject=envelope.id, data=envelope_facts(envelope)
+    )
+    if not salted:
+        return [
+            received,
+            NewEntry(
+                kind=EntryKind.ENVELOPE_OPENED,
+                subject=envelope.id,
+                data={
+                    "envelope": envelope.id,
+                    "manifest_sha256": digest(report.manifest),
+                    "sender_key_sha256": digest(sender_key),
+                },
+            ),
+            NewEntry(
+                kind=EntryKind.ITEM_REGISTERED,
+                subject=envelope.id,
+                data={
+                    "report": report.id,
+                    "fields": report_fields(report),
+                    "attachments": attachment_list(report),
+                },
+            ),
+        ], [{}, {}, {}]
+    opened_salts = {"manifest": new_salt(), "sender_key": new_salt()}
+    item_salts = {f"fields.{f.name}": new_salt() for f in REPORT_FIELDS}
+    item_salts.update({f"attachments.{a.position}": new_salt() for a in report.attachments})
     return [
-        NewEntry(
-            kind=EntryKind.ENVELOPE_RECEIVED, subject=envelope.id, data=envelope_facts(envelope)
-        ),
+        received,
         NewEntry(
             kind=EntryKind.ENVELOPE_OPENED,
             subject=envelope.id,
             data={
                 "envelope": envelope.id,
-                "manifest_sha256": digest(report.manifest),
-                "sender_key_sha256": digest(sender_key),
+                "manifest_sha256": commit(opened_salts["manifest"], report.manifest),
+                "sender_key_sha256": commit(opened_salts["sender_key"], sender_key),
+                SALTED: True,
             },
         ),
         NewEntry(
@@ -138,11 +199,12 @@ def register_entries(envelope: Envelope, report: Report, sender_key: str) -> lis
             subject=envelope.id,
             data={
                 "report": report.id,
-                "fields": report_fields(report),
-                "attachments": attachment_list(report),
+                "fields": committed_fields(report, item_salts),
+                "attachments": committed_attachments(report, item_salts),
+                SALTED: True,
             },
         ),
-    ]
+    ], [{}, opened_salts, item_salts]
 
 
 #: Before the ledger had a kind for near-duplicate matches, each was logged as a fact

@@ -17,7 +17,15 @@ from sijil.envelope.sealing import OpenedEnvelope
 from sijil.errors import AlreadyRegistered, ResealedReport
 from sijil.faults import FaultHook, no_faults
 from sijil.ledger import log as ledger_log
-from sijil.store import Attachment, Correspondent, Envelope, Report, Store, utcnow
+from sijil.store import (
+    Attachment,
+    Correspondent,
+    Envelope,
+    LedgerSalt,
+    Report,
+    Store,
+    utcnow,
+)
 from sijil.vault import BlobRef, record_blob
 
 __all__ = ["UNENROLLED_PREFIX", "register_report", "resolve_sender"]
@@ -142,9 +150,15 @@ def register_report(
             record_blob(session, original, kind="original")
         for ref in files:
             record_blob(session, ref, kind="attachment", parent=envelope_id)
-        entries = register_entries(envelope, report, manifest.sign_key)
+        entries, salts = register_entries(envelope, report, manifest.sign_key)
         if arrived is not None:
-            entries = [e for e in entries if e.kind != "envelope.received"]
-        ledger_log.append(session, entries)
+            entries, salts = entries[1:], salts[1:]  # its envelope.received is in already
+        seqs = ledger_log.append(session, entries)
+        # the commitments' salts, beside the entries and never in them (docs/ledger.md)
+        session.add_all(
+            LedgerSalt(seq=seq, name=name, salt=salt)
+            for seq, kept in zip(seqs, salts, strict=True)
+            for name, salt in kept.items()
+        )
         faults("register.before_commit")
         return report.id, sender.codename

@@ -53,7 +53,7 @@ from sqlalchemy.orm import selectinload
 from sijil import scrub
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
-from sijil.desk.records import exported_values
+from sijil.desk.records import EXPORTED_FIELDS, exported_values
 from sijil.desk.revocation import flags_for
 from sijil.desk.signing import sign_now
 from sijil.errors import ConfigError, NotFound, ScrubError, SijilError
@@ -64,7 +64,7 @@ from sijil.ledger import log
 from sijil.ledger.entries import EntryKind, NewEntry
 from sijil.ledger.heads import SignedHead
 from sijil.ledger.timestamp import TsaConfig
-from sijil.store import LedgerEntry, Report, ReportFlagKind, Store
+from sijil.store import LedgerEntry, LedgerSalt, Report, ReportFlagKind, Store
 from sijil.vault.vault import Vault
 
 __all__ = ["ExportResult", "export_package"]
@@ -141,6 +141,30 @@ def _entries_for(
         return {int(seq): body.encode() for seq, body in rows}
 
 
+#: The salts a package reveals of its reports' item.registered entries: those of the
+#: values it carries (envelope id, exported fields, files), never of correspondent_id,
+#: manifest or signature, whose commitments then stay untestable (docs/package.md).
+_REVEALED = ("fields.envelope_id", *(f"fields.{name}" for name in EXPORTED_FIELDS))
+
+
+def _revealed_salts(store: Store, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Per registration entry with salted commitments: the salts evidence.json carries."""
+    found: dict[int, dict[str, Any]] = {}
+    with store.session() as session:
+        rows = session.execute(
+            select(LedgerSalt.seq, LedgerSalt.name, LedgerSalt.salt).where(
+                LedgerSalt.seq.in_(list(seqs))
+            )
+        )
+        for seq, name, salt in rows:
+            kept = found.setdefault(seq, {"fields": {}, "files": {}})
+            if name in _REVEALED:
+                kept["fields"][name.removeprefix("fields.")] = bytes(salt).hex()
+            elif name.startswith("attachments."):
+                kept["files"][name.removeprefix("attachments.")] = bytes(salt).hex()
+    return found
+
+
 def _scrub_copies(
     reports: list[Report], vault: Vault, scratch: Path
 ) -> tuple[dict[tuple[int, int], Path], list[dict[str, Any]]]:
@@ -214,6 +238,7 @@ def _report_records(
     by_subject: dict[tuple[str, str], int],
     payload: Payload,
     flags: dict[int, ReportFlagKind],
+    salts: dict[int, dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """evidence.json's reports; their files go into ``payload``.
 
@@ -246,6 +271,9 @@ def _report_records(
                 "registered": by_subject.get((EntryKind.ITEM_REGISTERED, report.envelope_id)),
             },
         }
+        registered = record["ledger"]["registered"]
+        if registered in salts:  # its entry commits with salts: reveal this report's own
+            record["salts"] = salts[registered]
         if plan.originals:
             record["original"] = f"data/originals/{report.envelope_id}.age"
             payload[record["original"]] = ("vault", report.envelope_id)
@@ -280,7 +308,9 @@ def _export(
     payload: Payload = {}
     with store.session() as session:
         flags = flags_for(session, [r.id for r in plan.reports])
-    evidence = _report_records(plan, by_subject, payload, flags)
+    registered = [s for (kind, _), s in by_subject.items() if kind == EntryKind.ITEM_REGISTERED]
+    salts = _revealed_salts(store, registered)
+    evidence = _report_records(plan, by_subject, payload, flags, salts)
     payload["data/evidence.json"] = json.dumps(
         {"reports": evidence, "originals": plan.originals}, ensure_ascii=False, indent=1
     ).encode()

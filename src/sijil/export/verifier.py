@@ -126,6 +126,32 @@ def _digest(value: Any) -> str:
     ).hexdigest()
 
 
+def _commit(salt: Any, value: Any) -> str | None:
+    """A salted commitment, SHA-256(salt || canonical JSON of value) (sijil.ledger.entries
+    .commit); None if ``salt`` is not 32 bytes in hex."""
+    try:
+        raw = bytes.fromhex(salt) if isinstance(salt, str) else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        return None
+    return hashlib.sha256(
+        raw + _canonical(repr(value) if isinstance(value, float) else value)
+    ).hexdigest()
+
+
+def _salted(registered: dict[str, Any], report: dict[str, Any]) -> Any:
+    """How an item.registered entry digests: plain (None), or salted commitments, whose
+    salts this report's record carries (``{"fields": {...}, "files": {...}}``)."""
+    if registered["data"].get("salted") is not True:
+        return None
+    salts = report.get("salts")
+    ok = isinstance(salts, dict) and all(
+        isinstance(salts.get(k), dict) for k in ("fields", "files")
+    )
+    return salts if ok else {"fields": {}, "files": {}}
+
+
 def leaf_hash(entry: bytes) -> bytes:
     """RFC 9162 section 2.1.1: SHA-256(0x00 || entry)."""
     return hashlib.sha256(b"\x00" + entry).digest()
@@ -484,7 +510,12 @@ def _check_items(files: _Bag, entries: dict[int, dict[str, Any]], r: VerifyRepor
             continue
         if received is None or received["data"]["envelope"] != envelope:
             r.problems.append(f"{where}: its envelope.received entry is not in the package")
-        if registered["data"]["fields"].get("envelope_id") != _digest(envelope):
+        salts = _salted(registered, report)
+
+        def seal(name: str, value: Any, salts: Any = salts) -> str | None:
+            return _digest(value) if salts is None else _commit(salts["fields"].get(name), value)
+
+        if registered["data"]["fields"].get("envelope_id") != seal("envelope_id", envelope):
             r.problems.append(f"{where}: envelope id differs from the ledger")
         fields = report["fields"]
         missing = [name for name in EXPORTED_FIELDS if name not in fields]
@@ -493,7 +524,7 @@ def _check_items(files: _Bag, entries: dict[int, dict[str, Any]], r: VerifyRepor
         for name, value in fields.items():
             if name not in EXPORTED_FIELDS:
                 r.problems.append(f"{where}: evidence.json has a field {name!r} no package carries")
-            elif registered["data"]["fields"].get(name) != _digest(value):
+            elif registered["data"]["fields"].get(name) != seal(name, value):
                 r.problems.append(f"{where}: field {name!r} differs from the ledger")
         logged = registered["data"]["attachments"]
         paths = []
@@ -502,6 +533,20 @@ def _check_items(files: _Bag, entries: dict[int, dict[str, Any]], r: VerifyRepor
             paths.append(path)
             accounted.add(path)
             copy = derived.get((rid, item["position"]))
+            if salts is not None:  # the ledger holds a commitment to the file's hash
+                salt = salts["files"].get(str(item["position"]))
+                of = None if copy is None else copy.get("of")
+                if copy is not None and _commit(salt, of) != item["sha256"]:
+                    r.problems.append(f"{where}: {path} is recorded as derived from another file")
+                elif path not in files:
+                    r.problems.append(f"{where}: {path} is missing")
+                elif (
+                    files.sha256(path) != copy["sha256"]
+                    if copy is not None
+                    else _commit(salt, files.sha256(path)) != item["sha256"]
+                ):
+                    r.problems.append(f"{where}: {path} differs from what the ledger recorded")
+                continue
             expect = item["sha256"] if copy is None else copy["sha256"]
             if copy is not None and copy.get("of") != item["sha256"]:
                 r.problems.append(f"{where}: {path} is recorded as derived from another file")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,12 +22,15 @@ from sijil.errors import LedgerError
 
 __all__ = [
     "ENTRY_FORMAT_VERSION",
+    "SALT_SIZE",
     "Entry",
     "EntryKind",
     "NewEntry",
+    "commit",
     "digest",
     "encode_entry",
     "format_time",
+    "new_salt",
     "parse_entry",
 ]
 
@@ -70,6 +74,22 @@ def digest(value: object) -> str:
     if isinstance(value, float):
         value = repr(value)
     return hashlib.sha256(canonical_json(value)).hexdigest()
+
+
+#: A commitment's salt: 32 random bytes, kept beside the ledger (ledger_salts), never in it.
+SALT_SIZE = 32
+
+
+def new_salt() -> bytes:
+    return secrets.token_bytes(SALT_SIZE)
+
+
+def commit(salt: bytes, value: object) -> str:
+    """SHA-256 (hex) of ``salt || canonical JSON of value`` (floats as their repr, as in
+    :func:`digest`): without the salt, no one can test a guessed value against it."""
+    if isinstance(value, float):
+        value = repr(value)
+    return hashlib.sha256(salt + canonical_json(value)).hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -294,11 +294,11 @@ def load_record(
     ).scalar_one_or_none()
     record.checkpoint = newest
     if with_media:
-        query = select(PublicationMedia.sha256, PublicationMedia.media_type)
+        media_query = select(PublicationMedia.sha256, PublicationMedia.media_type)
         if start and known_media is not None:
             record.media = dict(known_media)
-            query = query.where(PublicationMedia.log_index >= start)
-        record.media.update({sha: media_type for sha, media_type in session.execute(query)})
+            media_query = media_query.where(PublicationMedia.log_index >= start)
+        record.media.update({sha: media_type for sha, media_type in session.execute(media_query)})
     return record
 
 
