@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -36,12 +36,14 @@ QUERY_TEXT = st.text(
 
 
 @given(st.text())
+@example("arrAA")  # a glued-article reading on top of the word's own (found by hypothesis)
 def test_keys_and_words_are_total_and_bounded(value: str) -> None:
     words, keys = search_words(value), search_keys(value)
     assert all(0 < len(w) <= MAX_TOKEN_CHARS for w in words)
     assert sum(map(len, words)) <= MAX_GROWTH * len(value)
-    # a word gives at most two keys, none longer than the word's own token
-    assert len(keys) <= 2 * len(words)
+    # a reading of a word gives at most two keys (transliteration and stem), and a Latin
+    # word that may hold a glued article ("arraa": ar-Raa or Arraa) keeps both readings'
+    assert len(keys) <= 4 * len(words)
 
 
 @given(st.lists(ARABIC_LETTERS, min_size=2, max_size=8), st.data())

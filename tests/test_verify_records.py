@@ -88,10 +88,11 @@ def test_a_report_deleted_with_its_envelope_blobs_and_files_is_named(
         f"PROBLEM  sealed original of envelope {eid} (sha256 {eid}): no vault record, "
         "and missing from the vault" in result.out
     )
+    # the ledger commits to the photo's address (salted) without naming it
     assert (
-        f"PROBLEM  attachment 1 of report #{report_id} (sha256 {photo[:12]}): no vault record, "
-        "and missing from the vault" in result.out
+        f"PROBLEM  attachment 1 of report #{report_id}: registered in ledger entry #" in result.out
     )
+    assert "no record names its file (the entry commits to its address" in result.out
     assert result.err.startswith("sijil: error: 4 problem(s) found")
 
 

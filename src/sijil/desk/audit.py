@@ -268,13 +268,31 @@ def _check_entries_have_records(
             logged = entry.data.get("attachments")
             if entry.data.get(SALTED) is True:
                 # its files' hashes are commitments, not addresses: the report's record
-                # named them above (and a missing record is already a problem)
+                # named them above; without it, each file is named by its position only
+                _name_committed_files(entry, subject in seen.reports, audit)
                 logged = None
             for item in logged if isinstance(logged, list) else []:
                 if isinstance(item, dict) and isinstance(item.get("sha256"), str):
                     position = item.get("position")
                     number = position + 1 if isinstance(position, int) else "?"
                     expected.setdefault(item["sha256"], f"attachment {number} of report #{report}")
+
+
+def _name_committed_files(entry: Entry, recorded: bool, audit: DeskAudit) -> None:
+    """A salted registration whose report record is gone: its files can no longer be
+    looked up (the ledger commits to their addresses, it does not name them)."""
+    logged = entry.data.get("attachments")
+    if recorded or not isinstance(logged, list):
+        return
+    report = entry.data.get("report")
+    for item in logged:
+        position = item.get("position") if isinstance(item, dict) else None
+        number = position + 1 if isinstance(position, int) else "?"
+        audit.problems.append(
+            f"attachment {number} of report #{report}: registered in ledger entry "
+            f"#{entry.seq}, but no record names its file (the entry commits to its "
+            "address without naming it)"
+        )
 
 
 def _check_matches(session: Session, audit: DeskAudit) -> None:

@@ -96,25 +96,27 @@ def _expired(row: WebSession, now: datetime) -> bool:
 
 
 def resolve_session(store: Store, token: str | None, *, now: datetime) -> SessionInfo | None:
-    """The live session behind ``token``, or None (ending it if it has just expired)."""
+    """The live session behind ``token``, or None (ending it if it has just expired).
+
+    Read in a read-only session: most requests change nothing, and on SQLite a write
+    session would make every page wait for the one writer. The row is written only
+    when the session has expired or its last-seen time is due a touch.
+    """
     if not token or len(token) > 2 * TOKEN_BYTES:
         return None
-    with store.session(write=True) as session:
-        row = session.get(WebSession, token_digest(token))
+    digest = token_digest(token)
+    with store.session() as session:
+        row = session.get(WebSession, digest)
         if row is None:
             return None
         user = session.scalars(
             select(DeskUser).options(selectinload(DeskUser.roles)).where(DeskUser.id == row.user_id)
         ).one()
         roles = roles_of(user)
-        if _expired(row, now) or row.roles_digest != roles_digest(roles):
-            if row.revoked_at is None:
-                row.revoked_at = now
-            return None
-        if now - row.last_seen_at > TOUCH_EVERY:
-            row.last_seen_at = now
+        ended = _expired(row, now) or row.roles_digest != roles_digest(roles)
+        due = (ended and row.revoked_at is None) or now - row.last_seen_at > TOUCH_EVERY
         credential = session.get(WebCredential, user.id)
-        return SessionInfo(
+        info = SessionInfo(
             user_id=user.id,
             name=user.name,
             roles=roles,
@@ -122,6 +124,14 @@ def resolve_session(store: Store, token: str | None, *, now: datetime) -> Sessio
             csrf=row.csrf_token,
             stage=row.stage,
         )
+    if due:
+        with store.session(write=True) as session:
+            row = session.get(WebSession, digest)
+            if row is not None and ended and row.revoked_at is None:
+                row.revoked_at = now
+            elif row is not None and not ended and now - row.last_seen_at > TOUCH_EVERY:
+                row.last_seen_at = now
+    return None if ended else info
 
 
 def end_session(session: Session, token: str, *, now: datetime) -> int | None:
