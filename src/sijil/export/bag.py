@@ -55,8 +55,9 @@ derivative the "exported" entry records); every field in data/evidence.json
 hashes (SHA-256 of its canonical JSON) to the digest in its "item.registered"
 entry. An entry with "salted": true holds commitments instead, SHA-256(salt ||
 canonical JSON of the value) (a file's value: its SHA-256 in hex), with the salts
-of this package's own values in evidence.json ("salts"). An incident's package also holds data/incident.json: its record, revisions,
-evidence links, attribution and approved assessments with their reviews, each
+of this package's own values in evidence.json ("salts"). An incident's package
+also holds data/incident.json: its record, revisions, evidence links, attribution
+and approved assessments with their reviews, each
 naming its entry ("ledger": seq), whose codes, ids and digests each must match.
 With a tree-head.tsr, an RFC 3161 authority attests when the head existed:
 openssl ts -verify -digest <sha256 of the tree_head text> -in tree-head.tsr -CAfile ROOT
