@@ -226,9 +226,10 @@ def _kill_at_a_point(
     plan: Trials,
 ) -> str:
     point = CRASH_POINTS[trial % len(CRASH_POINTS)]
-    # its nth time at the point: within the third of the batch it takes, registrations
-    # (valid envelopes only) included
-    most = max(2, min(8, plan.random_files // 6))
+    # its nth time at the point, well within the third of the batch it takes: in a small
+    # batch the first (the two older workers, and thumbnail jobs, may leave it one or two
+    # intake jobs; a second never came once); in a batch of 200 up to the 8th
+    most = 1 if plan.random_files < 30 else min(8, plan.random_files // 6)
     how = f"trial {trial}: {point}:{rng.randint(1, most)}"
     # (worker ids only grow: a row newer than the newest before it is the victim's
     # own registration, seen even if a sweep deletes it later)
