@@ -41,6 +41,7 @@ from sijil.field.compose import compose, export_outbox
 from sijil.field.home import FieldHome, FieldSession
 from sijil.ledger import log as ledger_log
 from sijil.ledger.entries import EntryKind, NewEntry, digest, parse_entry
+from sijil.ledger.heads import issue_head
 from sijil.store import Envelope, LedgerEntry, QuarantineItem, Report, Store, store_error
 
 JUNK = b"PK\x03\x04 a document, not an envelope"
@@ -673,7 +674,10 @@ def test_an_older_desks_clear_quarantine_stays_listable_and_retry_moves_it_into_
     finally:
         old.close()
     desk = DeskFixture(home=DeskHome(root=root, db_url=store_url))
-    # When the current sijil opens it (migrating to the newest schema)
+    # (the older sijil's import signed a tree head as it ended, as every import does)
+    with Store.open(store_url) as current, current.session(write=True) as db:
+        issue_head(db, keys.unlock(PASSPHRASE).sign)
+    # When the current sijil opens it (migrated to the newest schema)
     listed = run_cli("desk", "quarantine", "list", *desk.args, "--json")
     # Then the item is listed, its size read from the clear file, and the audit passes
     assert listed.code == 0, listed.err
