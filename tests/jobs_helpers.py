@@ -203,12 +203,15 @@ def registered(desk: DeskFixture) -> Registered:
     with desk.home.open_store() as store, store.session() as session:
         reported = [str(e) for e in session.scalars(select(Report.envelope_id))]
         quarantined = {str(s) for s in session.scalars(select(QuarantineItem.sha256))}
-        twice = session.scalars(
-            select(LedgerEntry.subject)
-            .where(LedgerEntry.kind == "envelope.received")
-            .group_by(LedgerEntry.subject)
-            .having(func.count() > 1)
-        )
+        twice = [
+            str(s)
+            for s in session.scalars(
+                select(LedgerEntry.subject)
+                .where(LedgerEntry.kind == "envelope.received")
+                .group_by(LedgerEntry.subject)
+                .having(func.count() > 1)
+            )
+        ]
         matches = {
             frozenset((int(a), int(b)))
             for a, b in session.execute(select(MediaMatch.attachment_id, MediaMatch.other_id))
@@ -222,7 +225,7 @@ def registered(desk: DeskFixture) -> Registered:
     return Registered(
         reported=reported,
         quarantined=quarantined,
-        logged_twice=[str(s) for s in twice],
+        logged_twice=twice,
         matches=matches,
         attachment_of=attachment_of,
     )

@@ -52,7 +52,7 @@ from sijil.desk.inputs import (
     own_staging,
     walk_inputs,
 )
-from sijil.desk.neardup.intake import fingerprint_report
+from sijil.desk.neardup.intake import fingerprint_missing, fingerprint_report
 from sijil.desk.quarantine import MAX_QUARANTINE_BYTES, keep_input
 from sijil.desk.register import register_report
 from sijil.desk.rekey import registration_alerts
@@ -231,6 +231,9 @@ class Intake:
         # a retry re-opens an envelope that was quarantined; anything else known is a duplicate
         releasing = status == "quarantined" and self.retrying is not None
         if status is not None and not releasing:
+            if status == "opened":
+                # an earlier take may have stopped between registering and fingerprinting
+                fingerprint_missing(self.store, self.home.root, envelope_id, self.vault.open_plain)
             self.emit(
                 ImportOutcome(
                     source=source,
@@ -305,6 +308,8 @@ class Intake:
                 release=releasing,
             )
         except AlreadyRegistered as exc:
+            # an earlier take of this envelope may have stopped before fingerprinting
+            fingerprint_missing(self.store, self.home.root, envelope_id, self.vault.open_plain)
             self.emit(
                 ImportOutcome(
                     source=source,
@@ -329,7 +334,10 @@ class Intake:
                 channel=channel,
             )
             return
-        # derived facts, read back from the vault (decrypted in memory); never raises
+        # derived facts, read back from the vault (decrypted in memory); never raises.
+        # A crash here leaves a registered report with no prints: taking the envelope
+        # again fingerprints what is missing (fingerprint_missing)
+        self.home.faults("intake.fingerprint")
         matches = fingerprint_report(
             self.store,
             self.home.root,

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sijil.desk.neardup.catalog import Catalog, Found
 from sijil.desk.records import match_facts
@@ -30,13 +33,14 @@ from sijil.media.index import DEFAULT_RADIUS
 from sijil.media.loopback import Opener
 from sijil.media.pdq import ImagePrint
 from sijil.media.video import VideoPrint, pack_frames
-from sijil.store import Attachment, MediaMatch, MediaPrintRow, Store
+from sijil.store import Attachment, MediaMatch, MediaPrintRow, Report, Store
 from sijil.store.locks import exclusive
 
 __all__ = [
     "Fingerprinted",
     "catalog_for",
     "fingerprint_files",
+    "fingerprint_missing",
     "fingerprint_report",
     "record_prints",
     "store_print",
@@ -111,8 +115,7 @@ def catalog_for(store: Store, home: Path | None, *, radius: int = DEFAULT_RADIUS
     return catalog
 
 
-def store_print(store: Store, attachment_id: int, item: Fingerprinted) -> MediaPrintRow:
-    """Write one fingerprint row and return it (detached, with its id)."""
+def _print_row(attachment_id: int, item: Fingerprinted) -> MediaPrintRow:
     media = item.media
     row = MediaPrintRow(attachment_id=attachment_id, kind=item.kind, error=item.error)
     if isinstance(media, ImagePrint):
@@ -124,61 +127,79 @@ def store_print(store: Store, attachment_id: int, item: Fingerprinted) -> MediaP
     elif isinstance(media, VideoPrint):
         row.frames = pack_frames(media.frames)
         row.width, row.height, row.duration_s = media.width, media.height, media.duration_s
+    return row
+
+
+def store_print(store: Store, attachment_id: int, item: Fingerprinted) -> MediaPrintRow:
+    """Write one fingerprint row and return it (detached, with its id)."""
     with store.session(write=True) as session:
+        row = _print_row(attachment_id, item)
         session.add(row)
         session.flush()
         session.expunge(row)
     return row
 
 
-def _record_matches(store: Store, attachment_id: int, found: list[Found]) -> list[MediaMatch]:
+def _store_print_and_matches(
+    store: Store, attachment_id: int, item: Fingerprinted, found: list[Found]
+) -> tuple[MediaPrintRow, list[MediaMatch]]:
+    """Write the print, its matches and their ledger entries in one transaction: a
+    process killed midway leaves all of it or none, so a retry redoes it whole."""
+    with store.session(write=True) as session:
+        row = _print_row(attachment_id, item)
+        session.add(row)
+        session.flush()
+        session.expunge(row)
+        return row, _add_matches(session, attachment_id, found)
+
+
+def _add_matches(session: Session, attachment_id: int, found: list[Found]) -> list[MediaMatch]:
     if not found:
         return []
-    with store.session(write=True) as session:
-        owners = dict(
-            session.execute(
-                select(MediaPrintRow.id, MediaPrintRow.attachment_id).where(
-                    MediaPrintRow.id.in_([f.print_id for f in found])
-                )
-            ).all()
+    owners = dict(
+        session.execute(
+            select(MediaPrintRow.id, MediaPrintRow.attachment_id).where(
+                MediaPrintRow.id.in_([f.print_id for f in found])
+            )
+        ).all()
+    )
+    matches = [
+        MediaMatch(
+            attachment_id=attachment_id,
+            other_id=owners[f.print_id],
+            kind=f.kind,
+            distance=f.distance,
+            transform=f.transform,
+            score=f.score,
+            other_score=f.other_score,
         )
-        matches = [
-            MediaMatch(
-                attachment_id=attachment_id,
-                other_id=owners[f.print_id],
-                kind=f.kind,
-                distance=f.distance,
-                transform=f.transform,
-                score=f.score,
-                other_score=f.other_score,
+        for f in found
+        if f.print_id in owners and owners[f.print_id] != attachment_id
+    ]
+    if not matches:
+        return []
+    session.add_all(matches)
+    session.flush()
+    attachments = {
+        a.id: a
+        for a in session.scalars(
+            select(Attachment).where(
+                Attachment.id.in_({attachment_id} | {m.other_id for m in matches})
             )
-            for f in found
-            if f.print_id in owners and owners[f.print_id] != attachment_id
-        ]
-        if not matches:
-            return []
-        session.add_all(matches)
-        session.flush()
-        attachments = {
-            a.id: a
-            for a in session.scalars(
-                select(Attachment).where(
-                    Attachment.id.in_({attachment_id} | {m.other_id for m in matches})
-                )
-            )
-        }
-        mine = attachments[attachment_id]
-        entries = [
-            NewEntry(
-                kind=EntryKind.MEDIA_MATCHED,
-                subject=mine.sha256,
-                data=match_facts(m, mine, attachments[m.other_id]),
-            )
-            for m in matches
-        ]
-        ledger_log.append(session, entries)
-        for match in matches:
-            session.expunge(match)
+        )
+    }
+    mine = attachments[attachment_id]
+    entries = [
+        NewEntry(
+            kind=EntryKind.MEDIA_MATCHED,
+            subject=mine.sha256,
+            data=match_facts(m, mine, attachments[m.other_id]),
+        )
+        for m in matches
+    ]
+    ledger_log.append(session, entries)
+    for match in matches:
+        session.expunge(match)
     return matches
 
 
@@ -201,14 +222,56 @@ def record_prints(
         # one writer at a time across processes (workers), holding the lock from
         # catching up to committing: each sees every print committed before it
         with exclusive(store, MATCH_LOCK):
+            if _printed(store, attachment_id):
+                # a retried job, or a copy of the envelope taken twice: printed once
+                continue
             catalog.catch_up()
             # matched before it is added, so only earlier items are found
             found = [] if item.media is None else catalog.match(item.media)
-            row = store_print(store, attachment_id, item)
+            row, matches = _store_print_and_matches(store, attachment_id, item, found)
             catalog.take(row)
-            recorded += _record_matches(store, attachment_id, found)
+            recorded += matches
     catalog.save_if_due()
     return recorded
+
+
+def _printed(store: Store, attachment_id: int) -> bool:
+    with store.session() as session:
+        found = session.scalar(
+            select(MediaPrintRow.id).where(MediaPrintRow.attachment_id == attachment_id).limit(1)
+        )
+    return found is not None
+
+
+def fingerprint_missing(
+    store: Store, home: Path | None, envelope_id: str, open_blob: Callable[[str], BinaryIO]
+) -> list[MediaMatch]:
+    """Fingerprint the attachments of envelope ``envelope_id``'s report that have none.
+
+    An import cut short (a worker killed, a power cut) between registering a report
+    and fingerprinting it leaves these; taking the envelope again finds it registered
+    and comes here. Each is read back through ``open_blob`` (the vault's
+    ``open_plain``, by SHA-256). Never raises, as :func:`fingerprint_report`.
+    """
+    try:
+        with store.session() as session:
+            rows = session.execute(
+                select(Report.id, Attachment.position, Attachment.sha256)
+                .join(Attachment, Attachment.report_id == Report.id)
+                .outerjoin(MediaPrintRow, MediaPrintRow.attachment_id == Attachment.id)
+                .where(Report.envelope_id == envelope_id, MediaPrintRow.id.is_(None))
+                .order_by(Attachment.position)
+            ).all()
+        if not rows:
+            return []
+        wanted = [
+            fingerprint_one(int(position), partial(open_blob, str(sha256)))
+            for _report, position, sha256 in rows
+        ]
+        return record_prints(store, home, int(rows[0][0]), wanted)
+    except Exception as exc:  # noqa: BLE001 - the report is safe; a derived fact can wait
+        log.warning("missing media fingerprints not recorded: %s", type(exc).__name__)
+        return []
 
 
 def fingerprint_report(
