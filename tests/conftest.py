@@ -29,7 +29,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from sijil.crypto.sealed_value import ValueSealer
 from sijil.store import Store
+from sijil.store.sealed import attach_sealer
 
 # a real S3 server (SeaweedFS) for the object-store vault: s3_server, make_s3_url, ...;
 # the desk web app over a desk: make_web (tests/web_helpers.py)
@@ -104,6 +106,10 @@ def _postgres_schema_url() -> Iterator[str]:
         admin.dispose()
 
 
+# the key of the sealed columns of a bare ``store`` (a desk derives its own)
+TEST_DB_KEY = bytes(range(32))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of an empty database: a SQLite file, or a fresh PostgreSQL schema."""
@@ -115,8 +121,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
-    """A migrated Store on ``store_url``, closed after the test."""
+    """A migrated Store on ``store_url`` that seals values (a test key), closed after."""
     opened = Store.open(store_url)
+    attach_sealer(opened.engine, ValueSealer(TEST_DB_KEY))
     try:
         yield opened
     finally:

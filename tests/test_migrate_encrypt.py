@@ -45,8 +45,9 @@ def legacy_desk(
         (tmp_path / "photos").mkdir()
         seal_reports(raven, tmp_path / "photos", 3)
         export_outbox(raven, tmp_path / "usb")
-        with home.open_store() as store:
-            import_paths(home, home.unlock(passphrase), store, [tmp_path / "usb"], channel="usb")
+        identity = home.unlock(passphrase)
+        with home.open_store(identity) as store:
+            import_paths(home, identity, store, [tmp_path / "usb"], channel="usb")
         return desk
 
     return make
@@ -57,16 +58,18 @@ def _plain_counts(database: Path) -> dict[str, int]:
         return row_counts(db)
 
 
-def test_a_plaintext_desk_still_opens_without_the_passphrase_until_migrated(
-    legacy_desk: Legacy, run_cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+def test_a_plaintext_desk_still_opens_as_it_is_until_migrated(
+    legacy_desk: Legacy, run_cli: Callable[..., CliResult]
 ) -> None:
-    # Given a desk made before encryption, and no passphrase in the environment
+    # Given a desk made before encryption
     desk = legacy_desk()
-    monkeypatch.delenv("SIJIL_PASSPHRASE")
-    # When its reports are listed, then they are, as before
+    database = desk.home.root / "sijil.db"
+    # When its reports are listed with the passphrase (its sealed values need it)
     listed = run_cli("desk", "reports", *desk.args)
+    # Then they are, and the file stays plaintext until migrate-encrypt
     assert listed.code == 0, listed.err
     assert "r report 0" in listed.out
+    assert file_state(database) is SqliteFile.PLAIN
 
 
 def test_migrate_encrypt_keeps_every_row_and_leaves_no_plaintext(

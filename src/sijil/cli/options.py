@@ -47,12 +47,13 @@ def desk_at(home: Path, db_url: str | None = None) -> DeskHome:
 
 
 def open_desk_store(desk_home: DeskHome, identity: DeskIdentity | None = None) -> Store:
-    """The desk's database; asks for the passphrase only if it is encrypted and not unlocked.
+    """The desk's database, unlocked: asks for the passphrase if not unlocked yet.
 
-    So every command that reads an encrypted SQLite desk needs the passphrase (a
-    prompt, or SIJIL_PASSPHRASE), and one on PostgreSQL does not.
+    Every command that reads the desk needs it (a prompt, or SIJIL_PASSPHRASE): the
+    SQLite file is encrypted whole, and on every backend exact places, manifests,
+    replies and fingerprints are sealed (sijil.store.sealed).
     """
     desk_home.require()
-    if identity is None and desk_home.db_key is None and desk_home.database_is_encrypted():
+    if identity is None and desk_home.db_key is None:
         identity = desk_home.unlock(read_passphrase("the desk key"))
     return desk_home.open_store(identity)

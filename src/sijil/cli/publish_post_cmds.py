@@ -96,9 +96,7 @@ def _publishing(
         queue_url(desk_home)  # a SQLite desk is refused before the passphrase is asked
     passphrase = read_passphrase("the desk key")
     publication = PublicationKey.load(desk_home, passphrase) if key else None
-    identity = None
-    if media or desk_home.database_is_encrypted():
-        identity = desk_home.unlock(passphrase)
+    identity = desk_home.unlock(passphrase)  # sealed values on every backend
     read = None if not media or identity is None else desk_home.open_vault(identity).read_bytes
     with open_desk_store(desk_home, identity) as store:
         with store.session(write=write) as session:

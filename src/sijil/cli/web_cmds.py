@@ -63,8 +63,7 @@ def serve(
     desk_home = desk_at(home, db_url)
     desk_home.require()
     identity = desk_home.unlock(read_passphrase("the desk key"))
-    if desk_home.database_is_encrypted():
-        desk_home = desk_home.with_key(identity)
+    desk_home = desk_home.with_key(identity)  # sealed values on every backend
     config = WebConfig(
         home=desk_home,
         secure_cookies=secure_cookies,

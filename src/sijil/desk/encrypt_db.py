@@ -80,8 +80,9 @@ def plaintext_database(home: DeskHome) -> Path:
     path = home.sqlite_file
     if path is None:
         raise ConfigError(
-            "this desk's database is PostgreSQL: sijil encrypts only its embedded SQLite "
-            "database (keep PostgreSQL on an encrypted volume; see docs/security.md)"
+            "this desk's database is PostgreSQL: sijil seals its places, manifests, replies "
+            "and fingerprints there when the desk opens with its key, and leaves the rest "
+            "in the clear (keep PostgreSQL on an encrypted volume; see docs/security.md)"
         )
     state = file_state(path)
     if state is SqliteFile.ABSENT:

@@ -170,13 +170,15 @@ class DeskHome:
 
         An encrypted SQLite file is opened with the key of ``identity`` (or the one
         this home holds); a new one is created encrypted. A plaintext file left by
-        an older desk opens as it is. PostgreSQL needs no identity.
+        an older desk opens as it is. On every backend the key also opens the values
+        the desk seals itself (sijil.store.sealed); without it PostgreSQL opens, and
+        reading a sealed value fails in one line.
         """
-        if not self.database_is_encrypted():
-            return Store.open(self.database_url)
         key = database_key(identity) if identity is not None else self.db_key
         if key is None:
-            raise ConfigError("the desk's database is encrypted: unlock the desk key first")
+            if self.database_is_encrypted():
+                raise ConfigError("the desk's database is encrypted: unlock the desk key first")
+            return Store.open(self.database_url)
         return Store.open(self.database_url, key=key)
 
     @property

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from sijil.desk.claims import claim_token
 from sijil.store import Claim, MonitorRecord, Place, Report, Source
+from sijil.store.sealed import COARSE_DECIMALS
 
 __all__ = [
     "IMPRECISE",
@@ -50,6 +51,8 @@ IMPRECISE = 4
 EARTH_KM = 6371.0088
 KM_PER_DEGREE = EARTH_KM * math.pi / 180
 _E6 = 1_000_000
+# a position kept in the clear is rounded to COARSE_DECIMALS: it moved at most half a unit
+COARSE_MARGIN_DEGREES = 0.5 * 10.0**-COARSE_DECIMALS
 
 
 class Kind(StrEnum):
@@ -274,11 +277,14 @@ def reports_near(session: Session, near: Near, linked: set[int]) -> list[Suggest
     south, north, west, east = near.box()
     since = datetime.combine(near.first, time(), tzinfo=UTC)
     until = datetime.combine(near.last + timedelta(days=1), time(), tzinfo=UTC)
+    # the box on the clear, rounded position (widened by the rounding), then the exact
+    # distance from the sealed one (sijil.store.sealed)
+    margin = COARSE_MARGIN_DEGREES
     rows = session.execute(
         select(Report.id, Report.title, Report.created_at, Report.latitude, Report.longitude)
         .where(Report.created_at >= since, Report.created_at < until,
-               Report.latitude.between(south / _E6, north / _E6),
-               Report.longitude.between(west / _E6, east / _E6))
+               Report.coarse_latitude.between(south / _E6 - margin, north / _E6 + margin),
+               Report.coarse_longitude.between(west / _E6 - margin, east / _E6 + margin))
     )  # fmt: skip
     found = []
     for number, title, written, lat, lon in rows:

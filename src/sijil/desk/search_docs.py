@@ -110,8 +110,8 @@ def _reports(conn: Connection, ids: list[int]) -> list[IndexDoc]:
             Report.body,
             Report.lang,
             Report.received_at,
-            Report.latitude,
-            Report.longitude,
+            Report.coarse_latitude.label("latitude"),
+            Report.coarse_longitude.label("longitude"),
         ).where(Report.id.in_(ids))
     )
     return [

@@ -14,9 +14,12 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from sijil.crypto.sealed_value import ValueSealer
 from sijil.errors import ConfigError, StoreError
 from sijil.store import migrate as _migrate
 from sijil.store import sqlcipher
+from sijil.store.seal_existing import seal_existing as _seal_existing
+from sijil.store.sealed import attach_sealer
 from sijil.store.sqlcipher import SqliteFile
 from sijil.store.translate import store_error
 
@@ -148,17 +151,28 @@ class Store:
         """Connect to ``url`` and, unless ``migrate`` is False, migrate to head.
 
         ``key`` (32 raw bytes) opens a SQLite database encrypted with SQLCipher;
-        a wrong key raises StoreError with one line. PostgreSQL ignores it.
+        a wrong key raises StoreError with one line. On every backend it also seals
+        and opens the sealed columns (sijil.store.sealed); without it those fail.
         """
         parsed = _parse_url(url)
-        encrypted = key is not None and parsed.get_backend_name() == "sqlite"
         path = sqlite_file(parsed)
+        # a plaintext file of an older desk opens as it is (its values are sealed, below)
+        encrypted = (
+            key is not None
+            and parsed.get_backend_name() == "sqlite"
+            and (path is None or sqlcipher.file_state(path) is not SqliteFile.PLAIN)
+        )
         if not encrypted and path and sqlcipher.file_state(path) is SqliteFile.ENCRYPTED:
             raise StoreError("the database is encrypted (or damaged): it needs its key")
         store = cls(_create_engine(parsed, key if encrypted else None), encrypted=encrypted)
+        if key is not None:
+            # the desk's key also seals single values on every backend (sijil.store.sealed)
+            attach_sealer(store.engine, ValueSealer(key))
         try:
             if migrate:
                 store.migrate()
+                if key is not None:
+                    store.seal_existing()
             else:
                 store.ping()
         except BaseException:
@@ -183,6 +197,15 @@ class Store:
         try:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
+        except sa_exc.SQLAlchemyError as exc:
+            raise store_error(exc, self.engine.url) from exc
+
+    def seal_existing(self) -> int:
+        """Seal values an older desk kept in the clear (sijil.store.seal_existing)."""
+        from sijil.store.models import Base  # the mapped tables, imported once opened
+
+        try:
+            return _seal_existing(self.engine, Base.metadata.tables)
         except sa_exc.SQLAlchemyError as exc:
             raise store_error(exc, self.engine.url) from exc
 

@@ -21,8 +21,16 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    mapped_column,
+    relationship,
+    synonym,
+    validates,
+)
 
+from sijil.store.sealed import SealedFloat, SealedText, coarse
 from sijil.store.types import UTCDateTime
 
 __all__ = [
@@ -139,12 +147,30 @@ class Report(Base):
     # when the correspondent composed it, as the signed manifest claims
     created_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    latitude: Mapped[float | None] = mapped_column(Float)
-    longitude: Mapped[float | None] = mapped_column(Float)
+    # where the manifest says, exactly: sealed (sijil.store.sealed), opened with the key
+    latitude: Mapped[float | None] = mapped_column(
+        "latitude_sealed", SealedFloat("reports.latitude")
+    )
+    longitude: Mapped[float | None] = mapped_column(
+        "longitude_sealed", SealedFloat("reports.longitude")
+    )
+    # the same rounded to COARSE_DEGREES, in the clear: all that queries by place use
+    coarse_latitude: Mapped[float | None] = mapped_column("latitude", Float)
+    coarse_longitude: Mapped[float | None] = mapped_column("longitude", Float)
     location_precision_m: Mapped[int | None] = mapped_column(Integer)
-    # the canonical (RFC 8785) manifest JSON exactly as signed
-    manifest: Mapped[str] = mapped_column(Text)
+    # the canonical (RFC 8785) manifest JSON exactly as signed: sealed (it carries the
+    # enrolment token of a first report)
+    manifest: Mapped[str] = mapped_column(
+        "manifest_sealed", SealedText("reports.manifest"), nullable=True
+    )
+    # where desks before sealed columns kept it in the clear; emptied when sealed
+    clear_manifest: Mapped[str] = mapped_column("manifest", Text, default="")
     signature: Mapped[str] = mapped_column(String(128))
+
+    @validates("latitude", "longitude")
+    def _coarsen(self, key: str, value: float | None) -> float | None:
+        setattr(self, f"coarse_{key}", coarse(value))
+        return value
 
     envelope: Mapped[Envelope] = relationship(back_populates="report")
     correspondent: Mapped[Correspondent] = relationship(back_populates="reports")

@@ -478,10 +478,10 @@ class AssessmentReview(Base):
 
 
 # The desk's searches on intake's table (sijil.desk.nearby): the reports written in
-# a window of days, their coordinates read from the index without visiting the rows.
+# a window of days, their coarse coordinates read from the index without visiting the rows.
 Index(
     "ix_reports_created_at_latitude_longitude",
     Report.created_at,
-    Report.latitude,
-    Report.longitude,
+    Report.coarse_latitude,
+    Report.coarse_longitude,
 )

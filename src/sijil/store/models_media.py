@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sijil.store.models import Base, utcnow
+from sijil.store.sealed import SealedBytes, SealedText
 
 __all__ = ["MEDIA_KINDS", "MediaMatch", "MediaPrintRow"]
 
@@ -36,16 +37,26 @@ class MediaPrintRow(Base):
     attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id"), unique=True)
     kind: Mapped[str] = mapped_column(String(8))
     # hex of the 256-bit PDQ hash as the image stands (images only)
-    pdq: Mapped[str | None] = mapped_column(String(64))
+    # (fingerprints are sealed, sijil.store.sealed: with a photo in hand and a seized
+    # database, one could otherwise test whether the desk holds it)
+    pdq: Mapped[str | None] = mapped_column("pdq_sealed", SealedText("media_prints.pdq"))
     # the same for the picture inside flat margins (screenshots, framed copies), if any
-    pdq_inner: Mapped[str | None] = mapped_column(String(64))
+    pdq_inner: Mapped[str | None] = mapped_column(
+        "pdq_inner_sealed", SealedText("media_prints.pdq_inner")
+    )
     quality: Mapped[int | None] = mapped_column(Integer)
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     duration_s: Mapped[float | None] = mapped_column(Float)
     # videos: 33 bytes per second of video (32-byte PDQ hash, 1 quality byte);
     # photos: their region hashes for crop- and caption-robust matching (sijil.media.regions)
-    frames: Mapped[bytes | None] = mapped_column(LargeBinary)
+    frames: Mapped[bytes | None] = mapped_column(
+        "frames_sealed", SealedBytes("media_prints.frames")
+    )
+    # where desks before sealed fingerprints kept them in the clear; emptied when sealed
+    clear_pdq: Mapped[str | None] = mapped_column("pdq", String(64))
+    clear_pdq_inner: Mapped[str | None] = mapped_column("pdq_inner", String(64))
+    clear_frames: Mapped[bytes | None] = mapped_column("frames", LargeBinary)
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

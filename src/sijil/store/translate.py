@@ -78,6 +78,9 @@ def store_error(exc: BaseException, url: str | URL | None = None) -> StoreError:
     removed from the message. Use as ``raise store_error(exc, url) from exc``.
     """
     secrets = _secrets_of(url)
+    if isinstance(exc, sa_exc.StatementError) and isinstance(exc.orig, StoreError):
+        # ours, raised inside a column type (a sealed value without the key): one line
+        return exc.orig
     if isinstance(exc, sa_exc.DBAPIError):
         detail = _LIBPQ_PREFIX.sub("", _first_line(str(exc.orig)))
         secrets += [v for v in _param_values(exc.params) if len(v) >= _MIN_REDACT_LEN]

@@ -3,7 +3,9 @@
 The store is the truth: every fingerprint is a ``media_prints`` row. The
 in-memory :class:`HammingIndex` holds each image's PDQ hash and each video's
 distinct frame hashes, tagged with the row they came from. It is saved to
-``<home>/media/index.npz`` now and then, and on start-up the saved file is
+``<home>/media/index.sealed`` now and then (encrypted as a vault blob is, under a
+key from the desk's: fingerprints would let a seizer test a known photo), and on
+start-up the saved file is
 loaded and only rows added since (``id`` above the file's watermark) are read
 from the store: nothing is ever re-hashed, and a stale or foreign file is
 simply rebuilt from the store.
@@ -11,6 +13,8 @@ simply rebuilt from the store.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 import zipfile
 from dataclasses import dataclass
@@ -22,12 +26,15 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import func, select
 
+from sijil.errors import BlobAltered
 from sijil.fsutil import atomic_writer
 from sijil.media.index import DEFAULT_RADIUS, HammingIndex
 from sijil.media.pdq import TRANSFORMS, ImagePrint
 from sijil.media.region_index import RegionIndex
 from sijil.media.video import MIN_FRAME_QUALITY, VideoPrint, match_videos, unpack_frames
 from sijil.store import MediaPrintRow, Store
+from sijil.store.sealed import LOCKED, DeskLocked, sealer_of
+from sijil.vault.cipher import VaultKey, decrypt_chunks, encrypt_to
 
 __all__ = [
     "INDEX_FILE",
@@ -41,7 +48,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-INDEX_FILE: Final = Path("media") / "index.npz"
+INDEX_FILE: Final = Path("media") / "index.sealed"
+# where desks before sealed fingerprints kept the index in the clear (deleted on sight)
+CLEAR_INDEX_FILE: Final = Path("media") / "index.npz"
 #: PDQ's reference threshold: below it an image is too flat to match reliably.
 MIN_IMAGE_QUALITY: Final = 50
 #: A video matches another when this share of either one's distinct frames
@@ -178,11 +187,29 @@ class Catalog:
 
     # --- the file -------------------------------------------------------------------
 
+    def _file_key(self) -> VaultKey:
+        sealer = sealer_of(self.store.engine.dialect)
+        if sealer is None:
+            raise DeskLocked(LOCKED)
+        return VaultKey.from_secret(sealer.file_secret)
+
+    def _read_file(self, path: Path) -> io.BytesIO:
+        """The index file's plaintext, in memory (it is never written in the clear)."""
+        with path.open("rb") as sealed:
+            return io.BytesIO(b"".join(decrypt_chunks(self._file_key(), sealed)))
+
     def _load_file(self) -> None:
-        if self.path is None or not self.path.is_file():
+        if self.path is None:
+            return
+        clear = self.path.parent / CLEAR_INDEX_FILE.name
+        if clear.exists():
+            # an older desk kept the fingerprints in the clear here: rebuilt sealed
+            clear.unlink()
+        if not self.path.is_file():
             return
         try:
-            with np.load(self.path, allow_pickle=False) as saved:
+            plain = self._read_file(self.path)
+            with np.load(plain, allow_pickle=False) as saved:
                 meta = saved["meta"]
                 if int(meta[0]) != _FORMAT:
                     raise ValueError("index file of another format")
@@ -201,9 +228,18 @@ class Catalog:
             if stored != taken:
                 raise ValueError("index file belongs to another state of the store")
             self.index.restore(hashes, offsets, postings)
-            with np.load(self.path, allow_pickle=False) as saved:
+            plain.seek(0)
+            with np.load(plain, allow_pickle=False) as saved:
                 self.regions.restore({k: saved[k] for k in saved.files if k.startswith("region")})
-        except (OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as exc:
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            IndexError,
+            EOFError,
+            zipfile.BadZipFile,
+            BlobAltered,
+        ) as exc:
             # the store holds every fingerprint, so a bad file only costs a rebuild
             log.warning("media index file not used, rebuilding from the store: %s", exc)
             self.index = HammingIndex(radius=self.radius)
@@ -231,8 +267,12 @@ class Catalog:
             "postings": postings,
             **self.regions.arrays(),
         }
+        plain = io.BytesIO()
+        np.savez(plain, **arrays)
+        plain.seek(0)
         with atomic_writer(self.path) as out:
-            np.savez(out, **arrays)
+            # sealed as a vault blob is: fingerprints let a seizer test a known photo
+            encrypt_to(self._file_key(), plain, out.write, hashlib.sha256())
         self._unsaved = 0
 
     def save_if_due(self) -> None:
