@@ -49,7 +49,8 @@ from sijil.jobs.enqueue import enqueue_paths
 from sijil.jobs.queue import ensure_schema, job_counts
 from sijil.jobs.thumbs import store_thumbnails
 from sijil.jobs.work import WorkerDesk
-from sijil.store import Attachment, LedgerEntry, Report, VaultBlob
+from sijil.ledger.entries import commit
+from sijil.store import Attachment, LedgerEntry, LedgerSalt, Report, VaultBlob
 from sijil.store.models_desk import Role
 
 # SIGKILL trials: each a batch of envelopes taken by three workers, one of which is
@@ -486,9 +487,11 @@ def test_workers_pre_render_thumbnails_into_the_vault_and_the_inbox_serves_them(
                 )
             ).all()
             entries = [
-                json.loads(body)
-                for body in session.scalars(
-                    select(LedgerEntry.body).where(LedgerEntry.kind == "derivative.made")
+                {**json.loads(body), "salt": bytes(salt)}
+                for body, salt in session.execute(
+                    select(LedgerEntry.body, LedgerSalt.salt)
+                    .join(LedgerSalt, LedgerSalt.seq == LedgerEntry.seq)
+                    .where(LedgerEntry.kind == "derivative.made", LedgerSalt.name == "source")
                 )
             ]
             stored = {sha: stored_thumbnail(session, sha) for _, sha, _ in rows}
@@ -505,8 +508,15 @@ def test_workers_pre_render_thumbnails_into_the_vault_and_the_inbox_serves_them(
                 assert served.data == vault.read_bytes(thumb)
                 assert served.data == make_thumbnail(vault.read_bytes(sha))
                 assert served.data[:2] == b"\xff\xd8"
-        made_from = sorted(e["data"]["source"] for e in entries)
-        assert made_from == sorted(sha for _, sha, eid in rows if eid in photos)
+        # each entry names the photo it was made from by a salted commitment, not its hash
+        hashes = [sha for _, sha, eid in rows if eid in photos]
+        assert not any(
+            sha in json.dumps(e["data"]) + e["subject"] for e in entries for sha in hashes
+        )
+        made_from = sorted(
+            sha for e in entries for sha in hashes if commit(e["salt"], sha) == e["data"]["source"]
+        )
+        assert made_from == sorted(hashes)
         assert {e["subject"] for e in entries} == {t for t in stored.values() if t}
         # When the job runs again for every report: nothing new is made or logged
         again = WorkerDesk(

@@ -19,7 +19,7 @@ from sijil.envelope.sealing import Draft
 from sijil.field.compose import compose, export_outbox
 from sijil.field.home import FieldSession
 from sijil.ledger.entries import EntryKind
-from sijil.store import LedgerEntry, MediaMatch, MediaPrintRow, Report
+from sijil.store import Attachment, LedgerEntry, MediaMatch, MediaPrintRow, Report
 
 Correspondent_ = Callable[[DeskFixture, str], FieldSession]
 Cli = Callable[..., CliResult]
@@ -101,6 +101,11 @@ def test_an_arriving_copy_is_matched_on_import_and_recorded(recycled: DeskFixtur
             ("video", video.distance),
         ]
         assert all("derived" not in f for f in facts)
+        # and it names the two files by salted commitments, never by their SHA-256, so a
+        # ledger copied off the desk cannot confirm it holds a known photo
+        assert all(f["salted"] is True for f in facts)
+        hashes = session.scalars(select(Attachment.sha256)).all()
+        assert not any(h in e.body for h in hashes for e in entries)
         borrowed = select(LedgerEntry).where(LedgerEntry.kind == EntryKind.DERIVATIVE_MADE)
         assert session.scalars(borrowed).all() == []
 

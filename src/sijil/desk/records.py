@@ -19,6 +19,7 @@ from sijil.store import Attachment, Envelope, MediaMatch, QuarantineItem, Report
 __all__ = [
     "EXPORTED_FIELDS",
     "LEGACY_MATCH",
+    "MATCH_SALTS",
     "QUARANTINE_FACTS_SINCE_0005",
     "REPORT_FIELDS",
     "SALTED",
@@ -220,17 +221,31 @@ def records_a_match(entry: Entry) -> bool:
     )
 
 
-def match_facts(match: MediaMatch, mine: Attachment, other: Attachment) -> dict[str, Any]:
-    """What the ledger records of a near-duplicate match (``data``; the subject is ``mine``'s
-    SHA-256): both attachments and reports, and how alike they are."""
+#: The salts of a ``media.matched`` entry's commitments (``ledger_salts`` names).
+MATCH_SALTS: Final = ("attachment", "other_attachment")
+
+
+def match_facts(
+    match: MediaMatch, mine: Attachment, other: Attachment, salts: dict[str, bytes] | None = None
+) -> dict[str, Any]:
+    """What the ledger records of a near-duplicate match (``data``; the subject is the
+    ``attachment`` value): both attachments and reports, and how alike they are.
+
+    With ``salts`` (entries written since salted commitments) each attachment is a
+    salted commitment to its SHA-256, not the hash: a ledger copied off the desk cannot
+    confirm that a known photo is held. Without, the plain hashes of older entries."""
     data: dict[str, Any] = {
-        "attachment": mine.sha256,
+        "attachment": mine.sha256 if salts is None else commit(salts["attachment"], mine.sha256),
         "report": mine.report_id,
-        "other_attachment": other.sha256,
+        "other_attachment": other.sha256
+        if salts is None
+        else commit(salts["other_attachment"], other.sha256),
         "other_report": other.report_id,
         "kind": str(match.kind),  # plain JSON, whether read back or just matched
         "distance": match.distance,
     }
+    if salts is not None:
+        data[SALTED] = True
     if match.transform is not None:
         data["transform"] = match.transform
     if match.score is not None:

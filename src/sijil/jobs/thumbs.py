@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from sijil.desk.boundary import aborted, machine_failure
 from sijil.desk.intake import issue_head_if_due
+from sijil.desk.records import SALTED
 from sijil.desk.thumbnails import (
     THUMB_EDGE,
     THUMB_ROLE,
@@ -31,8 +32,8 @@ from sijil.desk.thumbnails import (
 from sijil.errors import DeskError, IntakeAborted
 from sijil.jobs.work import WorkerDesk
 from sijil.ledger import log as ledger_log
-from sijil.ledger.entries import EntryKind, NewEntry
-from sijil.store import Attachment, Report, Store, VaultBlob
+from sijil.ledger.entries import EntryKind, NewEntry, commit, new_salt
+from sijil.store import Attachment, LedgerSalt, Report, Store, VaultBlob
 from sijil.vault import record_blob
 
 __all__ = ["missing_thumbnails", "store_thumbnails"]
@@ -94,18 +95,23 @@ def _store(desk: WorkerDesk, envelope_id: str) -> int:
             if session.get(VaultBlob, ref.sha256) is not None:
                 continue  # the same bytes made from another photo: rendered on request
             record_blob(session, ref, kind="derived", parent=source, role=THUMB_ROLE)
+            # the photo it was made from, by a salted commitment to its hash, never the
+            # hash itself: a ledger copied off the desk cannot confirm a known photo
+            salt = new_salt()
             facts = {
                 "derived": THUMB_ROLE,
-                "source": source,
+                "source": commit(salt, source),
+                SALTED: True,
                 "report": report_id,
                 "position": position,
                 "media_type": "image/jpeg",
                 "size": ref.size,
                 "max_edge": THUMB_EDGE,
             }
-            ledger_log.append(
+            (seq,) = ledger_log.append(
                 session,
                 [NewEntry(kind=EntryKind.DERIVATIVE_MADE, subject=ref.sha256, data=facts)],
             )
+            session.add(LedgerSalt(seq=seq, name="source", salt=salt))
         made += 1
     return made

@@ -24,16 +24,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sijil.desk.neardup.catalog import Catalog, Found
-from sijil.desk.records import match_facts
+from sijil.desk.records import MATCH_SALTS, match_facts
 from sijil.errors import MediaError, UnsupportedMedia, VaultError
 from sijil.ledger import log as ledger_log
-from sijil.ledger.entries import EntryKind, NewEntry
+from sijil.ledger.entries import EntryKind, NewEntry, new_salt
 from sijil.media.fingerprint import fingerprint_file
 from sijil.media.index import DEFAULT_RADIUS
 from sijil.media.loopback import Opener
 from sijil.media.pdq import ImagePrint
 from sijil.media.video import VideoPrint, pack_frames
-from sijil.store import Attachment, MediaMatch, MediaPrintRow, Report, Store
+from sijil.store import Attachment, LedgerSalt, MediaMatch, MediaPrintRow, Report, Store
 from sijil.store.locks import exclusive
 
 __all__ = [
@@ -189,15 +189,20 @@ def _add_matches(session: Session, attachment_id: int, found: list[Found]) -> li
         )
     }
     mine = attachments[attachment_id]
-    entries = [
-        NewEntry(
-            kind=EntryKind.MEDIA_MATCHED,
-            subject=mine.sha256,
-            data=match_facts(m, mine, attachments[m.other_id]),
+    # salted commitments to both files' hashes, the salts beside the entry (docs/ledger.md)
+    salts = [{name: new_salt() for name in MATCH_SALTS} for _ in matches]
+    entries = []
+    for m, salted in zip(matches, salts, strict=True):
+        data = match_facts(m, mine, attachments[m.other_id], salted)
+        entries.append(
+            NewEntry(kind=EntryKind.MEDIA_MATCHED, subject=data["attachment"], data=data)
         )
-        for m in matches
-    ]
-    ledger_log.append(session, entries)
+    seqs = ledger_log.append(session, entries)
+    session.add_all(
+        LedgerSalt(seq=seq, name=name, salt=salt)
+        for seq, kept in zip(seqs, salts, strict=True)
+        for name, salt in kept.items()
+    )
     for match in matches:
         session.expunge(match)
     return matches
