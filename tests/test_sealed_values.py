@@ -28,7 +28,7 @@ from sijil.envelope.manifest import Location
 from sijil.envelope.sealing import Draft
 from sijil.field.compose import compose, export_outbox
 from sijil.field.home import FieldSession
-from sijil.store import MediaPrintRow, Report, Store
+from sijil.store import LedgerSalt, MediaPrintRow, Report, Store
 from sijil.store.models import Base
 from sijil.store.models_relay import RelayReply
 from sijil.store.sealed import LOCKED, DeskLocked, SealedFloat
@@ -145,6 +145,9 @@ def test_a_seized_database_shows_no_exact_place_manifest_reply_or_fingerprint(
             fingerprint = session.scalars(select(MediaPrintRow.pdq)).one()
             assert (report.latitude, report.longitude) == (float(LAT), float(LON))
             assert LAT in report.manifest and fingerprint
+            # (the ledger's salts: with one, a rounded position gives the exact one by trial)
+            salts = session.scalars(select(LedgerSalt.salt)).all()
+            assert len(salts) > 5
         # When every table is read as the database holds it
         raw = _raw_values(store)
     # Then the exact coordinates are nowhere (not in the manifest text either), nor the
@@ -152,7 +155,7 @@ def test_a_seized_database_shows_no_exact_place_manifest_reply_or_fingerprint(
     for needle in (LAT, LON, REPLY, report.manifest, fingerprint):
         assert not any(needle in s for s in raw.strings), needle
     assert float(LAT) not in raw.floats and float(LON) not in raw.floats
-    packed = (struct.pack(">d", float(LAT)), bytes.fromhex(fingerprint), REPLY.encode())
+    packed = (struct.pack(">d", float(LAT)), bytes.fromhex(fingerprint), REPLY.encode(), *salts)
     assert not any(needle in blob for blob in raw.blobs for needle in packed)
     # and the position rounded to about a kilometre is, for queries by place
     assert round(float(LAT), 2) in raw.floats and round(float(LON), 2) in raw.floats

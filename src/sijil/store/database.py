@@ -205,7 +205,9 @@ class Store:
         from sijil.store.models import Base  # the mapped tables, imported once opened
 
         try:
-            return _seal_existing(self.engine, Base.metadata.tables)
+            # IMMEDIATE on SQLite: two first opens at once must not both read then write
+            engine = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+            return _seal_existing(engine, Base.metadata.tables)
         except sa_exc.SQLAlchemyError as exc:
             raise store_error(exc, self.engine.url) from exc
 

@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sijil.store.models import Base, utcnow
+from sijil.store.sealed import SealedBytes
 
 __all__ = [
     "BLOB_KINDS",
@@ -78,7 +79,13 @@ class LedgerSalt(Base):
 
     seq: Mapped[int] = mapped_column(_RowId, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # sealed (sijil.store.sealed): a salt beside a commitment to a rounded-off value
+    # (a position kept to a kilometre) would let the exact one be found by trial
+    salt: Mapped[bytes] = mapped_column(
+        "salt_sealed", SealedBytes("ledger_salts.salt"), nullable=True
+    )
+    # where desks before sealed values kept it in the clear; emptied when sealed
+    clear_salt: Mapped[bytes] = mapped_column("salt", LargeBinary(32), default=b"")
 
 
 class LedgerNode(Base):

@@ -6,9 +6,9 @@ Revises: 0017
 Adds a ``*_sealed`` column beside each value the desk now seals itself
 (sijil.store.sealed): ``reports.latitude_sealed``, ``longitude_sealed``,
 ``manifest_sealed``; ``relay_replies.text_sealed``; ``media_prints.pdq_sealed``,
-``pdq_inner_sealed``, ``frames_sealed``. No row changes here: sealing needs the
-desk's key, which a migration does not have. The first open with the key seals
-every value still in the clear and empties its old column, in batches
+``pdq_inner_sealed``, ``frames_sealed``; ``ledger_salts.salt_sealed``. No row
+changes here: sealing needs the desk's key, which a migration does not have. The
+first open with the key seals every value still in the clear and empties its old column, in batches
 (sijil.store.seal_existing); ``reports.latitude`` and ``longitude`` then keep the
 position rounded to about a kilometre.
 """
@@ -29,6 +29,7 @@ COLUMNS = {
     "reports": ("latitude_sealed", "longitude_sealed", "manifest_sealed"),
     "relay_replies": ("text_sealed",),
     "media_prints": ("pdq_sealed", "pdq_inner_sealed", "frames_sealed"),
+    "ledger_salts": ("salt_sealed",),
 }
 
 
@@ -39,6 +40,18 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    conn = op.get_bind()
+    for table, columns in COLUMNS.items():
+        for column in columns:
+            held = conn.execute(
+                sa.text(f"SELECT 1 FROM {table} WHERE {column} IS NOT NULL LIMIT 1")  # noqa: S608
+            ).first()
+            if held is not None:
+                # their clear columns were emptied when they were sealed: dropping loses them
+                raise RuntimeError(
+                    f"{table}.{column} holds sealed values: this desk cannot go back "
+                    "to a schema before sealed values"
+                )
     for table, columns in COLUMNS.items():
         with op.batch_alter_table(table) as batch:
             for column in columns:
