@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from conftest import PASSPHRASE, CliResult, DeskFixture
 from sijil.desk.boundary import aborted, input_name, machine_failure
@@ -440,6 +440,30 @@ def test_list_shows_each_item_with_its_reason_size_arrival_and_channel(
     assert item["received_at"] and isinstance(item["id"], int)
     assert (item["state"], item["kept"]) == ("quarantined", "vault")
     assert f"#{item['id']}" in text_out.out and "notes.docx" in text_out.out
+
+
+def test_the_ledger_names_a_quarantined_file_by_a_salted_commitment_not_its_hash(
+    desk: DeskFixture, stick: Callable[..., Path], run_cli: Callable[..., CliResult]
+) -> None:
+    # Given a document dropped on a USB stick beside the envelopes, quarantined
+    folder = stick(0, junk=True)
+    assert run_cli("desk", "import", *desk.args, "--channel", "usb", str(folder)).code == 3
+    known = hashlib.sha256(JUNK).hexdigest()
+    # When the custody ledger is read (as someone with a copy of it would)
+    with desk.home.open_store() as store, store.session() as session:
+        (body,) = session.scalars(
+            select(LedgerEntry.body).where(LedgerEntry.kind == EntryKind.INPUT_QUARANTINED)
+        ).all()
+    # Then the file's SHA-256 is nowhere in it: a known file cannot be confirmed
+    assert known not in body
+    assert parse_entry(body.encode()).data["salted"] is True
+    assert run_cli("verify", *desk.args).code == 0
+    # When the row's hash is altered, then the audit says the entry differs
+    with desk.home.open_store() as store, store.session(write=True) as session:
+        session.execute(update(QuarantineItem).values(sha256="0" * 64))
+    audit = run_cli("verify", *desk.args)
+    assert audit.code == 1
+    assert "field 'sha256' differs from its ledger entry #" in audit.out
 
 
 def test_a_false_alarm_is_released_by_retry_once_and_the_ledger_records_it(

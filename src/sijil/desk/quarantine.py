@@ -25,12 +25,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from sijil.desk.records import envelope_facts, quarantine_facts, release_facts
+from sijil.desk.records import INPUT_SALT, envelope_facts, quarantine_facts, release_facts
 from sijil.errors import ConfigError
 from sijil.fsutil import confine, sha256_file
 from sijil.ledger import log as ledger_log
-from sijil.ledger.entries import EntryKind, NewEntry
-from sijil.store import Envelope, QuarantineItem, Store, utcnow
+from sijil.ledger.entries import EntryKind, NewEntry, new_salt
+from sijil.store import Envelope, LedgerSalt, QuarantineItem, Store, utcnow
 from sijil.store.models import QuarantineState
 from sijil.vault import Vault
 
@@ -105,12 +105,13 @@ def keep_input(
         item.reason = reason[:500]
         item.error_type = error_type[:64]
         session.flush()
+        salt = new_salt()
+        facts = quarantine_facts(item, salt)
         entries.append(
-            NewEntry(
-                kind=EntryKind.INPUT_QUARANTINED, subject=ref.sha256, data=quarantine_facts(item)
-            )
+            NewEntry(kind=EntryKind.INPUT_QUARANTINED, subject=facts["sha256"], data=facts)
         )
-        ledger_log.append(session, entries)
+        seqs = ledger_log.append(session, entries)
+        session.add(LedgerSalt(seq=seqs[-1], name=INPUT_SALT, salt=salt))
         return item
 
 
@@ -123,10 +124,12 @@ def release(store: Store, item_id: int, *, outcome: str, report: int | None) -> 
             return  # another retry released it meanwhile
         item.state = QuarantineState.RELEASED.value
         item.released_at = utcnow()
-        data: dict[str, Any] = {**release_facts(item), "outcome": outcome, "report": report}
-        ledger_log.append(
-            session, [NewEntry(kind=EntryKind.INPUT_RELEASED, subject=item.sha256, data=data)]
+        salt = new_salt()
+        data: dict[str, Any] = {**release_facts(item, salt), "outcome": outcome, "report": report}
+        (seq,) = ledger_log.append(
+            session, [NewEntry(kind=EntryKind.INPUT_RELEASED, subject=data["sha256"], data=data)]
         )
+        session.add(LedgerSalt(seq=seq, name=INPUT_SALT, salt=salt))
 
 
 def legacy_path(home: Path, item: QuarantineItem) -> Path | None:

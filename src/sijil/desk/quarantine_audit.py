@@ -19,17 +19,25 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sijil.desk.records import QUARANTINE_FACTS_SINCE_0005, quarantine_facts, release_facts
+from sijil.desk.records import (
+    INPUT_SALT,
+    QUARANTINE_FACTS_SINCE_0005,
+    SALTED,
+    quarantine_facts,
+    release_facts,
+)
 from sijil.errors import ConfigError
 from sijil.fsutil import confine, sha256_file
 from sijil.ledger.entries import Entry, EntryKind
-from sijil.store import QuarantineItem
+from sijil.store import LedgerSalt, QuarantineItem
 from sijil.store.models import QuarantineState
 from sijil.vault import Vault
 
 __all__ = ["QuarantineAudit", "audit_quarantine"]
 
 Entries = dict[tuple[EntryKind, str], list[Entry]]
+# entries whose salts one query asks for: under every backend's bound-parameter limit
+_SALT_BATCH = 5000
 
 
 @dataclass
@@ -42,10 +50,52 @@ class QuarantineAudit:
     unchecked: int = 0
 
 
-def _logged(entries: Entries, kind: EntryKind, item: QuarantineItem) -> Entry | None:
+# kind -> item id -> its entries (salted entries are not found by the input's hash)
+ByItem = dict[EntryKind, dict[object, list[Entry]]]
+# seq -> the salt of the entry's input hash
+Salts = dict[int, bytes]
+
+
+def _by_item(entries: Entries) -> ByItem:
+    found: ByItem = {EntryKind.INPUT_QUARANTINED: {}, EntryKind.INPUT_RELEASED: {}}
+    for (kind, _subject), listed in entries.items():
+        if kind in found:
+            for entry in listed:
+                found[kind].setdefault(entry.data.get("item"), []).append(entry)
+    return found
+
+
+def _logged(by_item: ByItem, kind: EntryKind, item: QuarantineItem) -> Entry | None:
     """The newest entry of ``kind`` about ``item``, or None."""
-    found = [e for e in entries.get((kind, item.sha256), []) if e.data.get("item") == item.id]
+    found = by_item[kind].get(item.id, [])
     return max(found, key=lambda e: e.seq) if found else None
+
+
+def _salt(entry: Entry, salts: Salts) -> bytes | None:
+    if entry.data.get(SALTED) is not True:
+        return None
+    # a salted entry whose salt is gone compares against a salt that cannot match
+    return salts.get(entry.seq, b"")
+
+
+def _load_salts(session: Session, by_item: ByItem) -> Salts:
+    seqs = [
+        e.seq
+        for per_kind in by_item.values()
+        for listed in per_kind.values()
+        for e in listed
+        if e.data.get(SALTED) is True
+    ]
+    salts: Salts = {}
+    for start in range(0, len(seqs), _SALT_BATCH):
+        rows = session.execute(
+            select(LedgerSalt.seq, LedgerSalt.salt).where(
+                LedgerSalt.seq.in_(seqs[start : start + _SALT_BATCH]),
+                LedgerSalt.name == INPUT_SALT,
+            )
+        )
+        salts.update((int(seq), bytes(salt)) for seq, salt in rows)
+    return salts
 
 
 def _compare(where: str, entry: Entry, facts: dict[str, object], result: QuarantineAudit) -> None:
@@ -59,19 +109,20 @@ def _compare(where: str, entry: Entry, facts: dict[str, object], result: Quarant
 
 
 def _check_logged(
-    where: str, kept: QuarantineItem, entries: Entries, result: QuarantineAudit
+    where: str, kept: QuarantineItem, by_item: ByItem, salts: Salts, result: QuarantineAudit
 ) -> None:
-    quarantined = _logged(entries, EntryKind.INPUT_QUARANTINED, kept)
+    quarantined = _logged(by_item, EntryKind.INPUT_QUARANTINED, kept)
     if quarantined is None:
         result.problems.append(f"{where}: no ledger entry records it")
     else:
-        _compare(where, quarantined, quarantine_facts(kept), result)
-    released = _logged(entries, EntryKind.INPUT_RELEASED, kept)
+        facts = quarantine_facts(kept, _salt(quarantined, salts))
+        _compare(where, quarantined, facts, result)
+    released = _logged(by_item, EntryKind.INPUT_RELEASED, kept)
     if kept.state == QuarantineState.RELEASED:
         if released is None:
             result.problems.append(f"{where}: marked released, but no ledger entry records it")
         else:
-            _compare(where, released, release_facts(kept), result)
+            _compare(where, released, release_facts(kept, _salt(released, salts)), result)
     elif released is not None:
         result.problems.append(
             f"{where}: ledger entry #{released.seq} records its release, "
@@ -107,6 +158,8 @@ def audit_quarantine(
 ) -> QuarantineAudit:
     """Check every quarantine row against the ledger and its kept bytes."""
     result = QuarantineAudit()
+    by_item = _by_item(entries)
+    salts = _load_salts(session, by_item)
     seen: set[int] = set()
     # the same bytes quarantined twice share one blob (or file): check it once
     checked: dict[tuple[str | None, str], str | None] = {}
@@ -114,7 +167,7 @@ def audit_quarantine(
         result.records += 1
         seen.add(kept.id)
         where = f"quarantine item #{kept.id} ({kept.source_name})"
-        _check_logged(where, kept, entries, result)
+        _check_logged(where, kept, by_item, salts, result)
         key = (kept.stored_path, kept.sha256)
         if kept.stored_path is None:
             result.blobs.add(kept.sha256)

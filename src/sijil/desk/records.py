@@ -18,6 +18,7 @@ from sijil.store import Attachment, Envelope, MediaMatch, QuarantineItem, Report
 
 __all__ = [
     "EXPORTED_FIELDS",
+    "INPUT_SALT",
     "LEGACY_MATCH",
     "MATCH_SALTS",
     "QUARANTINE_FACTS_SINCE_0005",
@@ -101,10 +102,23 @@ def attachment_list(report: Report) -> list[dict[str, Any]]:
 QUARANTINE_FACTS_SINCE_0005 = ("size", "channel")
 
 
-def quarantine_facts(item: QuarantineItem) -> dict[str, Any]:
+#: The ``ledger_salts`` name of the salt of a quarantine or release entry's input hash.
+INPUT_SALT: Final = "sha256"
+
+
+def _input_hash(item: QuarantineItem, salt: bytes | None) -> dict[str, Any]:
+    # with a salt (entries written since salted commitments) a commitment to the input's
+    # hash, so a ledger copied off the desk cannot confirm a known file was dropped here
+    if salt is None:
+        return {"sha256": item.sha256}
+    return {"sha256": commit(salt, item.sha256), SALTED: True}
+
+
+def quarantine_facts(item: QuarantineItem, salt: bytes | None = None) -> dict[str, Any]:
+    """What an ``input.quarantined`` entry says of the row (``salt``: see ``_input_hash``)."""
     return {
         "item": item.id,
-        "sha256": item.sha256,
+        **_input_hash(item, salt),
         "error_type": item.error_type,
         "reason": digest(item.reason),
         "size": item.size,
@@ -112,12 +126,12 @@ def quarantine_facts(item: QuarantineItem) -> dict[str, Any]:
     }
 
 
-def release_facts(item: QuarantineItem) -> dict[str, Any]:
+def release_facts(item: QuarantineItem, salt: bytes | None = None) -> dict[str, Any]:
     """What an ``input.released`` entry says of the row (it adds the retry's outcome)."""
     released = item.released_at
     return {
         "item": item.id,
-        "sha256": item.sha256,
+        **_input_hash(item, salt),
         "released_at": None if released is None else format_time(released),
     }
 
