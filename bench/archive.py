@@ -53,6 +53,7 @@ from sijil.store import (
     Place,
     Report,
 )
+from sijil.store.sealed import coarse
 
 FIRST_DAY, LAST_DAY = date(2016, 1, 1), date(2019, 12, 31)
 BATCH = 10_000
@@ -253,8 +254,12 @@ class Archive:
                         reports.append({"envelope_id": envelope, "title": title,
                                         "correspondent_id": people[rng.randrange(len(people))],
                                         "body": body, "lang": lang, "created_at": written,
-                                        "received_at": received, "latitude": lat,
-                                        "longitude": lon, "manifest": "{}",
+                                        "received_at": received,
+                                        # exact places and manifests are sealed
+                                        # (sijil.store.sealed): the engine needs a sealer
+                                        "latitude": coarse(lat), "longitude": coarse(lon),
+                                        "latitude_sealed": lat, "longitude_sealed": lon,
+                                        "manifest": "", "manifest_sealed": "{}",
                                         "location_precision_m": None if lat is None else 50,
                                         "signature": f"{n:0128x}"})  # fmt: skip
                     insert_rows(conn, table(Envelope), envelopes)
