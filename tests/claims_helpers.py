@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from conftest import _postgres_schema_url
+from conftest import TEST_DB_KEY, _postgres_schema_url
 from desk_work_helpers import T0, Desk
+from sijil.crypto.sealed_value import ValueSealer
 from sijil.ledger.entries import parse_entry
 from sijil.store import Attachment, Correspondent, Envelope, LedgerEntry, Report, Store
+from sijil.store.sealed import attach_sealer
 
 FAKES_HEADER = ("unit_id", "article_title", "article_content", "source", "date", "location",
                 "actor", "cause_of_death", "nb_children", "nb_civilians", "nb_noncivilians",
@@ -70,6 +72,7 @@ def shared_store(request: pytest.FixtureRequest, folder: Path) -> Iterator[Store
         urls = _postgres_schema_url()
     url = next(urls)
     store = Store.open(url)
+    attach_sealer(store.engine, ValueSealer(TEST_DB_KEY))  # as the ``store`` fixture's
     try:
         yield store
     finally:
