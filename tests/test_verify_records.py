@@ -123,16 +123,21 @@ def test_a_status_flip_does_not_hide_an_edited_report(
 def test_a_deleted_quarantine_record_is_named(
     run_cli: Callable[..., CliResult], evidence: Evidence
 ) -> None:
+    # Given the one quarantine row is deleted; its ledger entry commits to the input's hash
     item_id, sha, _ = _quarantined(evidence)
     with evidence.desk.home.open_store() as store, store.session(write=True) as session:
         session.execute(delete(QuarantineItem))
+    # When the desk is verified
     result = _verify(run_cli, evidence)
+    # Then the item is named by its salted commitment, never by the input's sha256
     assert result.code == 1
     assert (
-        f"PROBLEM  quarantine item #{item_id} (sha256 {sha[:12]}): recorded in ledger entry #"
-        in result.out
+        f"PROBLEM  quarantine item #{item_id} (commitment " in result.out
+        and "): recorded in ledger entry #" in result.out
     )
     assert "but its record is missing" in result.out
+    problem = next(line for line in result.out.splitlines() if "record is missing" in line)
+    assert sha[:12] not in problem
 
 
 def test_a_deleted_quarantined_file_is_named(

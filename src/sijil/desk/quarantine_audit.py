@@ -188,8 +188,10 @@ def audit_quarantine(
                     named.setdefault(entry.data.get("item"), entry)
     for item_id, entry in sorted(named.items(), key=lambda pair: pair[1].seq):
         if item_id not in seen:
+            # a salted entry's subject is a commitment, not the input's sha256: say which
+            named_by = "commitment" if entry.data.get(SALTED) is True else "sha256"
             result.problems.append(
-                f"quarantine item #{item_id} (sha256 {entry.subject[:12]}): recorded in "
+                f"quarantine item #{item_id} ({named_by} {entry.subject[:12]}): recorded in "
                 f"ledger entry #{entry.seq}, but its record is missing"
             )
     return result
