@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import stat
@@ -304,6 +305,15 @@ def test_identifying_metadata_is_scrubbed_at_export_and_recorded(
     (derived,) = export["scrubbed"]
     assert derived["position"] == 0 and "gps" in derived["removed"]
     assert derived["of"] != derived["sha256"]
+    # and that entry, which stays on the desk's ledger, holds neither file's plain hash
+    # (a seized ledger cannot confirm a known photo was held or exported)
+    original_sha = hashlib.sha256(photo).hexdigest()
+    copy_sha = hashlib.sha256(copy).hexdigest()
+    assert export["salted"] is True
+    assert original_sha not in json.dumps(export) and copy_sha not in json.dumps(export)
+    # and only this package reveals the salt that opens the copy's commitment
+    evidence = json.loads(files["data/evidence.json"])
+    assert set(evidence["reports"][0]["scrubbed_salts"]) == {"0"}
     key = str(desk.home.public_file)
     result = run_cli("verify-package", str(package), "--desk-key", key)
     assert result.code == 0 and "1 scrubbed at export, recorded" in result.out, result.out

@@ -23,7 +23,8 @@ while writing leaves an "exported" entry for a package that never existed (the
 A working copy still carrying identifying metadata (sealed with
 --keep-metadata, or from a source that did not scrub) is never exported as is:
 it is scrubbed losslessly into the package, and the "exported" entry records
-the scrubbed derivative's SHA-256 next to the original's. A file the scrubber
+the scrubbed derivative next to the original, each by a salted commitment
+(:mod:`sijil.export.salts`; the package reveals the derivative's salt). A file the scrubber
 cannot read is refused, naming the report and the file. "envelope.opened"
 entries (they carry a digest of the sender's key, which links packages to one
 correspondent) are left out; no proof needs them.
@@ -53,18 +54,26 @@ from sqlalchemy.orm import selectinload
 from sijil import scrub
 from sijil.crypto.identity import DeskIdentity
 from sijil.desk.home import DeskHome
-from sijil.desk.records import EXPORTED_FIELDS, exported_values
+from sijil.desk.records import exported_values
 from sijil.desk.revocation import flags_for
 from sijil.desk.signing import sign_now
 from sijil.errors import ConfigError, NotFound, ScrubError, SijilError
 from sijil.export.bag import Payload, report_file, write_bag
 from sijil.export.incident import IncidentPart, collect_incident
+from sijil.export.salts import (
+    SCRUBBED_SALTS,
+    ScrubbedSalts,
+    commit_scrubbed,
+    revealed_salts,
+    salted_facts,
+    store_scrubbed_salts,
+)
 from sijil.fsutil import sha256_file
 from sijil.ledger import log
 from sijil.ledger.entries import EntryKind, NewEntry
 from sijil.ledger.heads import SignedHead
 from sijil.ledger.timestamp import TsaConfig
-from sijil.store import LedgerEntry, LedgerSalt, Report, ReportFlagKind, Store
+from sijil.store import LedgerEntry, Report, ReportFlagKind, Store
 from sijil.vault.vault import Vault
 
 __all__ = ["ExportResult", "export_package"]
@@ -141,30 +150,6 @@ def _entries_for(
         return {int(seq): body.encode() for seq, body in rows}
 
 
-#: The salts a package reveals of its reports' item.registered entries: those of the
-#: values it carries (envelope id, exported fields, files), never of correspondent_id,
-#: manifest or signature, whose commitments then stay untestable (docs/package.md).
-_REVEALED = ("fields.envelope_id", *(f"fields.{name}" for name in EXPORTED_FIELDS))
-
-
-def _revealed_salts(store: Store, seqs: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """Per registration entry with salted commitments: the salts evidence.json carries."""
-    found: dict[int, dict[str, Any]] = {}
-    with store.session() as session:
-        rows = session.execute(
-            select(LedgerSalt.seq, LedgerSalt.name, LedgerSalt.salt).where(
-                LedgerSalt.seq.in_(list(seqs))
-            )
-        )
-        for seq, name, salt in rows:
-            kept = found.setdefault(seq, {"fields": {}, "files": {}})
-            if name in _REVEALED:
-                kept["fields"][name.removeprefix("fields.")] = bytes(salt).hex()
-            elif name.startswith("attachments."):
-                kept["files"][name.removeprefix("attachments.")] = bytes(salt).hex()
-    return found
-
-
 def _scrub_copies(
     reports: list[Report], vault: Vault, scratch: Path
 ) -> tuple[dict[tuple[int, int], Path], list[dict[str, Any]]]:
@@ -239,6 +224,7 @@ def _report_records(
     payload: Payload,
     flags: dict[int, ReportFlagKind],
     salts: dict[int, dict[str, Any]],
+    scrubbed_salts: ScrubbedSalts,
 ) -> list[dict[str, Any]]:
     """evidence.json's reports; their files go into ``payload``.
 
@@ -274,6 +260,13 @@ def _report_records(
         registered = record["ledger"]["registered"]
         if registered in salts:  # its entry commits with salts: reveal this report's own
             record["salts"] = salts[registered]
+        own = {
+            str(position): salt.hex()
+            for (rid, position), salt in scrubbed_salts.items()
+            if rid == report.id
+        }
+        if own:  # the export entry commits to its scrubbed copies' hashes
+            record[SCRUBBED_SALTS] = own
         if plan.originals:
             record["original"] = f"data/originals/{report.envelope_id}.age"
             payload[record["original"]] = ("vault", report.envelope_id)
@@ -288,9 +281,12 @@ def _export(
     # the name's bytes as the file system holds them: a name need not be UTF-8
     subject = hashlib.sha256(os.fsencode(out.name)).hexdigest()
     with store.session(write=True) as session:
+        plan.scrubbed, scrubbed_salts = commit_scrubbed(session, plan.reports, plan.scrubbed)
+        facts = salted_facts(plan.facts())
         (export_seq,) = log.append(
-            session, [NewEntry(kind=EntryKind.EXPORTED, subject=subject, data=plan.facts())]
+            session, [NewEntry(kind=EntryKind.EXPORTED, subject=subject, data=facts)]
         )
+        store_scrubbed_salts(session, export_seq, scrubbed_salts)
     head_row = sign_now(home, store, identity.sign, strict=False)
     signed = SignedHead.of_row(head_row)
     desk_seqs = set() if plan.incident is None else plan.incident.seqs
@@ -309,8 +305,9 @@ def _export(
     with store.session() as session:
         flags = flags_for(session, [r.id for r in plan.reports])
     registered = [s for (kind, _), s in by_subject.items() if kind == EntryKind.ITEM_REGISTERED]
-    salts = _revealed_salts(store, registered)
-    evidence = _report_records(plan, by_subject, payload, flags, salts)
+    with store.session() as session:
+        salts = revealed_salts(session, registered)
+    evidence = _report_records(plan, by_subject, payload, flags, salts, scrubbed_salts)
     payload["data/evidence.json"] = json.dumps(
         {"reports": evidence, "originals": plan.originals}, ensure_ascii=False, indent=1
     ).encode()

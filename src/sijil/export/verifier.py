@@ -472,6 +472,31 @@ _LEDGER_FILES = {
 }
 
 
+# a scrubbed copy's hash in an export entry without salted commitments (before issue 14)
+_PLAIN = object()
+
+
+def _derived_from(
+    copy: dict[str, Any], item: dict[str, Any], salts: Any, salt: Any, export: dict[str, Any]
+) -> bool:
+    """Whether a ``scrubbed`` record names the registered file as its original: by the
+    registration's own value (plain hash or commitment) in a salted export entry, by
+    the plain hash (committed to under the registration's salt) in an older one."""
+    of = copy.get("of")
+    if export.get("salted") is True or salts is None:
+        return of is not None and of == item["sha256"]
+    return bool(_commit(salt, of) == item["sha256"])
+
+
+def _scrubbed_salt(report: dict[str, Any], position: int, export: dict[str, Any]) -> Any:
+    """The salt of a scrubbed copy's hash (from evidence.json), or _PLAIN in an older
+    export entry, which holds the plain SHA-256."""
+    if export.get("salted") is not True:
+        return _PLAIN
+    own = report.get("scrubbed_salts")
+    return own.get(str(position)) if isinstance(own, dict) else None
+
+
 def _export_entry(entries: dict[int, dict[str, Any]], r: VerifyReport) -> dict[str, Any] | None:
     exported = [e for e in entries.values() if e["kind"] == _EXPORTED]
     if len(exported) != 1:
@@ -533,26 +558,21 @@ def _check_items(files: _Bag, entries: dict[int, dict[str, Any]], r: VerifyRepor
             paths.append(path)
             accounted.add(path)
             copy = derived.get((rid, item["position"]))
-            if salts is not None:  # the ledger holds a commitment to the file's hash
-                salt = salts["files"].get(str(item["position"]))
-                of = None if copy is None else copy.get("of")
-                if copy is not None and _commit(salt, of) != item["sha256"]:
-                    r.problems.append(f"{where}: {path} is recorded as derived from another file")
-                elif path not in files:
-                    r.problems.append(f"{where}: {path} is missing")
-                elif (
-                    files.sha256(path) != copy["sha256"]
-                    if copy is not None
-                    else _commit(salt, files.sha256(path)) != item["sha256"]
-                ):
-                    r.problems.append(f"{where}: {path} differs from what the ledger recorded")
-                continue
-            expect = item["sha256"] if copy is None else copy["sha256"]
-            if copy is not None and copy.get("of") != item["sha256"]:
+            salt = None if salts is None else salts["files"].get(str(item["position"]))
+            if copy is not None and _derived_from(copy, item, salts, salt, export) is False:
                 r.problems.append(f"{where}: {path} is recorded as derived from another file")
             elif path not in files:
                 r.problems.append(f"{where}: {path} is missing")
-            elif files.sha256(path) != expect:
+            elif copy is not None:
+                scrub_salt = _scrubbed_salt(report, item["position"], export)
+                found = files.sha256(path)
+                if (found if scrub_salt is _PLAIN else _commit(scrub_salt, found)) != copy.get(
+                    "sha256"
+                ):
+                    r.problems.append(f"{where}: {path} differs from what the ledger recorded")
+            elif (
+                files.sha256(path) if salts is None else _commit(salt, files.sha256(path))
+            ) != item["sha256"]:
                 r.problems.append(f"{where}: {path} differs from what the ledger recorded")
         if [f.get("path") for f in report.get("files", [])] != paths:
             r.problems.append(f"{where}: evidence.json's file list differs from the ledger's")
